@@ -1,0 +1,201 @@
+#Requires -Version 7.2
+<#
+.SYNOPSIS
+    Builds, documents and tests YieldVault.Ops.
+.DESCRIPTION
+    Tasks:
+      Bootstrap  install what building and testing need (NuGet restore, Pester; as root on Debian, the
+                 apt packages of the real test services: openssh-server, docker.io, nginx, postgresql ...)
+      Build      lay out an importable module in out/YieldVault.Ops/<version>/ (includes Docs)
+      Docs       turn docs/en-US/*.md (PlatyPS layout) into MAML help in the built module
+      Test       Bootstrap + Build, then xunit and Pester (in a fresh pwsh against out/); ends with
+                 "Tests: N passed, N failed" and exits non-zero on any failure
+      Demo       start the sample backend locally and show the module working against it
+      Clean      remove generated output
+.EXAMPLE
+    dotnet tool restore && dotnet pwsh ./build.ps1 -Task Test
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Bootstrap', 'Build', 'Docs', 'Test', 'Demo', 'Clean')]
+    [string[]] $Task = 'Build',
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+
+    # Pester files to run (default: all of tests/pester).
+    [string[]] $TestPath,
+
+    # Skip the xunit run (for quick Pester iterations).
+    [switch] $SkipXunit
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$Root = $PSScriptRoot
+$Version = (Import-PowerShellDataFile -LiteralPath "$Root/YieldVault.Ops.psd1").ModuleVersion
+$ModuleOut = Join-Path $Root "out/YieldVault.Ops/$Version"
+$ResultsDir = Join-Path $Root 'tests/results'
+$NuGetRoot = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path $HOME '.nuget/packages' }
+$PesterManifest = Join-Path $NuGetRoot 'pester/6.2.0/tools/Pester.psd1'
+
+# Debian packages the real test services need (tests start them on 127.0.0.1 themselves).
+$AptPackages = @(
+    'git', 'openssh-server', 'openssh-client', 'docker.io', 'busybox-static', 'nginx',
+    'postgresql', 'postgresql-client', 'procps', 'lsof', 'iproute2', 'curl', 'ca-certificates'
+)
+
+function Invoke-Native {
+    param([Parameter(Mandatory)][string] $FilePath, [string[]] $ArgumentList = @(), [string] $What)
+    Write-Verbose "> $FilePath $($ArgumentList -join ' ')"
+    & $FilePath @ArgumentList
+    if ($LASTEXITCODE -ne 0) {
+        throw "$(if ($What) { $What } else { $FilePath }) failed with exit code $LASTEXITCODE."
+    }
+}
+
+function Write-Step([string] $Text) {
+    Write-Host "==> $Text" -ForegroundColor Cyan
+}
+
+function Invoke-Bootstrap {
+    Write-Step 'Bootstrap'
+    $isRoot = $IsLinux -and ((& id -u) -eq '0')
+    if ($isRoot -and (Get-Command apt-get -ErrorAction Ignore)) {
+        $missing = @($AptPackages | Where-Object {
+                $status = & dpkg-query -W -f='${Status}' $_ 2>$null
+                $status -notmatch 'install ok installed'
+            })
+        if ($missing) {
+            Write-Step "apt-get install $($missing -join ' ')"
+            $env:DEBIAN_FRONTEND = 'noninteractive'
+            Invoke-Native apt-get @('update', '-qq') -What 'apt-get update'
+            Invoke-Native apt-get (@('install', '-y', '-qq', '--no-install-recommends') + $missing) -What 'apt-get install'
+        }
+    }
+    elseif ($IsLinux) {
+        Write-Warning "Not root: Debian packages are not installed. The tests need: apt-get install -y $($AptPackages -join ' ')"
+    }
+
+    Invoke-Native dotnet @('restore', "$Root/YieldVault.Ops.sln", '--nologo', '-v', 'q') -What 'dotnet restore'
+    Invoke-Native dotnet @('restore', "$Root/build/tools/tools.csproj", '--nologo', '-v', 'q') -What 'dotnet restore (Pester)'
+    if (-not (Test-Path -LiteralPath $PesterManifest)) {
+        throw "Pester 6.2.0 was not restored to $PesterManifest."
+    }
+}
+
+function Invoke-Build {
+    Write-Step "Build $Version ($Configuration)"
+    $staging = Join-Path $Root 'out/staging'
+    if (Test-Path $staging) { Remove-Item -Recurse -Force $staging }
+    foreach ($project in 'YieldVault.Ops', 'YieldVault.Ops.Loader') {
+        Invoke-Native dotnet @('build', "$Root/src/$project/$project.csproj", '-c', $Configuration, '--nologo', '-v', 'q',
+            '-o', (Join-Path $staging $project), "-p:Version=$Version", '-p:CopyLocalLockFileAssemblies=true') -What "dotnet build $project"
+    }
+
+    if (Test-Path $ModuleOut) { Remove-Item -Recurse -Force $ModuleOut }
+    $bin = New-Item -ItemType Directory -Force -Path (Join-Path $ModuleOut 'bin')
+    # Only the loader sits next to the manifest; the cmdlets, the engine and every dependency go to
+    # bin/, from where the module's own AssemblyLoadContext loads them (src/YieldVault.Ops.Loader).
+    Copy-Item -LiteralPath (Join-Path $staging 'YieldVault.Ops.Loader/YieldVault.Ops.Loader.dll') -Destination $ModuleOut
+    Get-ChildItem -LiteralPath (Join-Path $staging 'YieldVault.Ops') -File | Where-Object {
+        $_.Name -notlike '*.deps.json' -and $_.Name -notin 'System.Management.Automation.dll', 'System.Runtime.Loader.dll'
+    } | Copy-Item -Destination $bin
+    foreach ($file in 'YieldVault.Ops.psd1', 'src/YieldVault.Ops/YieldVault.Ops.psm1', 'src/YieldVault.Ops/YieldVault.Ops.Format.ps1xml') {
+        Copy-Item -LiteralPath (Join-Path $Root $file) -Destination $ModuleOut
+    }
+    Remove-Item -Recurse -Force $staging
+    Invoke-Docs
+    Write-Host "Module laid out in $ModuleOut"
+}
+
+function Invoke-Docs {
+    Write-Step 'Docs (markdown -> MAML)'
+    $null = & "$Root/build/Convert-VaultHelpMarkdown.ps1" -DocsPath "$Root/docs/en-US" -OutputPath (Join-Path $ModuleOut 'en-US')
+}
+
+function Get-XunitCounts([string] $TrxPath) {
+    [xml] $trx = Get-Content -LiteralPath $TrxPath -Raw
+    $counters = $trx.TestRun.ResultSummary.Counters
+    [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted; NotRun = [int]$counters.notExecuted }
+}
+
+function Invoke-Test {
+    Invoke-Bootstrap
+    Invoke-Build
+    New-Item -ItemType Directory -Force -Path $ResultsDir | Out-Null
+    $passed = 0
+    $failed = 0
+
+    if (-not $SkipXunit) {
+        Write-Step 'xunit (YieldVault.Ops.Core.Tests)'
+        $trx = Join-Path $ResultsDir 'xunit.trx'
+        Remove-Item -LiteralPath $trx -ErrorAction Ignore
+        & dotnet test "$Root/tests/YieldVault.Ops.Core.Tests/YieldVault.Ops.Core.Tests.csproj" -c $Configuration --nologo -v q `
+            --logger "trx;LogFileName=xunit.trx" --logger 'console;verbosity=minimal' --results-directory $ResultsDir
+        $xunitExit = $LASTEXITCODE
+        if (Test-Path -LiteralPath $trx) {
+            $x = Get-XunitCounts $trx
+            $passed += $x.Passed
+            $failed += $x.Failed + $x.NotRun
+            Write-Host "xunit: $($x.Passed) passed, $($x.Failed) failed, $($x.NotRun) not run"
+        }
+        elseif ($xunitExit -ne 0) {
+            Write-Host 'xunit: the test project did not build or run' -ForegroundColor Red
+            $failed += 1
+        }
+    }
+
+    Write-Step 'Pester (fresh pwsh, built module)'
+    $summary = Join-Path $ResultsDir 'pester-summary.json'
+    Remove-Item -LiteralPath $summary -ErrorAction Ignore
+    $pwsh = (Get-Process -Id $PID).Path
+    $pesterArgs = @('-NoProfile', '-NonInteractive', '-File', "$Root/tests/Invoke-PesterSuite.ps1",
+        '-ModuleManifest', (Join-Path $ModuleOut 'YieldVault.Ops.psd1'), '-PesterManifest', $PesterManifest,
+        '-ResultsDirectory', $ResultsDir)
+    if ($TestPath) { $pesterArgs += @('-TestPath', ($TestPath -join ',')) }
+    & $pwsh @pesterArgs
+    if (Test-Path -LiteralPath $summary) {
+        $p = Get-Content -LiteralPath $summary -Raw | ConvertFrom-Json
+        $passed += $p.Passed
+        $failed += $p.Failed + $p.Skipped + $p.NotRun + $p.ContainerFailed
+        Write-Host "Pester: $($p.Passed) passed, $($p.Failed) failed, $($p.Skipped) skipped, $($p.NotRun) not run, $($p.ContainerFailed) files failed"
+    }
+    else {
+        Write-Host 'Pester: the run did not finish' -ForegroundColor Red
+        $failed += 1
+    }
+
+    # The one line CI reads: both runners added up. Skipped tests count as failed: a needed service
+    # that is missing must not pass silently.
+    Write-Host ''
+    Write-Host "Tests: $passed passed, $failed failed"
+    if ($failed -gt 0) { exit 1 }
+}
+
+function Invoke-Demo {
+    Invoke-Bootstrap
+    Invoke-Build
+    & "$Root/examples/demo.ps1" -ModuleManifest (Join-Path $ModuleOut 'YieldVault.Ops.psd1')
+    if (-not $?) { exit 1 }
+}
+
+function Invoke-Clean {
+    Write-Step 'Clean'
+    foreach ($path in @('out', 'tests/results') + (Get-ChildItem -Path "$Root/src", "$Root/tests" -Directory -Recurse -Include bin, obj -ErrorAction Ignore |
+                ForEach-Object FullName)) {
+        $full = if ([IO.Path]::IsPathRooted($path)) { $path } else { Join-Path $Root $path }
+        if (Test-Path -LiteralPath $full) { Remove-Item -LiteralPath $full -Recurse -Force }
+    }
+}
+
+foreach ($name in $Task) {
+    switch ($name) {
+        'Bootstrap' { Invoke-Bootstrap }
+        'Build' { Invoke-Build }
+        'Docs' { Invoke-Docs }
+        'Test' { Invoke-Test }
+        'Demo' { Invoke-Demo }
+        'Clean' { Invoke-Clean }
+    }
+}

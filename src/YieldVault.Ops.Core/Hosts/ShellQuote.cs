@@ -1,0 +1,38 @@
+using System;
+using System.Linq;
+using System.Text.RegularExpressions;
+
+namespace YieldVault.Ops.Hosts;
+
+/// <summary>
+/// POSIX shell quoting. Every value that reaches a remote shell line goes through here; user input is
+/// never concatenated into a command line any other way.
+/// </summary>
+public static class ShellQuote
+{
+    private static readonly Regex Plain = new("^[A-Za-z0-9_./:=@%+,-]+$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    public static string Quote(string value)
+    {
+        if (value is null)
+        {
+            throw new ArgumentNullException(nameof(value));
+        }
+
+        if (value.IndexOf('\0') >= 0)
+        {
+            throw new VaultException("InvalidArgumentCharacter", VaultErrorKind.InvalidArgument,
+                "A command argument contains a NUL character, which no shell can pass on.");
+        }
+
+        if (value.Length > 0 && Plain.IsMatch(value) && value[0] != '-' && value[0] != '=')
+        {
+            return value;
+        }
+
+        // Inside single quotes nothing is special except the quote itself, which is closed, escaped and reopened.
+        return "'" + value.Replace("'", "'\\''") + "'";
+    }
+
+    public static string Join(params string[] words) => string.Join(" ", words.Select(Quote));
+}

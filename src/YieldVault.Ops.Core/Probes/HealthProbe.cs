@@ -1,0 +1,157 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http;
+using System.Threading;
+using System.Threading.Tasks;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+using YieldVault.Ops.Hosts;
+
+namespace YieldVault.Ops.Probes;
+
+/// <summary>One HTTP answer from the backend, read as JSON where it is JSON.</summary>
+public sealed class HttpProbeResponse
+{
+    public int? StatusCode { get; init; }
+
+    public JObject? Json { get; init; }
+
+    public string Body { get; init; } = "";
+
+    public double LatencyMs { get; init; }
+
+    public string? Error { get; init; }
+}
+
+/// <summary>
+/// Asks the backend's HTTP endpoints from this machine. Over SSH the request goes through a local port
+/// forward to the server's own localhost, so the server needs nothing installed and nothing exposed.
+/// </summary>
+public static class HealthProbe
+{
+    // One client for the module: sockets are pooled and reused across probes and targets.
+    private static readonly HttpClient Client = new(new HttpClientHandler { AllowAutoRedirect = false, UseProxy = false })
+    {
+        Timeout = System.Threading.Timeout.InfiniteTimeSpan,
+    };
+
+    public static async Task<VaultHealthResult> CheckAsync(VaultTarget target, IHostShell shell, bool checkReady, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var baseUri = await shell.GetHttpBaseAsync(target.Port, cancellationToken).ConfigureAwait(false);
+        var serverUrl = $"http://localhost:{target.Port}{target.HealthPath}";
+        var health = await GetAsync(baseUri, target.HealthPath, timeout, cancellationToken).ConfigureAwait(false);
+        var checks = new Dictionary<string, string>(StringComparer.Ordinal);
+        string? status = null;
+        string? environment = null;
+        double? uptime = null;
+        if (health.Json is { } json)
+        {
+            status = (string?)json["status"];
+            environment = (string?)json["environment"];
+            uptime = json["uptime"]?.Type is JTokenType.Float or JTokenType.Integer ? (double?)json["uptime"] : null;
+            if (json["checks"] is JObject checkObject)
+            {
+                foreach (var property in checkObject.Properties())
+                {
+                    checks[property.Name] = property.Value.Type == JTokenType.String ? (string)property.Value! : property.Value.ToString(Formatting.None);
+                }
+            }
+        }
+
+        var error = health.Error;
+        if (error is null && health.StatusCode is not null && health.Json is null)
+        {
+            error = $"{serverUrl} answered {health.StatusCode} but not with JSON.";
+        }
+
+        var healthy = health.StatusCode == 200 && string.Equals(status, "healthy", StringComparison.OrdinalIgnoreCase);
+        bool? ready = null;
+        var dependencies = new Dictionary<string, bool>(StringComparer.Ordinal);
+        if (checkReady)
+        {
+            var readiness = await GetAsync(baseUri, target.ReadyPath, timeout, cancellationToken).ConfigureAwait(false);
+            ready = readiness.StatusCode == 200 && readiness.Json?["ready"]?.Type == JTokenType.Boolean && (bool)readiness.Json["ready"]!;
+            if (readiness.Json?["dependencies"] is JObject deps)
+            {
+                foreach (var property in deps.Properties())
+                {
+                    dependencies[property.Name] = property.Value.Type == JTokenType.Boolean && (bool)property.Value;
+                }
+            }
+
+            error ??= readiness.Error;
+            healthy = healthy && ready == true;
+        }
+
+        return new VaultHealthResult
+        {
+            Target = target.Name,
+            Healthy = healthy,
+            Status = status,
+            StatusCode = health.StatusCode,
+            Checks = checks,
+            LatencyMs = health.LatencyMs,
+            Ready = ready,
+            Dependencies = dependencies,
+            Environment = environment,
+            UptimeSeconds = uptime,
+            Url = serverUrl,
+            Error = error,
+        };
+    }
+
+    /// <summary>GET one path; network failures become <see cref="HttpProbeResponse.Error"/>, not exceptions.</summary>
+    public static async Task<HttpProbeResponse> GetAsync(Uri baseUri, string path, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        using var timeoutSource = new CancellationTokenSource(timeout);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUri, path));
+            request.Headers.ConnectionClose = false;
+            using var response = await Client.SendAsync(request, HttpCompletionOption.ResponseContentRead, linked.Token).ConfigureAwait(false);
+            var body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+            var latency = watch.Elapsed.TotalMilliseconds;
+            JObject? json = null;
+            try
+            {
+                json = JToken.Parse(body) as JObject;
+            }
+            catch (JsonException)
+            {
+                // Not JSON; the caller reports it.
+            }
+
+            return new HttpProbeResponse { StatusCode = (int)response.StatusCode, Json = json, Body = body, LatencyMs = latency };
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new HttpProbeResponse
+            {
+                LatencyMs = watch.Elapsed.TotalMilliseconds,
+                Error = string.Format(CultureInfo.InvariantCulture, "No answer from {0} within {1:0.#} s.", path, timeout.TotalSeconds),
+            };
+        }
+        catch (HttpRequestException ex)
+        {
+            return new HttpProbeResponse
+            {
+                LatencyMs = watch.Elapsed.TotalMilliseconds,
+                Error = $"Could not reach {path}: {Innermost(ex).Message}",
+            };
+        }
+    }
+
+    private static Exception Innermost(Exception ex)
+    {
+        while (ex.InnerException is not null)
+        {
+            ex = ex.InnerException;
+        }
+
+        return ex;
+    }
+}

@@ -1,0 +1,72 @@
+using System;
+using System.Linq;
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace YieldVault.Ops;
+
+// Small, strict rules for values that end up on a remote command line or in a file path. Every value
+// is quoted anyway (ShellQuote); these rules exist so hostile input is refused early with a clear
+// message, before anything is connected to, stopped or changed.
+
+internal static class TargetNames
+{
+    private static readonly Regex Pattern = new("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    public static bool IsValid(string? name) => name is not null && Pattern.IsMatch(name);
+}
+
+internal static class ServiceNames
+{
+    private static readonly Regex Pattern = new("^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    public static bool IsValid(string? name) => name is not null && Pattern.IsMatch(name);
+}
+
+internal static class HostNames
+{
+    private static readonly Regex DnsName = new(
+        "^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?$",
+        RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    private static readonly Regex UserName = new("^[A-Za-z_][A-Za-z0-9._-]{0,31}$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    public static bool IsValid(string? host) =>
+        !string.IsNullOrEmpty(host) && (IPAddress.TryParse(host, out _) || DnsName.IsMatch(host));
+
+    public static bool IsValidUser(string? user) => user is not null && UserName.IsMatch(user);
+}
+
+internal static class RemotePaths
+{
+    public static bool IsSafeAbsolute(string? path) =>
+        path is not null && path.StartsWith("/", StringComparison.Ordinal) && IsSafeRelativeOrAbsolute(path);
+
+    public static bool IsSafeRelativeOrAbsolute(string? path) =>
+        !string.IsNullOrEmpty(path)
+        && path!.Length <= 4096
+        && !path.Any(char.IsControl)
+        && !path.Split('/').Any(segment => segment == "..");
+}
+
+internal static class HostKeyFingerprints
+{
+    private static readonly Regex Sha256 = new("^SHA256:[A-Za-z0-9+/]{43}=?$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    public static bool IsSha256(string? text) => text is not null && Sha256.IsMatch(text);
+
+    /// <summary>"SHA256:abc" and "abc" (with or without '=' padding) compare equal.</summary>
+    public static string Normalize(string text)
+    {
+        var value = text.StartsWith("SHA256:", StringComparison.Ordinal) ? text.Substring(7) : text;
+        return value.TrimEnd('=');
+    }
+}
+
+/// <summary>Rules for env files (names only: values are secrets and are never looked at here).</summary>
+public static class EnvironmentFiles
+{
+    private static readonly Regex Name = new("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    public static bool IsValidName(string? name) => name is not null && Name.IsMatch(name);
+}

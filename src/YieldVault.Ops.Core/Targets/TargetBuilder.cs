@@ -1,0 +1,270 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Security;
+
+namespace YieldVault.Ops;
+
+/// <summary>
+/// Turns a set of named settings (a hashtable from a targets .psd1, or New-VaultTarget's parameters)
+/// into a validated <see cref="VaultTarget"/>. Unknown keys are errors, not ignored: a typo in a
+/// production config must not silently fall back to a default.
+/// </summary>
+public static class TargetBuilder
+{
+    public static IReadOnlyList<string> KnownKeys { get; } = new[]
+    {
+        "Name", "Environment", "HostName", "SshPort", "User", "KeyFile", "KnownHostsFile", "HostKeyFingerprint",
+        "TrustNewHostKey", "ConnectTimeoutSec", "CommandTimeoutSec", "AppPath", "Port", "ServiceManager",
+        "ServiceName", "EnvFile", "LogPath", "BackupPath", "HealthPath", "ReadyPath", "VersionPath",
+        "RequiredVariables", "PublicUrl",
+    };
+
+    private static readonly string[] SshOnlyKeys =
+        { "SshPort", "User", "KeyFile", "KnownHostsFile", "HostKeyFingerprint", "TrustNewHostKey" };
+
+    /// <param name="settings">Setting name to value; names are case-insensitive.</param>
+    /// <param name="source">Where the settings came from, for messages (a file path or a cmdlet name).</param>
+    /// <param name="baseDirectory">Relative KeyFile/KnownHostsFile paths are resolved against it.</param>
+    /// <param name="sshUser">User from a credential, used when no User setting is given.</param>
+    /// <param name="password">Password from a credential (never from a file).</param>
+    /// <param name="errorId">Error id for invalid settings (a file's and a cmdlet's differ).</param>
+    public static VaultTarget Build(IDictionary settings, string source, string? baseDirectory = null, string? sshUser = null, SecureString? password = null, string errorId = "TargetConfigInvalid")
+    {
+        var values = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
+        foreach (DictionaryEntry entry in settings)
+        {
+            values[Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? ""] = entry.Value;
+        }
+
+        var name = values.TryGetValue("Name", out var n) ? Convert.ToString(n, CultureInfo.InvariantCulture) : null;
+        var label = string.IsNullOrEmpty(name) ? "(unnamed)" : name!;
+
+        VaultException Error(string key, string problem) => new(
+            errorId, VaultErrorKind.InvalidData,
+            $"{source}: target '{label}', key '{key}': {problem}",
+            $"Fix key '{key}' of target '{label}' in {source}.");
+
+        foreach (var key in values.Keys)
+        {
+            if (!KnownKeys.Contains(key, StringComparer.OrdinalIgnoreCase))
+            {
+                var hint = key.Equals("Password", StringComparison.OrdinalIgnoreCase)
+                    ? "passwords are not read from files; use KeyFile, or New-VaultTarget -Credential"
+                    : "unknown key; valid keys are " + string.Join(", ", KnownKeys);
+                throw Error(key, hint);
+            }
+        }
+
+        if (string.IsNullOrEmpty(name))
+        {
+            throw Error("Name", "every target needs a Name");
+        }
+
+        string? Text(string key)
+        {
+            if (!values.TryGetValue(key, out var v) || v is null)
+            {
+                return null;
+            }
+
+            if (v is string s)
+            {
+                return s;
+            }
+
+            if (v is Uri u)
+            {
+                return u.OriginalString;
+            }
+
+            throw Error(key, $"expected a string but found {Describe(v)}");
+        }
+
+        int? Number(string key)
+        {
+            if (!values.TryGetValue(key, out var v) || v is null)
+            {
+                return null;
+            }
+
+            return v switch
+            {
+                int i => i,
+                long l when l is >= int.MinValue and <= int.MaxValue => (int)l,
+                string s when int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var p) => p,
+                _ => throw Error(key, $"expected a whole number but found {Describe(v)}"),
+            };
+        }
+
+        bool? Flag(string key)
+        {
+            if (!values.TryGetValue(key, out var v) || v is null)
+            {
+                return null;
+            }
+
+            return v switch
+            {
+                bool b => b,
+                _ => throw Error(key, $"expected $true or $false but found {Describe(v)}"),
+            };
+        }
+
+        string? FilePath(string key)
+        {
+            var text = Text(key);
+            if (text is null)
+            {
+                return null;
+            }
+
+            if (text.Length == 0 || text.Any(char.IsControl))
+            {
+                throw Error(key, "expected a file path");
+            }
+
+            return ExpandPath(text, baseDirectory);
+        }
+
+        var hostName = Text("HostName");
+        if (hostName is null)
+        {
+            foreach (var key in SshOnlyKeys)
+            {
+                if (values.ContainsKey(key) && values[key] is not null)
+                {
+                    throw Error(key, "only applies to SSH targets; add HostName or remove this key");
+                }
+            }
+        }
+
+        SshEndpoint? ssh = null;
+        if (hostName is not null)
+        {
+            var user = Text("User") ?? sshUser;
+            if (string.IsNullOrEmpty(user))
+            {
+                throw Error("User", "an SSH target needs a User (or a Credential)");
+            }
+
+            var connectSec = Number("ConnectTimeoutSec") ?? RunbookDefaults.ConnectTimeoutSec;
+            var commandSec = Number("CommandTimeoutSec") ?? RunbookDefaults.CommandTimeoutSec;
+            if (connectSec is < 1 or > 600)
+            {
+                throw Error("ConnectTimeoutSec", $"{connectSec} is outside 1-600 seconds");
+            }
+
+            if (commandSec is < 1 or > 86400)
+            {
+                throw Error("CommandTimeoutSec", $"{commandSec} is outside 1-86400 seconds");
+            }
+
+            var keyFile = FilePath("KeyFile");
+            if (keyFile is not null && !File.Exists(keyFile))
+            {
+                throw Error("KeyFile", $"the key file '{keyFile}' does not exist");
+            }
+
+            ssh = new SshEndpoint
+            {
+                HostName = hostName,
+                Port = Number("SshPort") ?? RunbookDefaults.SshPort,
+                User = user!,
+                KeyFile = keyFile,
+                Password = password,
+                KnownHostsFile = FilePath("KnownHostsFile") ?? SshEndpoint.DefaultKnownHostsFile(),
+                HostKeyFingerprint = Text("HostKeyFingerprint"),
+                TrustNewHostKey = Flag("TrustNewHostKey") ?? false,
+                ConnectTimeout = TimeSpan.FromSeconds(connectSec),
+                CommandTimeout = TimeSpan.FromSeconds(commandSec),
+            };
+        }
+
+        ServiceManagerKind serviceManager = RunbookDefaults.ServiceManager;
+        if (values.TryGetValue("ServiceManager", out var sm) && sm is not null)
+        {
+            var text = sm is ServiceManagerKind kind ? kind.ToString() : Convert.ToString(sm, CultureInfo.InvariantCulture);
+            if (!Enum.TryParse(text, ignoreCase: true, out serviceManager) || !Enum.IsDefined(typeof(ServiceManagerKind), serviceManager)
+                || int.TryParse(text, out _))
+            {
+                throw Error("ServiceManager", $"'{text}' is not one of {string.Join(", ", Enum.GetNames(typeof(ServiceManagerKind)))}");
+            }
+        }
+
+        Uri? publicUrl = null;
+        var publicText = Text("PublicUrl");
+        if (publicText is not null)
+        {
+            if (!Uri.TryCreate(publicText, UriKind.Absolute, out publicUrl) || (publicUrl.Scheme != Uri.UriSchemeHttp && publicUrl.Scheme != Uri.UriSchemeHttps)
+                || !string.IsNullOrEmpty(publicUrl.UserInfo))
+            {
+                throw Error("PublicUrl", "expected an absolute http:// or https:// URL without user information");
+            }
+        }
+
+        IReadOnlyList<string> required = RunbookDefaults.RequiredVariables;
+        if (values.TryGetValue("RequiredVariables", out var rv) && rv is not null)
+        {
+            var list = rv is string single ? new[] { single } :
+                rv is IEnumerable items ? items.Cast<object?>().Select(o => o as string ?? throw Error("RequiredVariables", $"expected names but found {Describe(o)}")).ToArray() :
+                throw Error("RequiredVariables", $"expected a list of names but found {Describe(rv)}");
+            required = list;
+        }
+
+        var target = new VaultTarget
+        {
+            Name = name!,
+            Environment = Text("Environment") ?? RunbookDefaults.Environment,
+            Ssh = ssh,
+            AppPath = Text("AppPath") ?? RunbookDefaults.AppPath,
+            Port = Number("Port") ?? RunbookDefaults.Port,
+            ServiceManager = serviceManager,
+            ServiceName = Text("ServiceName") ?? RunbookDefaults.ServiceName,
+            EnvFile = Text("EnvFile") ?? RunbookDefaults.EnvFile,
+            LogPath = Text("LogPath") ?? RunbookDefaults.LogPath,
+            BackupPath = Text("BackupPath") ?? RunbookDefaults.BackupPath,
+            HealthPath = Text("HealthPath") ?? RunbookDefaults.HealthPath,
+            ReadyPath = Text("ReadyPath") ?? RunbookDefaults.ReadyPath,
+            VersionPath = Text("VersionPath") ?? RunbookDefaults.VersionPath,
+            RequiredVariables = required,
+            PublicUrl = publicUrl,
+        };
+
+        if (target.FindProblem() is { } problem)
+        {
+            throw Error(problem.Key, problem.Message);
+        }
+
+        return target;
+    }
+
+    /// <summary>Expands '~' and makes a relative path absolute against <paramref name="baseDirectory"/>.</summary>
+    public static string ExpandPath(string path, string? baseDirectory)
+    {
+        if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal))
+        {
+            var home = System.Environment.GetEnvironmentVariable("HOME") ?? System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile);
+            path = home + path.Substring(1);
+        }
+
+        if (!Path.IsPathRooted(path))
+        {
+            path = Path.Combine(baseDirectory ?? Directory.GetCurrentDirectory(), path);
+        }
+
+        return Path.GetFullPath(path);
+    }
+
+    private static string Describe(object? value) => value switch
+    {
+        null => "nothing",
+        string s => $"text '{s}'",
+        IDictionary => "a hashtable",
+        IEnumerable => "a list",
+        _ => $"a {value.GetType().Name} ({Convert.ToString(value, CultureInfo.InvariantCulture)})",
+    };
+}

@@ -1,0 +1,148 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace YieldVault.Ops;
+
+/// <summary>
+/// One backend instance the runbook is run against: where it lives (local, or a host over SSH) and the
+/// runbook's settings for it. Every setting starts at the runbook's default.
+/// </summary>
+public sealed class VaultTarget
+{
+    public string Name { get; init; } = "";
+
+    public string Environment { get; init; } = RunbookDefaults.Environment;
+
+    public TransportKind Transport => Ssh is null ? TransportKind.Local : TransportKind.Ssh;
+
+    /// <summary>SSH settings, or null for the local machine.</summary>
+    public SshEndpoint? Ssh { get; init; }
+
+    public string HostName => Ssh?.HostName ?? "localhost";
+
+    public string AppPath { get; init; } = RunbookDefaults.AppPath;
+
+    public int Port { get; init; } = RunbookDefaults.Port;
+
+    public ServiceManagerKind ServiceManager { get; init; } = RunbookDefaults.ServiceManager;
+
+    public string ServiceName { get; init; } = RunbookDefaults.ServiceName;
+
+    /// <summary>The env file, relative to <see cref="AppPath"/> unless absolute.</summary>
+    public string EnvFile { get; init; } = RunbookDefaults.EnvFile;
+
+    public string LogPath { get; init; } = RunbookDefaults.LogPath;
+
+    public string BackupPath { get; init; } = RunbookDefaults.BackupPath;
+
+    public string HealthPath { get; init; } = RunbookDefaults.HealthPath;
+
+    public string ReadyPath { get; init; } = RunbookDefaults.ReadyPath;
+
+    public string VersionPath { get; init; } = RunbookDefaults.VersionPath;
+
+    public IReadOnlyList<string> RequiredVariables { get; init; } = RunbookDefaults.RequiredVariables;
+
+    public Uri? PublicUrl { get; init; }
+
+    /// <summary>The env file's full path on the target.</summary>
+    public string EnvFilePath => EnvFile.StartsWith("/", StringComparison.Ordinal) ? EnvFile : AppPath.TrimEnd('/') + "/" + EnvFile;
+
+    /// <summary>A short description for prompts and messages: "prod-1 (deploy@app1.internal)".</summary>
+    public string DisplayName => Ssh is null ? $"{Name} (local)" : $"{Name} ({Ssh})";
+
+    public override string ToString() => Name;
+
+    /// <summary>Checks the settings that would make later steps fail in confusing ways.</summary>
+    public void Validate()
+    {
+        if (FindProblem() is { } problem)
+        {
+            throw new VaultException("TargetInvalid", VaultErrorKind.InvalidArgument, $"Target '{Name}': {problem.Message}", $"Correct the {problem.Key} setting of target '{Name}'.")
+            {
+                TargetObject = this,
+            };
+        }
+    }
+
+    /// <summary>The first setting that is not acceptable, or null.</summary>
+    internal (string Key, string Message)? FindProblem()
+    {
+        if (!TargetNames.IsValid(Name))
+        {
+            return ("Name", $"'{Name}' is not a valid target name. Use letters, digits, '.', '_' and '-' (1-64 characters, starting with a letter or digit).");
+        }
+
+        if (Port is < 1 or > 65535)
+        {
+            return ("Port", $"Port {Port} is outside 1-65535.");
+        }
+
+        foreach (var (key, path) in new[] { ("AppPath", AppPath), ("LogPath", LogPath), ("BackupPath", BackupPath) })
+        {
+            if (!RemotePaths.IsSafeAbsolute(path))
+            {
+                return (key, $"{key} '{path}' must be an absolute path without control characters or '..' segments.");
+            }
+        }
+
+        if (!RemotePaths.IsSafeRelativeOrAbsolute(EnvFile))
+        {
+            return ("EnvFile", $"EnvFile '{EnvFile}' contains control characters or '..' segments.");
+        }
+
+        foreach (var (key, path) in new[] { ("HealthPath", HealthPath), ("ReadyPath", ReadyPath), ("VersionPath", VersionPath) })
+        {
+            if (!path.StartsWith("/", StringComparison.Ordinal) || path.Any(char.IsWhiteSpace) || path.Any(char.IsControl))
+            {
+                return (key, $"{key} '{path}' must be a URL path starting with '/'.");
+            }
+        }
+
+        foreach (var variable in RequiredVariables)
+        {
+            if (!EnvironmentFiles.IsValidName(variable))
+            {
+                return ("RequiredVariables", $"'{variable}' is not a valid environment variable name.");
+            }
+        }
+
+        if (!ServiceNames.IsValid(ServiceName))
+        {
+            return ("ServiceName", $"ServiceName '{ServiceName}' may only contain letters, digits, '.', '_', '@' and '-'.");
+        }
+
+        if (Ssh is null)
+        {
+            return null;
+        }
+
+        if (!HostNames.IsValid(Ssh.HostName))
+        {
+            return ("HostName", $"HostName '{Ssh.HostName}' is not a valid DNS name or IP address.");
+        }
+
+        if (Ssh.Port is < 1 or > 65535)
+        {
+            return ("SshPort", $"SshPort {Ssh.Port} is outside 1-65535.");
+        }
+
+        if (string.IsNullOrEmpty(Ssh.User) || !HostNames.IsValidUser(Ssh.User))
+        {
+            return ("User", $"User '{Ssh.User}' is not a valid user name for SSH.");
+        }
+
+        if (Ssh.KeyFile is null && !Ssh.HasPassword)
+        {
+            return ("KeyFile", "An SSH target needs a KeyFile or a Credential.");
+        }
+
+        if (Ssh.HostKeyFingerprint is not null && !HostKeyFingerprints.IsSha256(Ssh.HostKeyFingerprint))
+        {
+            return ("HostKeyFingerprint", $"HostKeyFingerprint '{Ssh.HostKeyFingerprint}' is not in the form 'SHA256:<base64>' that ssh-keygen -l prints.");
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,125 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using YieldVault.Ops.Hosting;
+
+namespace YieldVault.Ops.Commands;
+
+/// <summary>Reads targets from a .psd1 config file, filtered by name and environment.</summary>
+[Cmdlet(VerbsCommon.Get, "VaultTarget")]
+[OutputType(typeof(VaultTarget))]
+public sealed class GetVaultTargetCommand : VaultCmdlet
+{
+    internal const string PathVariable = "YIELDVAULT_TARGETS";
+
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName", "ConfigPath")]
+    [ValidateNotNullOrEmpty]
+    public string? Path { get; set; }
+
+    [Parameter(Position = 1)]
+    [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(TargetNameCompleter))]
+    public string[]? Name { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? Environment { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var configured = Path ?? System.Environment.GetEnvironmentVariable(PathVariable);
+        if (string.IsNullOrEmpty(configured))
+        {
+            ThrowTerminatingError(ErrorRecords.Create("TargetConfigNotFound", ErrorCategory.ObjectNotFound,
+                $"No targets file given: pass -Path or set ${PathVariable}.", null,
+                "Get-VaultTarget -Path ./targets.psd1, or New-VaultTarget for a single target."));
+        }
+
+        var path = GetUnresolvedProviderPathFromPSPath(configured);
+        IReadOnlyList<VaultTarget> targets;
+        try
+        {
+            targets = TargetConfigFile.Read(ParseDataFile(path), path);
+        }
+        catch (VaultException ex)
+        {
+            ThrowVaultError(ex, path);
+            return;
+        }
+
+        var patterns = Name?.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToArray();
+        var matched = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var target in targets)
+        {
+            if (Environment is not null && !Environment.Contains(target.Environment, StringComparer.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            if (patterns is not null && !patterns.Any(p => p.IsMatch(target.Name)))
+            {
+                continue;
+            }
+
+            matched.Add(target.Name);
+            WriteObject(target);
+        }
+
+        foreach (var name in Name ?? Array.Empty<string>())
+        {
+            if (!WildcardPattern.ContainsWildcardCharacters(name) && !matched.Contains(name))
+            {
+                WriteError(ErrorRecords.Create("TargetNotFound", ErrorCategory.ObjectNotFound,
+                    $"{path} has no target named '{name}'" + (Environment is null ? "." : $" in environment {string.Join(", ", Environment)}."),
+                    name, $"Known targets: {string.Join(", ", targets.Select(t => t.Name))}."));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Parses a .psd1 with PowerShell's parser and evaluates only constant data: a config file can never
+    /// run a command.
+    /// </summary>
+    internal static IDictionary ParseDataFile(string path)
+    {
+        VaultException Invalid(string problem) =>
+            new("TargetConfigInvalid", VaultErrorKind.InvalidData, $"{path}: {problem}", $"Fix {path}.");
+
+        if (!File.Exists(path))
+        {
+            throw new VaultException("TargetConfigNotFound", VaultErrorKind.ObjectNotFound,
+                $"The targets file '{path}' does not exist.", "Check the path, or set $env:YIELDVAULT_TARGETS.");
+        }
+
+        var ast = Parser.ParseFile(path, out _, out var errors);
+        if (errors.Length > 0)
+        {
+            var first = errors[0];
+            throw Invalid($"line {first.Extent.StartLineNumber}: {first.Message}");
+        }
+
+        var statements = ast.EndBlock?.Statements;
+        if (ast.ParamBlock is not null || ast.BeginBlock is not null || ast.ProcessBlock is not null
+            || statements is null || statements.Count != 1
+            || statements[0] is not PipelineAst { PipelineElements.Count: 1 } pipeline
+            || pipeline.PipelineElements[0] is not CommandExpressionAst { Expression: HashtableAst hashtable })
+        {
+            throw Invalid("the file must contain exactly one hashtable: @{ Targets = @( @{ Name = '...'; ... } ) }");
+        }
+
+        try
+        {
+            return (IDictionary)hashtable.SafeGetValue();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw Invalid($"only constant values are allowed (no commands, variables or expressions): {ex.Message}");
+        }
+    }
+}

@@ -1,0 +1,137 @@
+using System.Collections;
+using System.Management.Automation;
+using YieldVault.Ops.Hosting;
+
+namespace YieldVault.Ops.Commands;
+
+/// <summary>Describes one backend instance (local or over SSH) with the runbook's settings.</summary>
+[Cmdlet(VerbsCommon.New, "VaultTarget", DefaultParameterSetName = LocalSet)]
+[OutputType(typeof(VaultTarget))]
+public sealed class NewVaultTargetCommand : VaultCmdlet
+{
+    private const string LocalSet = "Local";
+    private const string SshSet = "Ssh";
+
+    [Parameter(Mandatory = true, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = "";
+
+    [Parameter(Mandatory = true, ParameterSetName = SshSet)]
+    [ValidateNotNullOrEmpty]
+    public string HostName { get; set; } = "";
+
+    [Parameter(ParameterSetName = SshSet)]
+    [ValidateRange(1, 65535)]
+    public int SshPort { get; set; } = RunbookDefaults.SshPort;
+
+    [Parameter(ParameterSetName = SshSet)]
+    [ValidateNotNullOrEmpty]
+    public string? User { get; set; }
+
+    [Parameter(ParameterSetName = SshSet)]
+    [ValidateNotNullOrEmpty]
+    public string? KeyFile { get; set; }
+
+    [Parameter(ParameterSetName = SshSet)]
+    [Credential]
+    public PSCredential? Credential { get; set; }
+
+    [Parameter(ParameterSetName = SshSet)]
+    [ValidateNotNullOrEmpty]
+    public string? KnownHostsFile { get; set; }
+
+    [Parameter(ParameterSetName = SshSet)]
+    [ValidateNotNullOrEmpty]
+    public string? HostKeyFingerprint { get; set; }
+
+    [Parameter(ParameterSetName = SshSet)]
+    public SwitchParameter TrustNewHostKey { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 600)]
+    public int ConnectTimeoutSec { get; set; } = RunbookDefaults.ConnectTimeoutSec;
+
+    [Parameter]
+    [ValidateRange(1, 86400)]
+    public int CommandTimeoutSec { get; set; } = RunbookDefaults.CommandTimeoutSec;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string Environment { get; set; } = RunbookDefaults.Environment;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string AppPath { get; set; } = RunbookDefaults.AppPath;
+
+    [Parameter]
+    [ValidateRange(1, 65535)]
+    public int Port { get; set; } = RunbookDefaults.Port;
+
+    [Parameter]
+    public ServiceManagerKind ServiceManager { get; set; } = RunbookDefaults.ServiceManager;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string ServiceName { get; set; } = RunbookDefaults.ServiceName;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string EnvFile { get; set; } = RunbookDefaults.EnvFile;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string LogPath { get; set; } = RunbookDefaults.LogPath;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string BackupPath { get; set; } = RunbookDefaults.BackupPath;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] RequiredVariable { get; set; } = new string[0];
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? PublicUrl { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var settings = new Hashtable(System.StringComparer.OrdinalIgnoreCase);
+        foreach (var pair in MyInvocation.BoundParameters)
+        {
+            switch (pair.Key)
+            {
+                case nameof(Credential):
+                case "Verbose" or "Debug" or "ErrorAction" or "WarningAction" or "InformationAction" or "ProgressAction"
+                    or "ErrorVariable" or "WarningVariable" or "InformationVariable" or "OutVariable" or "OutBuffer" or "PipelineVariable":
+                    break;
+                case nameof(TrustNewHostKey):
+                    settings[pair.Key] = TrustNewHostKey.IsPresent;
+                    break;
+                case nameof(RequiredVariable):
+                    settings["RequiredVariables"] = RequiredVariable;
+                    break;
+                default:
+                    settings[pair.Key] = pair.Value is PSObject wrapped ? wrapped.BaseObject : pair.Value;
+                    break;
+            }
+        }
+
+        var user = Credential?.UserName;
+        if (user is not null && user.IndexOf('\\') >= 0)
+        {
+            user = user.Substring(user.IndexOf('\\') + 1);
+        }
+
+        try
+        {
+            var target = TargetBuilder.Build(settings, "New-VaultTarget", SessionState.Path.CurrentFileSystemLocation.ProviderPath,
+                user, Credential?.Password, errorId: "TargetInvalid");
+            WriteObject(target);
+        }
+        catch (VaultException ex)
+        {
+            ThrowVaultError(ex, Name);
+        }
+    }
+}

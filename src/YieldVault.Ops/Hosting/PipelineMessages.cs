@@ -1,0 +1,88 @@
+using System;
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using System.Threading;
+
+namespace YieldVault.Ops.Hosting;
+
+/// <summary>
+/// Messages from background work (Core's verbose lines, warnings, progress, results, errors), queued
+/// and written later on the pipeline thread: background code never calls Write* or the host.
+/// </summary>
+internal sealed class PipelineMessages : IVaultReporter, IDisposable
+{
+    private readonly BlockingCollection<Action<PSCmdlet>> _queue = new();
+    private readonly SecretRedactor _redactor;
+
+    public PipelineMessages(SecretRedactor redactor) => _redactor = redactor;
+
+    public void Verbose(string message)
+    {
+        var text = _redactor.Redact(message);
+        Post(c => c.WriteVerbose(text));
+    }
+
+    public void Warning(string message)
+    {
+        var text = _redactor.Redact(message);
+        Post(c => c.WriteWarning(text));
+    }
+
+    public void Progress(int activityId, string activity, string status, int percent, int parentActivityId = -1, bool completed = false)
+    {
+        var record = new ProgressRecord(activityId, _redactor.Redact(activity), _redactor.Redact(string.IsNullOrEmpty(status) ? " " : status))
+        {
+            PercentComplete = percent,
+            ParentActivityId = parentActivityId,
+            RecordType = completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+        };
+        Post(c => c.WriteProgress(record));
+    }
+
+    public void Output(object value) => Post(c => c.WriteObject(value));
+
+    public void Error(ErrorRecord record) => Post(c => c.WriteError(record));
+
+    public void Post(Action<PSCmdlet> action)
+    {
+        if (!_queue.IsAddingCompleted)
+        {
+            try
+            {
+                _queue.Add(action);
+            }
+            catch (InvalidOperationException)
+            {
+                // The cmdlet finished while background work was still reporting; drop it.
+            }
+        }
+    }
+
+    /// <summary>Writes queued messages until <paramref name="done"/> is signalled and the queue is empty.</summary>
+    public void Drain(PSCmdlet cmdlet, WaitHandle done, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            while (_queue.TryTake(out var action, 50))
+            {
+                action(cmdlet);
+            }
+
+            if (done.WaitOne(0) && _queue.Count == 0)
+            {
+                return;
+            }
+
+            if (cancellationToken.IsCancellationRequested && done.WaitOne(0))
+            {
+                return;
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _queue.CompleteAdding();
+        _queue.Dispose();
+    }
+}
