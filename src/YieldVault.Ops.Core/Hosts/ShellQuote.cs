@@ -25,7 +25,7 @@ public static class ShellQuote
                 "A command argument contains a NUL character, which no shell can pass on.");
         }
 
-        if (value.Length > 0 && Plain.IsMatch(value) && value[0] != '-' && value[0] != '=')
+        if (value.Length > 0 && Plain.IsMatch(value))
         {
             return value;
         }
