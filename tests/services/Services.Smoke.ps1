@@ -209,9 +209,14 @@ if ('stack' -in $Only) {
             $mode = [Convert]::ToString(([int][System.IO.File]::GetUnixFileMode($stack.Backend.EnvFile)), 8)
             Assert-That '.env mode 600' ($mode -eq '600') $mode
             [void](Set-TestStellarRpcMode -Rpc $stack.Rpc -Mode down)
+            Start-Sleep -Milliseconds 400   # the backend caches its dependency checks for 250 ms
             $r = Invoke-WebRequest -Uri $stack.HealthUrl -TimeoutSec 10 -SkipHttpErrorCheck
-            Add-Result 'backend /health with RPC down' 'INFO' "status=$($r.StatusCode) $($r.Content)"
+            $down = $r.Content | ConvertFrom-Json
+            Assert-That 'backend sees the RPC stand-in down' ($down.checks.stellarRpc -eq 'down') "HTTP $($r.StatusCode) $($r.Content)"
             [void](Set-TestStellarRpcMode -Rpc $stack.Rpc -Mode up)
+            Start-Sleep -Milliseconds 400
+            $h = Invoke-RestMethod -Uri $stack.HealthUrl -TimeoutSec 5
+            Assert-That 'backend healthy again with RPC up' ($h.status -eq 'healthy')
         } catch {
             Add-Result 'backend stack' 'FAIL' "$_"
         } finally {

@@ -310,7 +310,8 @@ function Get-YvUserPassword {
     # One random password per test user and machine, kept in a root-only file, so that two test runs at
     # the same time do not overwrite each other's password.
     param([string] $User)
-    $dir = Join-Path (Get-YvTempRoot) 'yv-sshd-users'
+    # A fixed place (not TMPDIR): runs with different TMPDIRs must still agree on the password.
+    $dir = '/tmp/yv-sshd-users'
     if (-not (Test-Path -LiteralPath $dir)) { [void][System.IO.Directory]::CreateDirectory($dir, [System.IO.UnixFileMode]'UserRead, UserWrite, UserExecute') }
     $file = Join-Path $dir "$User.password"
     if (Test-Path -LiteralPath $file) {
@@ -810,13 +811,13 @@ function Start-TestPostgres {
         $result
     } catch {
         $err = $_
-        $tail = Get-YvLogTail -Path $log
+        $tail = if (Test-Path -LiteralPath $log) { Get-YvLogTail -Path $log } else { '' }
         if ($started) {
             try { Stop-TestPostgres -Postgres ([pscustomobject]@{ DataDir = $data; Directory = $dir; BinDirectory = $bin; Pid = (Get-YvPidFromFile (Join-Path $data 'postmaster.pid')) }) }
             catch { Write-Verbose "cleanup after failed start: $_" }
         }
         Remove-YvDirectory -Path $dir
-        throw "Start-TestPostgres failed: $($err.Exception.Message)`n$tail"
+        throw ("Start-TestPostgres failed: $($err.Exception.Message)`n$tail").TrimEnd()
     }
 }
 
@@ -830,6 +831,8 @@ function Stop-TestPostgres {
         if ($null -eq $Postgres) { return }
         $data = Get-YvProperty $Postgres 'DataDir'
         $procId = [int](Get-YvProperty $Postgres 'Pid')
+        $children = @()
+        if ($procId -and (Test-YvProcessAlive -ProcessId $procId)) { $children = Get-YvDescendantProcessIds -ProcessId $procId }
         if ($data -and (Test-Path -LiteralPath (Join-Path $data 'postmaster.pid'))) {
             $bin = Get-YvProperty $Postgres 'BinDirectory'
             if (-not $bin) { $bin = Get-YvPostgresBin }
@@ -840,6 +843,9 @@ function Stop-TestPostgres {
         }
         # postgres' own shutdown signal is SIGINT (fast); fall back to it and then SIGKILL.
         if ($procId -and (Test-YvProcessAlive -ProcessId $procId)) { Stop-YvProcessTree -ProcessId $procId -Signal INT -GraceSec 10 }
+        foreach ($c in $children) {
+            if (-not (Wait-YvProcessExit -ProcessId $c -TimeoutSec 5)) { Stop-YvProcessTree -ProcessId $c -GraceSec 2 }
+        }
         Remove-YvDirectory -Path (Get-YvProperty $Postgres 'Directory')
         Unregister-YvStarted $Postgres
     }
@@ -948,9 +954,12 @@ function New-TestSampleOrigin {
     if ($own) { $Directory = New-YvTempDirectory -Service origin }
     try {
         $r = Invoke-YvProcess -FilePath $bash -ArgumentList $script, $Directory -TimeoutSec $TimeoutSec -WorkingDirectory $Directory -Description "new-sample-origin.sh $Directory"
-        $last = @($r.Output -split "`n" | ForEach-Object { $_.Trim() } | Where-Object { $_ }) | Select-Object -Last 1
-        if (-not $last -or -not (Test-Path -LiteralPath $last -PathType Container)) {
-            throw "New-TestSampleOrigin: the script's last output line '$last' is not a directory. Output:`n$($r.Output)"
+        # stdout's last line is the bare repo; progress on stderr is merged into the same output, so take the
+        # last line that names an existing directory.
+        $last = @($r.Output -split "`n" | ForEach-Object { $_.Trim() } |
+                Where-Object { $_.StartsWith('/') -and (Test-Path -LiteralPath $_ -PathType Container) }) | Select-Object -Last 1
+        if (-not $last) {
+            throw "New-TestSampleOrigin: the script printed no path of a bare repository. Output:`n$($r.Output)"
         }
         $last
     } catch {
@@ -1094,7 +1103,7 @@ function Start-TestSampleBackend {
             try { (Invoke-WebRequest -Uri "$url/health" -SkipHttpErrorCheck -TimeoutSec 2 -UseBasicParsing).StatusCode -eq 200 }
             catch { $false }
         }
-        Wait-YvCondition -Condition $healthy -TimeoutSec $TimeoutSec -IntervalMs 100 -Process $proc -What "Start-TestSampleBackend: GET $url/health = 200" -LogFile $log
+        Wait-YvCondition -Condition $healthy -TimeoutSec $TimeoutSec -IntervalMs 100 -Process $proc -What "Start-TestSampleBackend: node dist/index.js in $Path (waiting for GET $url/health to answer 200)" -LogFile $log
         $result = [pscustomobject]@{
             PSTypeName   = 'YieldVault.TestServices.SampleBackend'
             Pid          = $proc.Id
