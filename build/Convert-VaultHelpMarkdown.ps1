@@ -328,7 +328,6 @@ function Read-ParameterYaml {
 function Read-CommandPage {
     param([string] $Path, [string] $ModuleName)
 
-    $file = Split-Path $Path -Leaf
     $expectedName = [System.IO.Path]::GetFileNameWithoutExtension($Path)
     $doc = Read-MarkdownFile $Path
     $blocks = $doc.Blocks
@@ -563,7 +562,7 @@ function Read-CommandPage {
 
     # Cross-checks between SYNTAX and PARAMETERS.
     $documented = @($headedParameters)
-    $setNames = @($command.SyntaxSets.Name)
+    $setNames = @($command.SyntaxSets | ForEach-Object Name)
     foreach ($set in $command.SyntaxSets) {
         foreach ($p in $set.ParameterNames) {
             if ($p -notin $documented -and $p -notin 'WhatIf', 'Confirm' -and
