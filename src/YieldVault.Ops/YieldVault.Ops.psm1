@@ -7,4 +7,11 @@ if (-not ('YieldVault.Ops.Loader.LoadContext' -as [type])) {
 }
 
 $assembly = [YieldVault.Ops.Loader.LoadContext]::Initialize([IO.Path]::Combine($PSScriptRoot, 'bin'))
-Import-Module -Assembly $assembly -Force -ErrorAction Stop
+$inner = Import-Module -Assembly $assembly -Force -PassThru -ErrorAction Stop
+
+# On a second import (Import-Module -Force) PowerShell hands back its cached assembly module without
+# adding its cmdlets to this module again (PowerShell issue 20710), so add them explicitly.
+$addExportedCmdlet = [System.Management.Automation.PSModuleInfo].GetMethod('AddExportedCmdlet', [System.Reflection.BindingFlags]'Instance, NonPublic')
+foreach ($cmdlet in $inner.ExportedCmdlets.Values) {
+    $addExportedCmdlet.Invoke($ExecutionContext.SessionState.Module, @(, $cmdlet))
+}

@@ -34,10 +34,17 @@ public sealed class SshEndpoint
 
     public bool HasPassword => Password is not null && Password.Length > 0;
 
-    /// <summary>Identity used to share one connection between targets on the same host and account.</summary>
+    /// <summary>
+    /// Identity used to share one connection between targets on the same host and account. A password
+    /// counts by the credential object it came from (never by its value), so another credential for
+    /// the same user gets its own login instead of riding on an earlier one.
+    /// </summary>
     public string ConnectionKey =>
         string.Join("|", User, HostName.ToUpperInvariant(), Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            KeyFile ?? "", HasPassword ? "password" : "", KnownHostsFile, HostKeyFingerprint ?? "");
+            KeyFile ?? "", Password is null ? "" : CredentialIds.GetValue(Password, _ => Guid.NewGuid().ToString("N")),
+            KnownHostsFile, HostKeyFingerprint ?? "", TrustNewHostKey ? "tofu" : "");
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SecureString, string> CredentialIds = new();
 
     public override string ToString() =>
         Port == RunbookDefaults.SshPort ? $"{User}@{HostName}" : $"{User}@{HostName}:{Port}";
