@@ -149,7 +149,8 @@ function Invoke-Test {
     Write-Step 'Pester (fresh pwsh, built module)'
     $summary = Join-Path $ResultsDir 'pester-summary.json'
     Remove-Item -LiteralPath $summary -ErrorAction Ignore
-    $pwsh = (Get-Process -Id $PID).Path
+    # A fresh pwsh: the apphost next to this PowerShell (also when this one was started as `dotnet pwsh`).
+    $pwsh = Join-Path $PSHOME 'pwsh'
     $pesterArgs = @('-NoProfile', '-NonInteractive', '-File', "$Root/tests/Invoke-PesterSuite.ps1",
         '-ModuleManifest', (Join-Path $ModuleOut 'YieldVault.Ops.psd1'), '-PesterManifest', $PesterManifest,
         '-ResultsDirectory', $ResultsDir)
