@@ -31,10 +31,10 @@ try {
     $target | Test-VaultBackendHealth -Ready | Format-List Target, Healthy, Status, StatusCode, Checks, Ready, Dependencies, LatencyMs, Url | Out-Host
 
     Show 'The Stellar RPC goes down: the same check now says why the backend is unhealthy'
-    Set-TestStellarRpcMode -Rpc $stack.Rpc -Mode down
+    $null = Set-TestStellarRpcMode -Rpc $stack.Rpc -Mode down
     Start-Sleep -Milliseconds 400
     $target | Test-VaultBackendHealth | Format-Table | Out-Host
-    Set-TestStellarRpcMode -Rpc $stack.Rpc -Mode up
+    $null = Set-TestStellarRpcMode -Rpc $stack.Rpc -Mode up
     Start-Sleep -Milliseconds 400
     $target | Test-VaultBackendHealth | Format-Table | Out-Host
 }
