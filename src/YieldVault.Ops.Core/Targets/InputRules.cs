@@ -49,6 +49,16 @@ internal static class RemotePaths
         && !path.Split('/').Any(segment => segment == "..");
 }
 
+internal static class DockerHosts
+{
+    private static readonly Regex Tcp = new("^tcp://[A-Za-z0-9.-]+:[0-9]{1,5}$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static readonly Regex Ssh = new("^ssh://[A-Za-z_][A-Za-z0-9._-]{0,31}@[A-Za-z0-9.-]+(:[0-9]{1,5})?$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    public static bool IsValid(string value) =>
+        (value.StartsWith("unix://", StringComparison.Ordinal) && RemotePaths.IsSafeAbsolute(value.Substring(7)))
+        || Tcp.IsMatch(value) || Ssh.IsMatch(value);
+}
+
 internal static class HostKeyFingerprints
 {
     private static readonly Regex Sha256 = new("^SHA256:[A-Za-z0-9+/]{43}=?$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));

@@ -15,6 +15,7 @@ public static class RunbookDefaults
     public const string HealthPath = "/health";
     public const string ReadyPath = "/ready";
     public const string VersionPath = "/api/v1/version";
+    public const string StatePath = "/var/lib/yieldvault-ops";
     public const int SshPort = 22;
     public const int ConnectTimeoutSec = 10;
     public const int CommandTimeoutSec = 300;

@@ -20,7 +20,7 @@ public static class TargetBuilder
         "Name", "Environment", "HostName", "SshPort", "User", "KeyFile", "KnownHostsFile", "HostKeyFingerprint",
         "TrustNewHostKey", "ConnectTimeoutSec", "CommandTimeoutSec", "AppPath", "Port", "ServiceManager",
         "ServiceName", "EnvFile", "LogPath", "BackupPath", "HealthPath", "ReadyPath", "VersionPath",
-        "RequiredVariables", "PublicUrl",
+        "RequiredVariables", "PublicUrl", "StatePath", "Pm2Home", "DockerHost", "UseSudo",
     };
 
     private static readonly string[] SshOnlyKeys =
@@ -232,6 +232,10 @@ public static class TargetBuilder
             VersionPath = Text("VersionPath") ?? RunbookDefaults.VersionPath,
             RequiredVariables = required,
             PublicUrl = publicUrl,
+            StatePath = Text("StatePath") ?? RunbookDefaults.StatePath,
+            Pm2Home = Text("Pm2Home"),
+            DockerHost = Text("DockerHost"),
+            UseSudo = Flag("UseSudo"),
         };
 
         if (target.FindProblem() is { } problem)

@@ -46,6 +46,24 @@ public sealed class VaultTarget
 
     public Uri? PublicUrl { get; init; }
 
+    /// <summary>Where YieldVault.Ops keeps its own state on the host: the deployment lock, journals, history.</summary>
+    public string StatePath { get; init; } = RunbookDefaults.StatePath;
+
+    /// <summary>PM2 only: the PM2_HOME of the PM2 daemon that runs the backend (null: the user's default ~/.pm2).</summary>
+    public string? Pm2Home { get; init; }
+
+    /// <summary>
+    /// Docker only: the engine to talk to. unix:///path, tcp://host:port, or ssh://user@host[:port]; null means
+    /// the local socket for a local target and the target's own SSH connection (docker system dial-stdio) for an SSH target.
+    /// </summary>
+    public string? DockerHost { get; init; }
+
+    /// <summary>Run privileged commands (systemctl, journalctl) through "sudo -n"; null: when the user is not root.</summary>
+    public bool? UseSudo { get; init; }
+
+    /// <summary>Whether privileged commands need "sudo -n" in front.</summary>
+    public bool NeedsSudo => UseSudo ?? (Ssh is null ? !string.Equals(System.Environment.UserName, "root", StringComparison.Ordinal) : Ssh.User != "root");
+
     /// <summary>The env file's full path on the target.</summary>
     public string EnvFilePath => EnvFile.StartsWith("/", StringComparison.Ordinal) ? EnvFile : AppPath.TrimEnd('/') + "/" + EnvFile;
 
@@ -79,7 +97,7 @@ public sealed class VaultTarget
             return ("Port", $"Port {Port} is outside 1-65535.");
         }
 
-        foreach (var (key, path) in new[] { ("AppPath", AppPath), ("LogPath", LogPath), ("BackupPath", BackupPath) })
+        foreach (var (key, path) in new[] { ("AppPath", AppPath), ("LogPath", LogPath), ("BackupPath", BackupPath), ("StatePath", StatePath) })
         {
             if (!RemotePaths.IsSafeAbsolute(path))
             {
@@ -111,6 +129,16 @@ public sealed class VaultTarget
         if (!ServiceNames.IsValid(ServiceName))
         {
             return ("ServiceName", $"ServiceName '{ServiceName}' may only contain letters, digits, '.', '_', '@' and '-'.");
+        }
+
+        if (Pm2Home is not null && !RemotePaths.IsSafeAbsolute(Pm2Home))
+        {
+            return ("Pm2Home", $"Pm2Home '{Pm2Home}' must be an absolute path without control characters or '..' segments.");
+        }
+
+        if (DockerHost is not null && !DockerHosts.IsValid(DockerHost))
+        {
+            return ("DockerHost", $"DockerHost '{DockerHost}' must be unix:///path, tcp://host:port or ssh://user@host[:port].");
         }
 
         if (Ssh is null)

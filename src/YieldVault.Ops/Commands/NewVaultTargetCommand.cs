@@ -94,6 +94,21 @@ public sealed class NewVaultTargetCommand : VaultCmdlet
     [ValidateNotNullOrEmpty]
     public string? PublicUrl { get; set; }
 
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string StatePath { get; set; } = RunbookDefaults.StatePath;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Pm2Home { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? DockerHost { get; set; }
+
+    [Parameter]
+    public SwitchParameter UseSudo { get; set; }
+
     protected override void ProcessRecord()
     {
         var settings = new Hashtable(System.StringComparer.OrdinalIgnoreCase);
@@ -107,6 +122,9 @@ public sealed class NewVaultTargetCommand : VaultCmdlet
                     break;
                 case nameof(TrustNewHostKey):
                     settings[pair.Key] = TrustNewHostKey.IsPresent;
+                    break;
+                case nameof(UseSudo):
+                    settings[pair.Key] = UseSudo.IsPresent;
                     break;
                 case nameof(RequiredVariable):
                     settings["RequiredVariables"] = RequiredVariable;
