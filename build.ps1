@@ -27,15 +27,24 @@ param(
     [string[]] $TestPath,
 
     # Skip the xunit run (for quick Pester iterations).
-    [switch] $SkipXunit
+    [switch] $SkipXunit,
+
+    # Skip Bootstrap in Test/Demo (packages already installed).
+    [switch] $SkipBootstrap,
+
+    # Where the module is laid out (default: out/ in the repository). Lets parallel work use its own copy.
+    [string] $OutputRoot
 )
 
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $Root = $PSScriptRoot
 $Version = (Import-PowerShellDataFile -LiteralPath "$Root/YieldVault.Ops.psd1").ModuleVersion
-$ModuleOut = Join-Path $Root "out/YieldVault.Ops/$Version"
-$ResultsDir = Join-Path $Root 'tests/results'
+$OutRoot = if ($OutputRoot) { [IO.Path]::GetFullPath($OutputRoot) } else { Join-Path $Root 'out' }
+$ModuleOut = Join-Path $OutRoot "YieldVault.Ops/$Version"
+# With -OutputRoot, intermediate files go there too, so parallel builds of one tree do not collide.
+$ArtifactsArgs = if ($OutputRoot) { @('--artifacts-path', (Join-Path $OutRoot 'artifacts')) } else { @() }
+$ResultsDir = if ($OutputRoot) { Join-Path $OutRoot 'results' } else { Join-Path $Root 'tests/results' }
 $NuGetRoot = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path $HOME '.nuget/packages' }
 $PesterManifest = Join-Path $NuGetRoot 'pester/6.2.0/tools/Pester.psd1'
 
@@ -77,6 +86,12 @@ function Invoke-Bootstrap {
         Write-Warning "Not root: Debian packages are not installed. The tests need: apt-get install -y $($AptPackages -join ' ')"
     }
 
+    # PM2 runs the backend on PM2 targets (and in the tests); a global npm install like the runbook's servers.
+    if (-not (Get-Command pm2 -ErrorAction Ignore)) {
+        Write-Step 'npm install -g pm2@7.0.4'
+        Invoke-Native npm @('install', '-g', '--no-audit', '--no-fund', 'pm2@7.0.4') -What 'npm install -g pm2'
+    }
+
     Invoke-Native dotnet @('restore', "$Root/YieldVault.Ops.sln", '--nologo', '-v', 'q') -What 'dotnet restore'
     Invoke-Native dotnet @('restore', "$Root/build/tools/tools.csproj", '--nologo', '-v', 'q') -What 'dotnet restore (Pester)'
     if (-not (Test-Path -LiteralPath $PesterManifest)) {
@@ -86,11 +101,12 @@ function Invoke-Bootstrap {
 
 function Invoke-Build {
     Write-Step "Build $Version ($Configuration)"
-    $staging = Join-Path $Root 'out/staging'
+    $staging = Join-Path $OutRoot 'staging'
     if (Test-Path $staging) { Remove-Item -Recurse -Force $staging }
     foreach ($project in 'YieldVault.Ops', 'YieldVault.Ops.Loader') {
-        Invoke-Native dotnet @('build', "$Root/src/$project/$project.csproj", '-c', $Configuration, '--nologo', '-v', 'q',
-            '-o', (Join-Path $staging $project), "-p:Version=$Version", '-p:CopyLocalLockFileAssemblies=true') -What "dotnet build $project"
+        $arguments = @('build', "$Root/src/$project/$project.csproj", '-c', $Configuration, '--nologo', '-v', 'q',
+            '-o', (Join-Path $staging $project), "-p:Version=$Version", '-p:CopyLocalLockFileAssemblies=true') + $ArtifactsArgs
+        Invoke-Native dotnet $arguments -What "dotnet build $project"
     }
 
     if (Test-Path $ModuleOut) { Remove-Item -Recurse -Force $ModuleOut }
@@ -121,7 +137,7 @@ function Get-XunitCounts([string] $TrxPath) {
 }
 
 function Invoke-Test {
-    Invoke-Bootstrap
+    if (-not $SkipBootstrap) { Invoke-Bootstrap }
     Invoke-Build
     New-Item -ItemType Directory -Force -Path $ResultsDir | Out-Null
     $passed = 0
@@ -131,7 +147,7 @@ function Invoke-Test {
         Write-Step 'xunit (YieldVault.Ops.Core.Tests)'
         $trx = Join-Path $ResultsDir 'xunit.trx'
         Remove-Item -LiteralPath $trx -ErrorAction Ignore
-        & dotnet test "$Root/tests/YieldVault.Ops.Core.Tests/YieldVault.Ops.Core.Tests.csproj" -c $Configuration --nologo -v q `
+        & dotnet test "$Root/tests/YieldVault.Ops.Core.Tests/YieldVault.Ops.Core.Tests.csproj" -c $Configuration --nologo -v q @ArtifactsArgs `
             --logger "trx;LogFileName=xunit.trx" --logger 'console;verbosity=minimal' --results-directory $ResultsDir
         $xunitExit = $LASTEXITCODE
         if (Test-Path -LiteralPath $trx) {
@@ -175,7 +191,7 @@ function Invoke-Test {
 }
 
 function Invoke-Demo {
-    Invoke-Bootstrap
+    if (-not $SkipBootstrap) { Invoke-Bootstrap }
     Invoke-Build
     & "$Root/examples/demo.ps1" -ModuleManifest (Join-Path $ModuleOut 'YieldVault.Ops.psd1')
     if (-not $?) { exit 1 }
