@@ -1,31 +1,483 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
 using YieldVault.Ops.Hosts;
 
 namespace YieldVault.Ops.Services;
 
-// PLACEHOLDER while the real Systemd manager is written (replaced in the same change set).
+/// <summary>
+/// The backend as a systemd unit (runbook 1.1, 3.1, 6.1, 7.4): state from <c>systemctl show</c> (no root
+/// needed), start/stop/restart/kill through <c>systemctl</c> and the log from <c>journalctl</c>, both as root
+/// ("sudo -n" when the target's user is not root).
+/// </summary>
 public sealed class SystemdServiceManager : IServiceManager
 {
+    internal const string ShowProperties = "LoadState,ActiveState,SubState,MainPID,ExecMainStartTimestamp,NRestarts,Result,MemoryCurrent,CPUUsageNSec,ExecMainStatus";
+
+    private static readonly TimeSpan QueryTimeout = TimeSpan.FromSeconds(30);
+
+    // systemd's default TimeoutStartSec is 90 s; a start job cannot take longer than that without systemd failing it.
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
+
+    // A restart is a stop (default TimeoutStopSec 90 s) and then a start.
+    private static readonly TimeSpan RestartTimeout = TimeSpan.FromSeconds(210);
+
+    // Room for the connection and sudo around the remote "timeout" that bounds a stop.
+    private static readonly TimeSpan StopMargin = TimeSpan.FromSeconds(15);
+
+    // systemctl formats timestamps in the local time zone of the host, with an abbreviation ("CET") that
+    // cannot be parsed reliably; asking for UTC keeps them exact on every systemd version.
+    private static readonly IReadOnlyDictionary<string, string> UtcEnvironment = new Dictionary<string, string>(StringComparer.Ordinal) { ["TZ"] = "UTC" };
+
+    private readonly VaultTarget _target;
+    private readonly IHostShell _shell;
+
     public SystemdServiceManager(VaultTarget target, IHostShell shell)
     {
-        _ = target;
-        _ = shell;
+        _target = target ?? throw new ArgumentNullException(nameof(target));
+        _shell = shell ?? throw new ArgumentNullException(nameof(shell));
     }
 
     public ServiceManagerKind Kind => ServiceManagerKind.Systemd;
 
-    public Task<ServiceState> GetStateAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+    /// <summary>The unit: the target's ServiceName with ".service" added unless it names a unit type already.</summary>
+    public string UnitName => SystemdUnits.UnitName(_target.ServiceName);
 
-    public Task StartAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+    public async Task<ServiceState> GetStateAsync(CancellationToken cancellationToken)
+    {
+        var command = new CommandLine("systemctl", "show", UnitName, "--property=" + ShowProperties, "--no-pager") { Environment = UtcEnvironment };
+        var result = await _shell.RunAsync(command, QueryTimeout, cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            throw Unavailable(result, "read the state of");
+        }
 
-    public Task StopAsync(TimeSpan timeout, CancellationToken cancellationToken) => throw new NotSupportedException();
+        return SystemdShow.ToState(UnitName, SystemdShow.ParseProperties(result.StandardOutput), DateTimeOffset.UtcNow);
+    }
 
-    public Task KillAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task StartAsync(CancellationToken cancellationToken) => RunJobAsync("start", StartTimeout, cancellationToken);
 
-    public Task RestartAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task RestartAsync(CancellationToken cancellationToken) => RunJobAsync("restart", RestartTimeout, cancellationToken);
 
-    public Task<IReadOnlyList<string>> ReadLogAsync(int tail, DateTimeOffset? since, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public async Task StopAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (timeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The stop timeout must be positive.");
+        }
+
+        // "timeout" bounds systemctl on the host too, so nothing is left waiting there when we give up; the
+        // stop job itself goes on in systemd (which SIGKILLs after the unit's TimeoutStopSec).
+        var seconds = ((int)Math.Ceiling(timeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        var systemctl = Privileged.Command(_target, "systemctl", "stop", UnitName);
+        var command = new CommandLine("timeout", new[] { "-k", "5", seconds, systemctl.Program }.Concat(systemctl.Arguments));
+        CommandResult result;
+        try
+        {
+            result = await _shell.RunAsync(command, timeout + StopMargin, cancellationToken).ConfigureAwait(false);
+        }
+        catch (VaultException ex) when (ex.ErrorId == "CommandTimeout")
+        {
+            throw StopTimeout(timeout, ex);
+        }
+
+        if (result.ExitCode is 124 or 137)
+        {
+            throw StopTimeout(timeout, null);
+        }
+
+        if (!result.Succeeded)
+        {
+            throw Failure(result, "stop", "systemctl");
+        }
+    }
+
+    public async Task KillAsync(CancellationToken cancellationToken)
+    {
+        // Kill ends a stop that did not finish (runbook 3.2). A stop job is queued first (a no-op when one is
+        // pending) so that Restart=on-failure does not bring the killed process straight back.
+        var stop = await RunPrivilegedAsync(QueryTimeout, cancellationToken, "systemctl", "stop", "--no-block", UnitName).ConfigureAwait(false);
+        if (!stop.Succeeded)
+        {
+            throw Failure(stop, "stop", "systemctl");
+        }
+
+        var kill = await RunPrivilegedAsync(QueryTimeout, cancellationToken, "systemctl", "kill", "--signal=SIGKILL", UnitName).ConfigureAwait(false);
+        if (!kill.Succeeded)
+        {
+            throw Failure(kill, "kill", "systemctl");
+        }
+    }
+
+    public async Task<IReadOnlyList<string>> ReadLogAsync(int tail, DateTimeOffset? since, CancellationToken cancellationToken)
+    {
+        if (tail < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tail), tail, "At least one line must be asked for.");
+        }
+
+        var arguments = new List<string> { "-u", UnitName, "-n", tail.ToString(CultureInfo.InvariantCulture), "--no-pager", "-o", "short-iso", "--utc" };
+        if (since is { } start)
+        {
+            // "@<seconds>" is the one --since form with no time zone in it.
+            arguments.Add("--since");
+            arguments.Add("@" + start.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+        }
+
+        var result = await RunPrivilegedAsync(TimeSpan.FromSeconds(60), cancellationToken, "journalctl", arguments.ToArray()).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            throw Failure(result, "read the journal of", "journalctl");
+        }
+
+        return SystemdShow.JournalLines(result.StandardOutput);
+    }
+
+    private async Task RunJobAsync(string verb, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var result = await RunPrivilegedAsync(timeout, cancellationToken, "systemctl", verb, UnitName).ConfigureAwait(false);
+        if (!result.Succeeded && SystemdShow.IsFailedJob(result))
+        {
+            // A unit that crash-looped into its start limit refuses starts until the failure is reset; this is
+            // what an operator runs by hand before starting it again. A start that fails for another reason
+            // fails the second time too.
+            Reporting.Current.Verbose($"{_target.DisplayName}: '{verb}' of {UnitName} failed ({result.Tail(1)}); resetting the failed state and trying once more.");
+            var reset = await RunPrivilegedAsync(QueryTimeout, cancellationToken, "systemctl", "reset-failed", UnitName).ConfigureAwait(false);
+            if (reset.Succeeded)
+            {
+                result = await RunPrivilegedAsync(timeout, cancellationToken, "systemctl", verb, UnitName).ConfigureAwait(false);
+            }
+        }
+
+        if (!result.Succeeded)
+        {
+            throw Failure(result, verb, "systemctl");
+        }
+    }
+
+    private Task<CommandResult> RunPrivilegedAsync(TimeSpan timeout, CancellationToken cancellationToken, string program, params string[] arguments) =>
+        _shell.RunAsync(Privileged.Command(_target, program, arguments), timeout, cancellationToken);
+
+    private string Where => _target.DisplayName;
+
+    private string User => _target.Ssh?.User ?? Environment.UserName;
+
+    private VaultException Failure(CommandResult result, string action, string program)
+    {
+        if (SudoRefusal.Find(result, _target.NeedsSudo) is { } refusal)
+        {
+            return SudoRequired(refusal, action, program);
+        }
+
+        var text = result.Tail(3);
+        if (result.ExitCode == 127 || text.IndexOf(program + ": not found", StringComparison.Ordinal) >= 0 || text.IndexOf("command not found", StringComparison.Ordinal) >= 0)
+        {
+            return new VaultException("ServiceManagerNotInstalled", VaultErrorKind.NotInstalled,
+                $"{Where}: could not {action} {UnitName}: '{program}' is not installed or not on PATH ({text}).",
+                "Check that the host runs systemd, or set the target's ServiceManager to Pm2 or Docker.");
+        }
+
+        if (SystemdShow.IsBusUnavailable(text))
+        {
+            return Unavailable(result, action);
+        }
+
+        if (result.ExitCode == 5 || text.IndexOf(" not found.", StringComparison.Ordinal) >= 0 || text.IndexOf(" not loaded.", StringComparison.Ordinal) >= 0)
+        {
+            return new VaultException("ServiceNotFound", VaultErrorKind.ObjectNotFound,
+                $"{Where}: could not {action} {UnitName}: systemd does not know the unit ({text}).",
+                $"Check the target's ServiceName; 'systemctl list-unit-files \"{_target.ServiceName}*\"' on the host lists the units that exist.");
+        }
+
+        return new VaultException(action switch { "start" => "ServiceStartFailed", "restart" => "ServiceRestartFailed", "stop" => "ServiceStopFailed", "kill" => "ServiceKillFailed", _ => "ServiceLogUnreadable" },
+            VaultErrorKind.InvalidOperation,
+            $"{Where}: '{result.Command}' failed with exit code {result.ExitCode}: {text}",
+            $"Look at the unit's own messages: journalctl -u {UnitName} -n 50 (Get-VaultBackendLog -Source Manager).");
+    }
+
+    private VaultException SudoRequired(string refusal, string action, string program)
+    {
+        if (!_target.NeedsSudo)
+        {
+            return new VaultException("SudoRequired", VaultErrorKind.SecurityError,
+                $"{Where}: systemd refused to let user '{User}' {action} {UnitName} ({refusal}). Managing a system unit needs root.",
+                "Let the target use sudo (UseSudo = $true) and give the user a NOPASSWD sudo rule for systemctl and journalctl, or connect as root.");
+        }
+
+        if (refusal.IndexOf("not found", StringComparison.Ordinal) >= 0)
+        {
+            return new VaultException("SudoRequired", VaultErrorKind.SecurityError,
+                $"{Where}: user '{User}' is not root and sudo is not installed, so {program} cannot run as root to {action} {UnitName} ({refusal}).",
+                $"Install sudo on the host and give '{User}' a NOPASSWD rule for systemctl and journalctl, or connect as root.");
+        }
+
+        return new VaultException("SudoRequired", VaultErrorKind.SecurityError,
+            $"{Where}: 'sudo -n' would not run {program} as root for user '{User}' to {action} {UnitName} ({refusal}). " +
+            $"The user has no password-less sudo rule for {program}.",
+            $"Add a rule on the host, e.g. in /etc/sudoers.d/{User}: {User} ALL=(root) NOPASSWD: /usr/bin/systemctl, /usr/bin/journalctl " +
+            "(check the paths with 'command -v systemctl journalctl'; validate with 'visudo -cf').");
+    }
+
+    private VaultException Unavailable(CommandResult result, string action)
+    {
+        var text = result.Tail(3);
+        if (result.ExitCode == 127)
+        {
+            return new VaultException("ServiceManagerNotInstalled", VaultErrorKind.NotInstalled,
+                $"{Where}: could not {action} {UnitName}: systemctl is not installed or not on PATH ({text}).",
+                "Check that the host runs systemd, or set the target's ServiceManager to Pm2 or Docker.");
+        }
+
+        return new VaultException("ServiceManagerUnavailable", VaultErrorKind.ResourceUnavailable,
+            $"{Where}: could not {action} {UnitName}: systemctl could not talk to systemd (exit code {result.ExitCode}: {text}).",
+            "Check that the host was booted with systemd as PID 1 and that dbus runs (systemctl is-system-running), or set the target's ServiceManager to Pm2 or Docker.");
+    }
+
+    private VaultException StopTimeout(TimeSpan timeout, Exception? inner) =>
+        new("ServiceStopTimeout", VaultErrorKind.OperationTimeout,
+            $"{Where}: {UnitName} did not stop within {timeout.TotalSeconds:0.#} s. systemd goes on stopping it and sends SIGKILL after the unit's TimeoutStopSec.",
+            $"Wait and check the state again, or kill it as the last resort (systemctl kill --signal=SIGKILL {UnitName}).", inner);
+}
+
+/// <summary>Unit names as systemctl expects them.</summary>
+internal static class SystemdUnits
+{
+    private static readonly string[] UnitSuffixes =
+    {
+        ".service", ".socket", ".target", ".timer", ".path", ".mount", ".automount", ".swap", ".slice", ".scope", ".device",
+    };
+
+    public static string UnitName(string serviceName) =>
+        UnitSuffixes.Any(s => serviceName.EndsWith(s, StringComparison.Ordinal)) ? serviceName : serviceName + ".service";
+}
+
+/// <summary>Reads what systemctl and journalctl print.</summary>
+internal static class SystemdShow
+{
+    private static readonly Regex Timestamp = new(
+        @"^(?:[A-Za-z]{3} )?(?<time>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)(?: (?<zone>\S+))?$",
+        RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    private static readonly Regex NumericZone = new(@"^(?:UTC|GMT)?(?<sign>[+-])(?<h>\d{2}):?(?<m>\d{2})$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    private static readonly string[] TimeFormats = { "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.FFFFFF" };
+
+    /// <summary>"Key=Value" lines of <c>systemctl show</c>; systemd prints them in its own order.</summary>
+    public static IReadOnlyDictionary<string, string> ParseProperties(string output)
+    {
+        var properties = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in output.Replace("\r", "").Split('\n'))
+        {
+            var equals = line.IndexOf('=');
+            if (equals > 0)
+            {
+                properties[line.Substring(0, equals)] = line.Substring(equals + 1);
+            }
+        }
+
+        return properties;
+    }
+
+    /// <summary>One reading of the unit. <paramref name="now"/> is only used for the average CPU of the process.</summary>
+    public static ServiceState ToState(string unit, IReadOnlyDictionary<string, string> properties, DateTimeOffset now)
+    {
+        var load = Get(properties, "LoadState");
+        var active = Get(properties, "ActiveState");
+        var sub = Get(properties, "SubState");
+        var result = Get(properties, "Result");
+        var restarts = Integer(Get(properties, "NRestarts"));
+        var pid = Integer(Get(properties, "MainPID")) is { } p and > 0 ? p : (int?)null;
+        var status = MapStatus(load, active, sub, restarts);
+
+        // ExecMainStartTimestamp stays set after the process has gone; it is only the start time of a live process.
+        var startedAt = pid is null ? null : ParseTimestamp(Get(properties, "ExecMainStartTimestamp"));
+        var memory = UnsignedOrNull(Get(properties, "MemoryCurrent"));
+        double? cpu = null;
+        if (status == ServiceStatus.Running && startedAt is { } started && UnsignedOrNull(Get(properties, "CPUUsageNSec")) is { } nanoseconds)
+        {
+            // systemd keeps the CPU time, not a rate: the average since the start, like ps' %CPU.
+            var elapsed = (now - started).TotalSeconds;
+            if (elapsed >= 1)
+            {
+                cpu = Math.Round(nanoseconds / 1e9 / elapsed * 100, 1);
+            }
+        }
+
+        return new ServiceState
+        {
+            Manager = ServiceManagerKind.Systemd,
+            ServiceName = unit,
+            Status = status,
+            Pid = pid,
+            StartedAt = startedAt,
+            Restarts = restarts,
+            MemoryBytes = memory,
+            CpuPercent = cpu,
+            Detail = Describe(load, active, sub, result, Integer(Get(properties, "ExecMainStatus"))),
+        };
+    }
+
+    public static ServiceStatus MapStatus(string? load, string? active, string? sub, int? restarts)
+    {
+        // A unit whose file was removed while it runs is "not-found" but still active: what runs counts.
+        if (load == "not-found" && active is null or "" or "inactive")
+        {
+            return ServiceStatus.NotFound;
+        }
+
+        return active switch
+        {
+            "active" or "reloading" or "refreshing" => ServiceStatus.Running,
+            "inactive" => ServiceStatus.Stopped,
+            "failed" => ServiceStatus.Failed,
+            "deactivating" => ServiceStatus.Stopping,
+
+            // auto-restart: waiting RestartSec before the next try. NRestarts is reset by every start someone
+            // asked for, so a start phase with restarts counted is systemd's own restart after a crash.
+            "activating" when sub is not null && sub.StartsWith("auto-restart", StringComparison.Ordinal) => ServiceStatus.CrashLooping,
+            "activating" when restarts > 0 => ServiceStatus.CrashLooping,
+            "activating" => ServiceStatus.Starting,
+            _ => ServiceStatus.Unknown,
+        };
+    }
+
+    /// <summary>The words of systemctl status' "Active:" line: "failed (Result: exit-code)", "activating (auto-restart)".</summary>
+    public static string? Describe(string? load, string? active, string? sub, string? result, int? exitStatus)
+    {
+        if (load == "not-found" && active is null or "" or "inactive")
+        {
+            return "not-found (no unit file)";
+        }
+
+        if (string.IsNullOrEmpty(active))
+        {
+            return string.IsNullOrEmpty(load) ? null : load;
+        }
+
+        var text = string.IsNullOrEmpty(sub) || sub == active ? active! : $"{active} ({sub})";
+        if (!string.IsNullOrEmpty(result) && result != "success")
+        {
+            text += $" (Result: {result})";
+            if (exitStatus is { } code and not 0)
+            {
+                text += $", status={code.ToString(CultureInfo.InvariantCulture)}";
+            }
+        }
+
+        if (load is "masked")
+        {
+            text += ", masked";
+        }
+
+        return text;
+    }
+
+    /// <summary>systemd's "Thu 2026-11-26 04:00:00 UTC"; null when empty, "n/a" or in a zone given only by name.</summary>
+    public static DateTimeOffset? ParseTimestamp(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+
+        var match = Timestamp.Match(text!.Trim());
+        if (!match.Success
+            || !DateTime.TryParseExact(match.Groups["time"].Value, TimeFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
+        {
+            return null;
+        }
+
+        var zone = match.Groups["zone"].Success ? match.Groups["zone"].Value : "UTC";
+        TimeSpan offset;
+        if (zone is "UTC" or "GMT" or "Z" or "UCT")
+        {
+            offset = TimeSpan.Zero;
+        }
+        else if (NumericZone.Match(zone) is { Success: true } numeric)
+        {
+            offset = new TimeSpan(int.Parse(numeric.Groups["h"].Value, CultureInfo.InvariantCulture), int.Parse(numeric.Groups["m"].Value, CultureInfo.InvariantCulture), 0);
+            if (numeric.Groups["sign"].Value == "-")
+            {
+                offset = offset.Negate();
+            }
+        }
+        else
+        {
+            // "CET" or "EST": an abbreviation names no single offset. GetStateAsync asks for UTC so this does not happen.
+            return null;
+        }
+
+        return new DateTimeOffset(DateTime.SpecifyKind(local, DateTimeKind.Unspecified), offset);
+    }
+
+    /// <summary>journalctl's lines without its own markers ("-- No entries --", "-- Boot ... --").</summary>
+    public static IReadOnlyList<string> JournalLines(string output) =>
+        output.Replace("\r", "").Split('\n')
+            .Where(l => l.Length > 0 && !(l.StartsWith("-- ", StringComparison.Ordinal) && l.EndsWith(" --", StringComparison.Ordinal)))
+            .ToList();
+
+    /// <summary>"Job for x.service failed because ...": systemd ran the job and it failed (start limit, exit code).</summary>
+    public static bool IsFailedJob(CommandResult result) =>
+        result.ExitCode == 1 && result.StandardError.IndexOf("Job for ", StringComparison.Ordinal) >= 0;
+
+    public static bool IsBusUnavailable(string text) =>
+        text.IndexOf("has not been booted with systemd", StringComparison.Ordinal) >= 0
+        || text.IndexOf("Failed to connect to bus", StringComparison.Ordinal) >= 0
+        || text.IndexOf("Failed to get D-Bus connection", StringComparison.Ordinal) >= 0;
+
+    private static string? Get(IReadOnlyDictionary<string, string> properties, string key) =>
+        properties.TryGetValue(key, out var value) ? value.Trim() : null;
+
+    private static int? Integer(string? text) =>
+        int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;
+
+    // "[not set]" (systemd 252) or UINT64_MAX (older) when accounting is off.
+    private static long? UnsignedOrNull(string? text) =>
+        ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value < long.MaxValue ? (long)value : null;
+}
+
+/// <summary>Recognises "sudo -n" (or polkit) refusing a command, so it is reported as a missing rule, not a failure of the command.</summary>
+internal static class SudoRefusal
+{
+    private static readonly string[] SudoMarkers =
+    {
+        "a password is required",
+        "is not allowed to execute",
+        "is not in the sudoers file",
+        "may not run sudo",
+        "a terminal is required",
+        "no tty present",
+        "sudo: not found",
+        "sudo: command not found",
+    };
+
+    private static readonly string[] PolkitMarkers =
+    {
+        "Interactive authentication required",
+        "Access denied",
+    };
+
+    /// <summary>The refusal line, or null when the command ran (whatever its outcome).</summary>
+    public static string? Find(CommandResult result, bool usedSudo)
+    {
+        if (result.Succeeded)
+        {
+            return null;
+        }
+
+        var markers = usedSudo ? SudoMarkers.Concat(PolkitMarkers) : PolkitMarkers;
+        foreach (var line in result.StandardError.Replace("\r", "").Split('\n'))
+        {
+            if (markers.Any(m => line.IndexOf(m, StringComparison.OrdinalIgnoreCase) >= 0))
+            {
+                return line.Trim();
+            }
+        }
+
+        return null;
+    }
 }
