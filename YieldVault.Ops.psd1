@@ -11,9 +11,15 @@
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('YieldVault.Ops.Format.ps1xml')
     CmdletsToExport      = @(
+        'Get-VaultBackendLog'
+        'Get-VaultBackendStatus'
+        'Get-VaultBackendVersion'
         'Get-VaultTarget'
         'New-VaultTarget'
         'Test-VaultBackendHealth'
+        'Test-VaultDependency'
+        'Test-VaultDeploymentReadiness'
+        'Wait-VaultBackendHealthy'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -103,7 +103,7 @@ function Invoke-Build {
     Write-Step "Build $Version ($Configuration)"
     $staging = Join-Path $OutRoot 'staging'
     if (Test-Path $staging) { Remove-Item -Recurse -Force $staging }
-    foreach ($project in 'YieldVault.Ops', 'YieldVault.Ops.Loader') {
+    foreach ($project in 'YieldVault.Ops', 'YieldVault.Ops.Loader', 'YieldVault.Ops.Postgres') {
         $arguments = @('build', "$Root/src/$project/$project.csproj", '-c', $Configuration, '--nologo', '-v', 'q',
             '-o', (Join-Path $staging $project), "-p:Version=$Version", '-p:CopyLocalLockFileAssemblies=true') + $ArtifactsArgs
         Invoke-Native dotnet $arguments -What "dotnet build $project"
@@ -117,6 +117,16 @@ function Invoke-Build {
     Get-ChildItem -LiteralPath (Join-Path $staging 'YieldVault.Ops') -File | Where-Object {
         $_.Name -notlike '*.deps.json' -and $_.Name -notin 'System.Management.Automation.dll', 'System.Runtime.Loader.dll'
     } | Copy-Item -Destination $bin
+    # The PostgreSQL check (net8.0, Npgsql) and its dependencies; where it shares a dependency with the
+    # rest, the newer file wins (the module's load context serves one copy of each).
+    function Get-FileVersion([string] $Path) { $v = (Get-Item -LiteralPath $Path).VersionInfo.FileVersion; if ($v) { [Version]$v } else { [Version]'0.0' } }
+    Get-ChildItem -LiteralPath (Join-Path $staging 'YieldVault.Ops.Postgres') -File -Filter *.dll | Where-Object { $_.Name -notlike 'YieldVault.Ops.Core.*' } |
+        ForEach-Object {
+            $existing = Join-Path $bin $_.Name
+            if (-not (Test-Path -LiteralPath $existing) -or ((Get-FileVersion $_.FullName) -gt (Get-FileVersion $existing))) {
+                Copy-Item -LiteralPath $_.FullName -Destination $bin -Force
+            }
+        }
     foreach ($file in 'YieldVault.Ops.psd1', 'src/YieldVault.Ops/YieldVault.Ops.psm1', 'src/YieldVault.Ops/YieldVault.Ops.Format.ps1xml') {
         Copy-Item -LiteralPath (Join-Path $Root $file) -Destination $ModuleOut
     }

@@ -55,6 +55,13 @@ public class VaultException : Exception
 
     public string? RecommendedAction { get; }
 
+    /// <summary>
+    /// True when the host itself could not be reached or trusted (nothing else on that target can work
+    /// either), as opposed to one probe or command failing.
+    /// </summary>
+    public bool IsConnectionFailure => ErrorId is "TargetUnreachable" or "ConnectTimeout" or "HostKeyMismatch" or "HostKeyUnknown"
+        or "HostKeyRevoked" or "AuthenticationFailed" or "KeyFileInvalid" or "ConnectionLost";
+
     /// <summary>The target the failure is about, when there is one (set by the layer that knows it).</summary>
     public object? TargetObject { get; set; }
 }

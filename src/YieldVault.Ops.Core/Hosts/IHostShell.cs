@@ -18,4 +18,11 @@ public interface IHostShell : IDisposable
     /// port forward; nothing has to be installed on the server).
     /// </summary>
     Task<Uri> GetHttpBaseAsync(int port, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// An address on this machine that reaches <paramref name="host"/>:<paramref name="port"/> as the host
+    /// sees it (for SSH, a local port forward through the server; locally, the address itself). Used to
+    /// check the backend's dependencies from where the backend runs.
+    /// </summary>
+    Task<(string Host, int Port)> ForwardTcpAsync(string host, int port, CancellationToken cancellationToken);
 }

@@ -21,6 +21,9 @@ public sealed class LocalShell : IHostShell
     public Task<Uri> GetHttpBaseAsync(int port, CancellationToken cancellationToken) =>
         Task.FromResult(new Uri($"http://127.0.0.1:{port}/"));
 
+    public Task<(string Host, int Port)> ForwardTcpAsync(string host, int port, CancellationToken cancellationToken) =>
+        Task.FromResult((host, port));
+
     public async Task<CommandResult> RunAsync(CommandLine command, TimeSpan? timeout, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo(command.Program)

@@ -20,7 +20,7 @@ public sealed class SshShell : IHostShell
 {
     private readonly SshEndpoint _endpoint;
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly Dictionary<int, ForwardedPortLocal> _forwards = new();
+    private readonly Dictionary<string, ForwardedPortLocal> _forwards = new(StringComparer.Ordinal);
     private SshClient? _client;
     private HostKeyVerdict? _lastVerdict;
     private string? _lastFingerprint;
@@ -66,20 +66,27 @@ public sealed class SshShell : IHostShell
 
     public async Task<Uri> GetHttpBaseAsync(int port, CancellationToken cancellationToken)
     {
+        var (host, localPort) = await ForwardTcpAsync("localhost", port, cancellationToken).ConfigureAwait(false);
+        return new Uri($"http://{host}:{localPort}/");
+    }
+
+    public async Task<(string Host, int Port)> ForwardTcpAsync(string host, int port, CancellationToken cancellationToken)
+    {
         var client = await GetClientAsync(cancellationToken).ConfigureAwait(false);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (!_forwards.TryGetValue(port, out var forward) || !forward.IsStarted)
+            var key = host + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (!_forwards.TryGetValue(key, out var forward) || !forward.IsStarted)
             {
-                // Bound to loopback only, on a port the OS picks; the server end is its own localhost.
-                forward = new ForwardedPortLocal("127.0.0.1", 0, "localhost", (uint)port);
+                // Bound to loopback only, on a port the OS picks; the far end is resolved by the server.
+                forward = new ForwardedPortLocal("127.0.0.1", 0, host, (uint)port);
                 client.AddForwardedPort(forward);
                 forward.Start();
-                _forwards[port] = forward;
+                _forwards[key] = forward;
             }
 
-            return new Uri($"http://127.0.0.1:{forward.BoundPort}/");
+            return ("127.0.0.1", (int)forward.BoundPort);
         }
         finally
         {

@@ -87,7 +87,7 @@ public static class HealthProbe
 
         return new VaultHealthResult
         {
-            Target = target.Name,
+            Target = target,
             Healthy = healthy,
             Status = status,
             StatusCode = health.StatusCode,

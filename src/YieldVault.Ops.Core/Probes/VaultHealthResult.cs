@@ -6,7 +6,8 @@ namespace YieldVault.Ops;
 /// <summary>The answer of a backend's /health (and, when asked, /ready) endpoint (runbook 1.2 and 7.1-7.2).</summary>
 public sealed class VaultHealthResult
 {
-    public string Target { get; init; } = "";
+    /// <summary>The target this is about (shown by name; binds to -Target of the next cmdlet).</summary>
+    public VaultTarget? Target { get; init; }
 
     /// <summary>True when /health answered 200 with status "healthy" (and /ready said ready, when checked).</summary>
     public bool Healthy { get; init; }
@@ -38,6 +39,12 @@ public sealed class VaultHealthResult
     public string? Error { get; init; }
 
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+
+    /// <summary>Wait-VaultBackendHealthy: how many checks it took.</summary>
+    public int? Attempts { get; init; }
+
+    /// <summary>Wait-VaultBackendHealthy: how long it waited until healthy.</summary>
+    public double? WaitedMs { get; init; }
 
     /// <summary>"database=up stellarRpc=down" for the table view.</summary>
     public string ChecksSummary

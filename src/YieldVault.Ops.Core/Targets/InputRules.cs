@@ -72,11 +72,3 @@ internal static class HostKeyFingerprints
         return value.TrimEnd('=');
     }
 }
-
-/// <summary>Rules for env files (names only: values are secrets and are never looked at here).</summary>
-public static class EnvironmentFiles
-{
-    private static readonly Regex Name = new("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
-
-    public static bool IsValidName(string? name) => name is not null && Name.IsMatch(name);
-}

@@ -1,6 +1,9 @@
 using System;
 using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
 using YieldVault.Ops.Hosting;
+using YieldVault.Ops.Hosts;
 using YieldVault.Ops.Probes;
 
 namespace YieldVault.Ops.Commands;
@@ -8,12 +11,8 @@ namespace YieldVault.Ops.Commands;
 /// <summary>Asks a backend's /health (and /ready) endpoint, locally or through an SSH port forward.</summary>
 [Cmdlet(VerbsDiagnostic.Test, "VaultBackendHealth")]
 [OutputType(typeof(VaultHealthResult))]
-public sealed class TestVaultBackendHealthCommand : VaultCmdlet
+public sealed class TestVaultBackendHealthCommand : VaultTargetCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNull]
-    public VaultTarget Target { get; set; } = null!;
-
     [Parameter]
     public SwitchParameter Ready { get; set; }
 
@@ -21,30 +20,17 @@ public sealed class TestVaultBackendHealthCommand : VaultCmdlet
     [ValidateRange(1, 600)]
     public int TimeoutSec { get; set; } = 10;
 
-    protected override void ProcessRecord()
+    internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
     {
-        var target = Target;
-        try
+        output.Verbose($"GET http://localhost:{target.Port}{target.HealthPath} on {target.DisplayName}");
+        var result = await HealthProbe.CheckAsync(target, shell, Ready.IsPresent, TimeSpan.FromSeconds(TimeoutSec), cancellationToken).ConfigureAwait(false);
+        if (result.StatusCode is null && result.Error is not null)
         {
-            // Taken here, on the pipeline thread: the session's connections are found through its runspace.
-            var shell = Hosts.For(target);
-            var result = Run((messages, token) =>
-            {
-                messages.Verbose($"GET http://localhost:{target.Port}{target.HealthPath} on {target.DisplayName}");
-                return HealthProbe.CheckAsync(target, shell, Ready.IsPresent, TimeSpan.FromSeconds(TimeoutSec), token);
-            });
-            if (result.StatusCode is null && result.Error is not null)
-            {
-                WriteError(ErrorRecords.Create("BackendUnreachable", ErrorCategory.ConnectionError,
-                    Redactor.Redact($"{target.DisplayName}: the backend did not answer at {result.Url}. {result.Error}"), target,
-                    "Check that the service runs (Get-VaultBackendStatus) and listens on the target's Port."));
-            }
+            output.Error(ErrorRecords.Create("BackendUnreachable", ErrorCategory.ConnectionError,
+                Redactor.Redact($"{target.DisplayName}: the backend did not answer at {result.Url}. {result.Error}"), target,
+                "Check that the service runs (Get-VaultBackendStatus) and listens on the target's Port."));
+        }
 
-            WriteObject(result);
-        }
-        catch (VaultException ex)
-        {
-            WriteVaultError(ex, target);
-        }
+        output.Output(result);
     }
 }

@@ -80,6 +80,15 @@ internal sealed class PipelineMessages : IVaultReporter, IDisposable
         }
     }
 
+    /// <summary>Writes what is queued now, without waiting.</summary>
+    public void DrainAvailable(PSCmdlet cmdlet)
+    {
+        while (_queue.TryTake(out var action))
+        {
+            action(cmdlet);
+        }
+    }
+
     public void Dispose()
     {
         _queue.CompleteAdding();
