@@ -1,0 +1,367 @@
+#Requires -Version 7.2
+<#
+    Docker pieces for the Pester suites, on top of YieldVault.TestServices.psm1 (which starts the engine itself:
+    Start-TestDockerd): an image of the sample backend built without pulling anything, backend containers on
+    that image, and SSH access to the engine for the test user.
+
+    The engine is shared with other test runs. Everything made here carries the label yieldvault-ops-test=1;
+    containers also carry yieldvault-ops-test.run=<this module instance's run id>, and cleanup removes only
+    those. Nothing is ever pruned. The backend image is kept between runs (cached by tag, rebuilt when missing
+    or when its sources changed) because building it costs ~12 s; Remove-TestBackendImage removes it.
+#>
+Set-StrictMode -Version Latest
+
+$script:RepoRoot = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../..'))
+$script:ImageContext = Join-Path $script:RepoRoot 'tests/fixtures/sample-backend-image'
+$script:Fixture = Join-Path $script:RepoRoot 'tests/fixtures/sample-backend'
+$script:DefaultImageTag = 'yieldvault-backend:v1.2.3-test'
+$script:TestLabel = 'yieldvault-ops-test'
+$script:RunLabel = 'yieldvault-ops-test.run'
+$script:HashLabel = 'yieldvault-ops-test.source-hash'
+$script:RunId = [guid]::NewGuid().ToString('N').Substring(0, 12)
+$script:Containers = [System.Collections.Generic.List[string]]::new()
+
+#region private helpers
+
+function Resolve-DkProgram {
+    param([Parameter(Mandatory)] [string] $Name, [Parameter(Mandatory)] [string] $Install, [string[]] $Candidates = @())
+    foreach ($c in $Candidates) { if (Test-Path -LiteralPath $c -PathType Leaf) { return $c } }
+    $cmd = Get-Command -Name $Name -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+    if ($cmd) { return $cmd.Source }
+    throw "The Docker test services need the program '$Name', which is not installed. Install it with: $Install"
+}
+
+function New-DkTempDirectory {
+    param([Parameter(Mandatory)] [string] $Purpose)
+    $root = if ([string]::IsNullOrWhiteSpace($env:TMPDIR)) { '/tmp' } else { $env:TMPDIR.TrimEnd('/') }
+    $path = Join-Path $root ("yv-$Purpose-" + [guid]::NewGuid().ToString('N').Substring(0, 10))
+    [void][System.IO.Directory]::CreateDirectory($path, [System.IO.UnixFileMode]'UserRead, UserWrite, UserExecute')
+    $path
+}
+
+function Remove-DkTempDirectory {
+    param([string] $Path)
+    if ([string]::IsNullOrWhiteSpace($Path) -or -not (Test-Path -LiteralPath $Path)) { return }
+    if ([System.IO.Path]::GetFileName($Path.TrimEnd('/')) -notmatch '^yv-[a-z-]+-[0-9a-f]{10}$') { throw "Refusing to remove '$Path': not a yv-* test directory." }
+    Remove-Item -LiteralPath $Path -Recurse -Force
+}
+
+function Invoke-DkProcess {
+    # Runs a program with a time limit; returns ExitCode, Output (stdout+stderr), Seconds. Throws with the
+    # output tail on timeout, and on a non-zero exit unless -AllowFailure.
+    param(
+        [Parameter(Mandatory)] [string] $FilePath,
+        [string[]] $ArgumentList = @(),
+        [int] $TimeoutSec = 60,
+        [string] $Description,
+        [switch] $AllowFailure
+    )
+    if (-not $Description) { $Description = (@([System.IO.Path]::GetFileName($FilePath)) + $ArgumentList) -join ' ' }
+    $psi = [System.Diagnostics.ProcessStartInfo]::new($FilePath)
+    foreach ($a in $ArgumentList) { $psi.ArgumentList.Add([string]$a) }
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $psi.RedirectStandardInput = $true
+    $psi.UseShellExecute = $false
+    # The engine is always the local socket here, whatever the caller's shell points DOCKER_HOST at.
+    foreach ($k in 'DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY') { [void]$psi.Environment.Remove($k) }
+    $psi.Environment['DOCKER_BUILDKIT'] = '0'   # buildx is not installed; the legacy builder works offline
+    $sw = [System.Diagnostics.Stopwatch]::StartNew()
+    $p = [System.Diagnostics.Process]::Start($psi)
+    $p.StandardInput.Close()
+    $out = $p.StandardOutput.ReadToEndAsync()
+    $err = $p.StandardError.ReadToEndAsync()
+    if (-not $p.WaitForExit($TimeoutSec * 1000)) {
+        try { $p.Kill($true) } catch { Write-Verbose "kill after timeout: $_" }
+        [void]$p.WaitForExit(5000)
+        throw "'$Description' did not finish within $TimeoutSec s and was killed."
+    }
+    $p.WaitForExit()
+    $text = $out.Result + $err.Result
+    if ($p.ExitCode -ne 0 -and -not $AllowFailure) {
+        $tail = (@($text -split "`n") | Select-Object -Last 30) -join "`n"
+        throw "'$Description' failed with exit code $($p.ExitCode):`n$tail"
+    }
+    [pscustomobject]@{ ExitCode = $p.ExitCode; Output = $text; StdOut = $out.Result; Seconds = [math]::Round($sw.Elapsed.TotalSeconds, 2) }
+}
+
+function Invoke-DkDocker {
+    param([Parameter(Mandatory)] [string[]] $ArgumentList, [int] $TimeoutSec = 60, [switch] $AllowFailure)
+    $docker = Resolve-DkProgram -Name docker -Install 'apt-get install -y docker.io'
+    Invoke-DkProcess -FilePath $docker -ArgumentList $ArgumentList -TimeoutSec $TimeoutSec -AllowFailure:$AllowFailure -Description "docker $($ArgumentList -join ' ')"
+}
+
+function Assert-DkEngine {
+    param([string] $What)
+    if (-not (Test-Path -LiteralPath '/var/run/docker.sock')) { throw "${What}: no Docker engine socket at /var/run/docker.sock; call Start-TestDockerd first." }
+}
+
+function Get-DkSourceHash {
+    # What the image is built from: the fixture's sources, the image context files and the node binary's version.
+    $sha = [System.Security.Cryptography.IncrementalHash]::CreateHash([System.Security.Cryptography.HashAlgorithmName]::SHA256)
+    try {
+        foreach ($root in $script:Fixture, $script:ImageContext) {
+            $files = Get-ChildItem -LiteralPath $root -Recurse -File -Force |
+                Where-Object { $_.FullName.Substring($root.Length) -notmatch '(^|/)(node_modules|dist)(/|$)|(^|/)\.env$' } |
+                Sort-Object { $_.FullName.Substring($root.Length) }
+            foreach ($f in $files) {
+                $sha.AppendData([System.Text.Encoding]::UTF8.GetBytes($f.FullName.Substring($script:RepoRoot.Length) + "`n"))
+                $sha.AppendData([System.IO.File]::ReadAllBytes($f.FullName))
+            }
+        }
+        $node = Resolve-DkProgram -Name node -Install 'apt-get install -y nodejs'
+        $sha.AppendData([System.Text.Encoding]::UTF8.GetBytes((& $node --version)))
+        ([System.Convert]::ToHexString($sha.GetHashAndReset())).Substring(0, 16).ToLowerInvariant()
+    } finally {
+        $sha.Dispose()
+    }
+}
+
+function Get-DkImage {
+    # Id and source-hash label of an image, or $null when the engine does not have it.
+    param([Parameter(Mandatory)] [string] $Tag)
+    $r = Invoke-DkDocker -ArgumentList 'image', 'inspect', '--format', '{{.Id}}|{{json .Config.Labels}}', $Tag -TimeoutSec 30 -AllowFailure
+    if ($r.ExitCode -ne 0) {
+        if ($r.Output -match '(?i)no such image') { return $null }
+        throw "Could not inspect the image '$Tag': $($r.Output.Trim())"
+    }
+    $id, $json = $r.StdOut.Trim() -split '\|', 2
+    $labels = Get-DkLabels $json
+    [pscustomobject]@{ Id = $id; SourceHash = $labels[$script:HashLabel]; Ours = ($labels[$script:TestLabel] -eq '1') }
+}
+
+function Get-DkLabels {
+    param([string] $Json)
+    $table = @{}
+    if ($Json -and $Json.Trim() -ne 'null') {
+        foreach ($p in ($Json | ConvertFrom-Json).PSObject.Properties) { $table[$p.Name] = [string]$p.Value }
+    }
+    $table
+}
+
+function Get-DkFreePort {
+    $l = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    try { $l.Start(); $l.LocalEndpoint.Port } finally { $l.Stop() }
+}
+
+#endregion
+
+function Grant-TestDockerAccess {
+    <#
+    .SYNOPSIS Lets a test user (default yvops) use the local engine over SSH: adds it to the docker group
+              (idempotent) and checks that a docker CLI is there for `docker system dial-stdio`.
+    .OUTPUTS Object with User, Group, Added (whether this call added the user), DockerCli.
+    #>
+    [CmdletBinding()]
+    param([string] $User = 'yvops')
+    Set-StrictMode -Version Latest
+    $ErrorActionPreference = 'Stop'
+    if ($User -notmatch '^[a-z_][a-z0-9_-]{0,30}$') { throw "Grant-TestDockerAccess: '$User' is not a valid user name." }
+    $cli = Resolve-DkProgram -Name docker -Install 'apt-get install -y docker.io' -Candidates '/usr/bin/docker', '/usr/local/bin/docker'
+    $id = Resolve-DkProgram -Name id -Install 'apt-get install -y coreutils' -Candidates '/usr/bin/id'
+    $getent = Resolve-DkProgram -Name getent -Install 'apt-get install -y libc-bin' -Candidates '/usr/bin/getent'
+    $gpasswd = Resolve-DkProgram -Name gpasswd -Install 'apt-get install -y passwd' -Candidates '/usr/bin/gpasswd'
+    if ((Invoke-DkProcess -FilePath $getent -ArgumentList 'group', 'docker' -AllowFailure -TimeoutSec 10).ExitCode -ne 0) {
+        throw "Grant-TestDockerAccess: there is no 'docker' group; it comes with the engine: apt-get install -y docker.io"
+    }
+    $groups = (Invoke-DkProcess -FilePath $id -ArgumentList '-nG', $User -TimeoutSec 10).StdOut.Trim() -split '\s+'
+    $added = $false
+    if ($groups -notcontains 'docker') {
+        # gpasswd edits /etc/group under its own lock, so concurrent runs cannot corrupt it.
+        [void](Invoke-DkProcess -FilePath $gpasswd -ArgumentList '-a', $User, 'docker' -TimeoutSec 30)
+        $added = $true
+    }
+    [pscustomobject]@{ PSTypeName = 'YieldVault.TestServices.DockerAccess'; User = $User; Group = 'docker'; Added = $added; DockerCli = $cli }
+}
+
+function New-TestBackendImage {
+    <#
+    .SYNOPSIS Builds (or reuses) an image of the sample backend: FROM scratch with this machine's node, its shared
+              libraries and the built app (tests/fixtures/sample-backend-image). No registry is needed.
+    .DESCRIPTION Cached by tag: an image with that tag, our label and the same source hash is reused; otherwise it
+                 is rebuilt and the image it replaces (ours only) is removed.
+    .OUTPUTS Object with Tag, Id, Cached, SourceHash, Seconds.
+    #>
+    [CmdletBinding()]
+    param(
+        [string] $Tag = $script:DefaultImageTag,
+        [int] $TimeoutSec = 300
+    )
+    Set-StrictMode -Version Latest
+    $ErrorActionPreference = 'Stop'
+    $sw = [System.Diagnostics.Stopwatch]::StartNew()
+    Assert-DkEngine -What 'New-TestBackendImage'
+    $bash = Resolve-DkProgram -Name bash -Install 'apt-get install -y bash' -Candidates '/bin/bash'
+    $hash = Get-DkSourceHash
+    $existing = Get-DkImage -Tag $Tag
+    if ($existing -and $existing.SourceHash -eq $hash) {
+        return [pscustomobject]@{ PSTypeName = 'YieldVault.TestServices.Image'; Tag = $Tag; Id = $existing.Id; Cached = $true; SourceHash = $hash; Seconds = [math]::Round($sw.Elapsed.TotalSeconds, 2) }
+    }
+    if ($existing -and -not $existing.Ours) {
+        throw "New-TestBackendImage: the tag '$Tag' belongs to an image without the $script:TestLabel label; choose another -Tag."
+    }
+
+    $dir = New-DkTempDirectory -Purpose 'backend-image'
+    try {
+        $ctx = Join-Path $dir 'context'
+        [void](Invoke-DkProcess -FilePath $bash -ArgumentList (Join-Path $script:ImageContext 'build-context.sh'), $ctx -TimeoutSec $TimeoutSec -Description 'build-context.sh')
+        [void](Invoke-DkDocker -ArgumentList 'build', '-q', '-t', $Tag, '--label', "$script:TestLabel=1", '--label', "$script:HashLabel=$hash", $ctx -TimeoutSec $TimeoutSec)
+    } finally {
+        Remove-DkTempDirectory -Path $dir
+    }
+    $built = Get-DkImage -Tag $Tag
+    if (-not $built) { throw "New-TestBackendImage: docker build reported success but '$Tag' does not exist." }
+    if ($existing -and $existing.Id -ne $built.Id) {
+        # The replaced image is now untagged; remove it unless a container still uses it.
+        [void](Invoke-DkDocker -ArgumentList 'image', 'rm', $existing.Id -TimeoutSec 60 -AllowFailure)
+    }
+    [pscustomobject]@{ PSTypeName = 'YieldVault.TestServices.Image'; Tag = $Tag; Id = $built.Id; Cached = $false; SourceHash = $hash; Seconds = [math]::Round($sw.Elapsed.TotalSeconds, 2) }
+}
+
+function Remove-TestBackendImage {
+    <# .SYNOPSIS Removes the backend image (only when it carries the yieldvault-ops-test label). Idempotent. #>
+    [CmdletBinding()]
+    param([string] $Tag = $script:DefaultImageTag)
+    Set-StrictMode -Version Latest
+    $ErrorActionPreference = 'Stop'
+    $image = Get-DkImage -Tag $Tag
+    if (-not $image) { return }
+    if (-not $image.Ours) { throw "Remove-TestBackendImage: '$Tag' is not one of ours (no $script:TestLabel label); not removing it." }
+    [void](Invoke-DkDocker -ArgumentList 'image', 'rm', $Tag -TimeoutSec 60)
+}
+
+function Start-TestBackendContainer {
+    <#
+    .SYNOPSIS Runs a container of the backend image, labelled as ours, and (unless -NoWait) waits for its
+              "Server started on port" log line.
+    .PARAMETER Port Host networking (default): the port the backend listens on at the host's 127.0.0.1, so it
+              reaches PostgreSQL and the RPC stand-in there. With -PublishPort the container runs on the bridge
+              network instead, listens on 3000 (HOST=0.0.0.0) and is published at 127.0.0.1:<PublishPort>.
+    .PARAMETER Environment Variables for the container (passed in a 0600 env file, not on the command line).
+    .OUTPUTS Object with Name, Id, Image, Port, Url, HealthUrl, Network, RestartPolicy, StartSeconds.
+    #>
+    [CmdletBinding(DefaultParameterSetName = 'Host')]
+    param(
+        [Parameter(Mandatory)] [ValidatePattern('^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$')] [string] $Name,
+        [Parameter(ParameterSetName = 'Host')] [int] $Port,
+        [Parameter(Mandatory, ParameterSetName = 'Publish')] [int] $PublishPort,
+        [hashtable] $Environment = @{},
+        [ValidateSet('no', 'always', 'unless-stopped', 'on-failure')] [string] $RestartPolicy = 'no',
+        [string] $Image = $script:DefaultImageTag,
+        [switch] $NoWait,
+        [int] $TimeoutSec = 30
+    )
+    Set-StrictMode -Version Latest
+    $ErrorActionPreference = 'Stop'
+    $sw = [System.Diagnostics.Stopwatch]::StartNew()
+    Assert-DkEngine -What 'Start-TestBackendContainer'
+    $publish = $PSCmdlet.ParameterSetName -eq 'Publish'
+    if (-not $publish -and -not $Port) { $Port = Get-DkFreePort }
+
+    $vars = [ordered]@{}
+    foreach ($k in $Environment.Keys) { $vars[[string]$k] = [string]$Environment[$k] }
+    if ($publish) { $vars['HOST'] = '0.0.0.0'; $vars['PORT'] = '3000' } else { $vars['PORT'] = [string]$Port }
+    foreach ($k in $vars.Keys) {
+        if ($k -notmatch '^[A-Za-z_][A-Za-z0-9_]*$' -or $vars[$k] -match "[`r`n]") { throw "Start-TestBackendContainer: variable '$k' cannot go into an env file." }
+    }
+
+    $dir = New-DkTempDirectory -Purpose 'container-env'
+    try {
+        $envFile = Join-Path $dir 'env'
+        $fso = [System.IO.FileStreamOptions]::new()
+        $fso.Mode = [System.IO.FileMode]::CreateNew
+        $fso.Access = [System.IO.FileAccess]::Write
+        $fso.UnixCreateMode = [System.IO.UnixFileMode]'UserRead, UserWrite'
+        $w = [System.IO.StreamWriter]::new($envFile, [System.Text.UTF8Encoding]::new($false), $fso)
+        try { foreach ($k in $vars.Keys) { $w.Write("$k=$($vars[$k])`n") } } finally { $w.Dispose() }
+
+        $runArgs = @('run', '-d', '--name', $Name, '--label', "$script:TestLabel=1", '--label', "$script:RunLabel=$script:RunId",
+            '--env-file', $envFile, '--restart', $RestartPolicy, '--stop-timeout', '10')
+        $runArgs += if ($publish) { @('-p', "127.0.0.1:${PublishPort}:3000") } else { @('--network', 'host') }
+        $script:Containers.Add($Name)
+        $run = Invoke-DkDocker -ArgumentList ($runArgs + $Image) -TimeoutSec 60
+    } finally {
+        Remove-DkTempDirectory -Path $dir
+    }
+    $id = $run.StdOut.Trim()
+    $url = if ($publish) { "http://127.0.0.1:$PublishPort" } else { "http://127.0.0.1:$Port" }
+
+    if (-not $NoWait) {
+        $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
+        for ($i = 0; $i -lt 10000; $i++) {
+            $logs = (Invoke-DkDocker -ArgumentList 'logs', $Name -TimeoutSec 20 -AllowFailure).Output
+            if ($logs -match 'Server started on port') { break }
+            $state = (Invoke-DkDocker -ArgumentList 'inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', $Name -TimeoutSec 20 -AllowFailure).StdOut.Trim()
+            if ($state -like 'exited*' -or $state -like 'dead*') {
+                throw "Start-TestBackendContainer: $Name stopped before it was ready ($state). Its log:`n$((@($logs -split "`n") | Select-Object -Last 20) -join "`n")"
+            }
+            if ([DateTime]::UtcNow -ge $deadline) {
+                throw "Start-TestBackendContainer: $Name did not log 'Server started on port' within $TimeoutSec s ($state). Its log:`n$((@($logs -split "`n") | Select-Object -Last 20) -join "`n")"
+            }
+            Start-Sleep -Milliseconds 150
+        }
+    }
+    [pscustomobject]@{
+        PSTypeName    = 'YieldVault.TestServices.BackendContainer'
+        Name          = $Name
+        Id            = $id
+        Image         = $Image
+        Port          = if ($publish) { $PublishPort } else { $Port }
+        Url           = $url
+        HealthUrl     = "$url/health"
+        Network       = if ($publish) { 'bridge' } else { 'host' }
+        RestartPolicy = $RestartPolicy
+        StartSeconds  = [math]::Round($sw.Elapsed.TotalSeconds, 2)
+    }
+}
+
+function Remove-TestBackendContainer {
+    <# .SYNOPSIS Force-removes a container started by this module instance (by name or object). Idempotent. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, ValueFromPipeline)] [AllowNull()] $Container)
+    process {
+        Set-StrictMode -Version Latest
+        $ErrorActionPreference = 'Stop'
+        if ($null -eq $Container) { return }
+        $name = if ($Container -is [string]) { $Container } else { [string]$Container.Name }
+        $run = Invoke-DkDocker -ArgumentList 'container', 'inspect', '--format', '{{json .Config.Labels}}', $name -TimeoutSec 20 -AllowFailure
+        if ($run.ExitCode -ne 0) {
+            if ($run.Output -match '(?i)no such (container|object)') { [void]$script:Containers.Remove($name); return }
+            throw "Remove-TestBackendContainer: could not inspect '$name': $($run.Output.Trim())"
+        }
+        if ((Get-DkLabels $run.StdOut.Trim())[$script:RunLabel] -ne $script:RunId) { throw "Remove-TestBackendContainer: '$name' was not started by this test run; not removing it." }
+        [void](Invoke-DkDocker -ArgumentList 'rm', '-f', $name -TimeoutSec 60)
+        [void]$script:Containers.Remove($name)
+    }
+}
+
+function Remove-AllTestDockerResources {
+    <#
+    .SYNOPSIS Removes every container of this module instance's run (labels yieldvault-ops-test=1 and
+              yieldvault-ops-test.run=<run id>). -IncludeImage also removes the cached backend image.
+    #>
+    [CmdletBinding()]
+    param([switch] $IncludeImage)
+    Set-StrictMode -Version Latest
+    $ErrorActionPreference = 'Stop'
+    if (-not (Test-Path -LiteralPath '/var/run/docker.sock')) { return }
+    $ids = @((Invoke-DkDocker -ArgumentList 'ps', '-aq', '--filter', "label=$script:TestLabel=1", '--filter', "label=$script:RunLabel=$script:RunId" -TimeoutSec 30).StdOut -split '\s+' | Where-Object { $_ })
+    if ($ids) { [void](Invoke-DkDocker -ArgumentList (@('rm', '-f') + $ids) -TimeoutSec 120) }
+    $script:Containers.Clear()
+    if ($IncludeImage) { Remove-TestBackendImage }
+}
+
+function Get-TestDockerRunId {
+    <# .SYNOPSIS The run id this module instance puts on its containers (label yieldvault-ops-test.run). #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param()
+    $script:RunId
+}
+
+Export-ModuleMember -Function @(
+    'Grant-TestDockerAccess'
+    'New-TestBackendImage', 'Remove-TestBackendImage'
+    'Start-TestBackendContainer', 'Remove-TestBackendContainer', 'Remove-AllTestDockerResources'
+    'Get-TestDockerRunId'
+)
