@@ -1,7 +1,10 @@
 using System;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.IO;
+using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using YieldVault.Ops;
@@ -158,6 +161,132 @@ public class DockerEngineTests
         {
             (await accepted).Dispose();
             dir.Delete(true);
+        }
+    }
+
+    [Fact]
+    public async Task A_tcp_engine_is_spoken_to_in_plain_HTTP_and_its_answers_are_read()
+    {
+        using var engine = new FakeEngine();
+        var target = new VaultTarget { Name = "t1", ServiceManager = ServiceManagerKind.Docker, ServiceName = "web", DockerHost = $"tcp://127.0.0.1:{engine.Port}" };
+        using var shell = new LocalShell();
+        var manager = new DockerServiceManager(target, shell);
+
+        var state = await manager.GetStateAsync(CancellationToken.None);
+
+        Assert.Equal(ServiceStatus.Running, state.Status);
+        Assert.Equal(4242, state.Pid);
+        Assert.Equal("yieldvault-backend:v1.2.3", state.Image);
+        Assert.Equal(new[] { "127.0.0.1:3000->3000/tcp" }, state.Ports);
+        Assert.Null(state.MemoryBytes);   // the fake's stats are empty
+        Assert.Contains("GET /containers/web/json", engine.Requests);
+        Assert.Contains("GET /containers/web/stats?stream=0", engine.Requests);
+
+        var missing = new DockerServiceManager(new VaultTarget { Name = "t1", ServiceManager = ServiceManagerKind.Docker, ServiceName = "gone", DockerHost = target.DockerHost }, shell);
+        Assert.Equal(ServiceStatus.NotFound, (await missing.GetStateAsync(CancellationToken.None)).Status);
+        var notFound = await Assert.ThrowsAsync<VaultException>(() => missing.StartAsync(CancellationToken.None));
+        Assert.Equal("ContainerNotFound", notFound.ErrorId);
+        Assert.Equal($"There is no container named 'gone' on the Docker engine at tcp://127.0.0.1:{engine.Port}.", notFound.Message);
+
+        var refused = await Assert.ThrowsAsync<VaultException>(() => manager.RestartAsync(CancellationToken.None));
+        Assert.Equal("DockerRequestFailed", refused.ErrorId);
+        Assert.Equal($"The Docker engine at tcp://127.0.0.1:{engine.Port} refused to restart the container (HTTP 500): cannot restart: disk full", refused.Message);
+    }
+
+    [Fact]
+    public async Task A_closed_tcp_port_is_DockerUnreachable()
+    {
+        int port;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        var target = new VaultTarget { Name = "t1", ServiceManager = ServiceManagerKind.Docker, DockerHost = $"tcp://127.0.0.1:{port}" };
+        using var shell = new LocalShell();
+        var ex = await Assert.ThrowsAsync<VaultException>(() => new DockerServiceManager(target, shell).GetStateAsync(CancellationToken.None));
+        Assert.Equal("DockerUnreachable", ex.ErrorId);
+        Assert.Equal($"Could not connect to the Docker engine at tcp://127.0.0.1:{port}: connection refused.", ex.Message);
+    }
+
+    /// <summary>Just enough of the engine's HTTP API on 127.0.0.1 for one container named "web".</summary>
+    private sealed class FakeEngine : IDisposable
+    {
+        private const string Inspect = """
+            {"Id":"abc","Image":"sha256:feed","RestartCount":0,
+             "State":{"Status":"running","Running":true,"Pid":4242,"ExitCode":0,"StartedAt":"2026-11-26T04:17:24.123456789Z","FinishedAt":"0001-01-01T00:00:00Z"},
+             "Config":{"Image":"yieldvault-backend:v1.2.3","Tty":false},
+             "HostConfig":{"RestartPolicy":{"Name":"unless-stopped","MaximumRetryCount":0}},
+             "NetworkSettings":{"Ports":{"3000/tcp":[{"HostIp":"127.0.0.1","HostPort":"3000"}]}}}
+            """;
+
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _loop;
+
+        public FakeEngine()
+        {
+            _listener.Start();
+            Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+            _loop = Task.Run(ServeAsync);
+        }
+
+        public int Port { get; }
+
+        public ConcurrentQueue<string> Requests { get; } = new();
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _listener.Stop();
+            try
+            {
+                _loop.Wait(TimeSpan.FromSeconds(5));
+            }
+            catch (AggregateException)
+            {
+                // Stopping the listener ends the accept loop with an exception.
+            }
+
+            _stop.Dispose();
+        }
+
+        private async Task ServeAsync()
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                using var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                using var stream = client.GetStream();
+                var head = new StringBuilder();
+                var buffer = new byte[4096];
+                // Docker.DotNet ends its header lines with a bare "\n" (Go's server accepts that), the head with "\r\n".
+                while (!head.ToString().Contains("\n\r\n", StringComparison.Ordinal) && !head.ToString().Contains("\n\n", StringComparison.Ordinal))
+                {
+                    var n = await stream.ReadAsync(buffer, _stop.Token);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    head.Append(Encoding.ASCII.GetString(buffer, 0, n));
+                }
+
+                var requestLine = head.ToString().Split('\n')[0].TrimEnd('\r');
+                var path = requestLine.Replace(" HTTP/1.1", "", StringComparison.Ordinal);
+                Requests.Enqueue(path);
+                var (status, body) = path switch
+                {
+                    "GET /containers/web/json" => ("200 OK", Inspect),
+                    _ when path.StartsWith("GET /containers/web/stats", StringComparison.Ordinal) => ("200 OK", "{}"),
+                    _ when path.StartsWith("POST /containers/web/restart", StringComparison.Ordinal) => ("500 Internal Server Error", "{\"message\":\"cannot restart: disk full\"}"),
+                    _ => ("404 Not Found", "{\"message\":\"No such container: gone\"}"),
+                };
+                var bytes = Encoding.UTF8.GetBytes(body);
+                var response = $"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {bytes.Length}\r\nConnection: close\r\n\r\n";
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(response), _stop.Token);
+                await stream.WriteAsync(bytes, _stop.Token);
+            }
         }
     }
 }

@@ -166,8 +166,9 @@ internal sealed class DockerEngine : IDisposable
         return text.Length > 500 ? text.Substring(0, 500) + "..." : text;
     }
 
+    // No timeout of Docker.DotNet's own (its default of 100 s would cut a long stop short): CallAsync bounds every call.
     private static DockerClientConfiguration Configure(Uri endpoint, Credentials credentials) =>
-        new(endpoint, credentials, TimeSpan.FromSeconds(100), TimeSpan.FromSeconds(10), new Dictionary<string, string>());
+        new(endpoint, credentials, Timeout.InfiniteTimeSpan, TimeSpan.FromSeconds(10), new Dictionary<string, string>());
 
     private static SshEndpoint SeparateEndpoint(VaultTarget target, DockerEngineAddress address)
     {
