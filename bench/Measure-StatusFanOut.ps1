@@ -1,0 +1,67 @@
+<#
+.SYNOPSIS
+    Status fan-out: Get-VaultBackendStatus for 1 target vs 20 targets over SSH (issue 3's goal: 20 in less
+    than 3x the time of 1). Every target gets its own SSH connection (its own known_hosts copy, so the
+    session's connection pool cannot share one), as 20 servers would.
+#>
+param(
+    [Parameter(Mandatory)] [string] $ModuleManifest,
+    [int] $Targets = 20,
+    [int] $Runs = 3,
+    [int] $ThrottleLimit = 8,
+    [string] $OutFile = (Join-Path $PSScriptRoot 'results/status-fanout.json')
+)
+$ErrorActionPreference = 'Stop'
+$root = Split-Path -Parent $PSScriptRoot
+Import-Module (Join-Path $root 'tests/services/YieldVault.TestServices.psm1') -Force
+Import-Module $ModuleManifest -Force
+
+$stack = Start-TestBackendStack
+$sshd = Start-TestSshd
+$work = Join-Path ([IO.Path]::GetTempPath()) ("yv-bench-fanout-" + [guid]::NewGuid().ToString('N').Substring(0, 8))
+New-Item -ItemType Directory -Path $work | Out-Null
+try {
+    function New-Targets([int] $Count, [string] $Tag) {
+        1..$Count | ForEach-Object {
+            $known = Join-Path $work "known_hosts-$Tag-$_"
+            Copy-Item -LiteralPath $sshd.KnownHostsFile -Destination $known
+            New-VaultTarget -Name "bench-$Tag-$_" -HostName $sshd.HostName -SshPort $sshd.Port -User $sshd.User -KeyFile $sshd.UserKeyFile `
+                -KnownHostsFile $known -Port $stack.Port -AppPath '/tmp' -ServiceManager Pm2 -Pm2Home '/tmp/yv-bench-pm2-none'
+        }
+    }
+
+    function Measure-Once([int] $Count, [string] $Tag) {
+        $targets = New-Targets $Count $Tag
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $results = $targets | Get-VaultBackendStatus -ThrottleLimit $ThrottleLimit
+        $watch.Stop()
+        if (@($results).Count -ne $Count -or @($results | Where-Object { -not $_.Healthy }).Count) { throw "Run $Tag returned $(@($results).Count) results, not all healthy." }
+        $watch.Elapsed.TotalMilliseconds
+    }
+
+    $null = Measure-Once 1 'warmup'   # JIT and first-use costs out of the figures
+    $one = 1..$Runs | ForEach-Object { Measure-Once 1 "one$_" }
+    $many = 1..$Runs | ForEach-Object { Measure-Once $Targets "many$_" }
+    function Median([double[]] $v) { $s = $v | Sort-Object; $s[[int][math]::Floor(($s.Count - 1) / 2)] }
+    $result = [ordered]@{
+        scenario         = 'status-fanout-ssh'
+        runs             = $Runs
+        targets          = $Targets
+        throttle_limit   = $ThrottleLimit
+        one_ms_median    = [math]::Round((Median $one), 1)
+        many_ms_median   = [math]::Round((Median $many), 1)
+        one_ms           = @($one | ForEach-Object { [math]::Round($_, 1) })
+        many_ms          = @($many | ForEach-Object { [math]::Round($_, 1) })
+        ratio_many_to_one = [math]::Round((Median $many) / (Median $one), 2)
+        measured_at      = (Get-Date).ToUniversalTime().ToString('o')
+    }
+    New-Item -ItemType Directory -Force -Path (Split-Path -Parent $OutFile) | Out-Null
+    $result | ConvertTo-Json | Set-Content -LiteralPath $OutFile
+    [pscustomobject]$result
+}
+finally {
+    Stop-TestSshd $sshd
+    Stop-TestBackendStack $stack
+    Stop-AllTestServices
+    Remove-Item -LiteralPath $work -Recurse -Force -ErrorAction Ignore
+}
