@@ -168,6 +168,20 @@ Describe 'The Docker engine over SSH' {
         }
         finally { $shell.Dispose() }
     }
+
+    It 'dials an ssh:// DockerHost of another login over a connection of its own, with the target''s key' {
+        # That sshd's authorized_keys serves every user, so yvops logs in there with the yvnodocker target's key.
+        $target = New-VaultTarget -Name docker-other-login -HostName $NoDockerSshd.HostName -SshPort $NoDockerSshd.Port -User $NoDockerSshd.User -KeyFile $NoDockerSshd.UserKeyFile -KnownHostsFile $NoDockerSshd.KnownHostsFile -ConnectTimeoutSec 5 -ServiceManager Docker -ServiceName $Web.Name -DockerHost "ssh://yvops@127.0.0.1:$($NoDockerSshd.Port)"
+        $shell = $Core.GetType('YieldVault.Ops.Hosts.SshShell', $true)::new($target.Ssh)
+        try {
+            $before = @(Select-String -LiteralPath $NoDockerSshd.LogFile -Pattern 'Accepted publickey for yvops' -ErrorAction Ignore).Count
+            (Wait-Core $ManagerType::new($target, $shell).GetStateAsync([Threading.CancellationToken]::None)).Status | Should-Be 'Running'
+            Start-Sleep -Milliseconds 300
+            @(Select-String -LiteralPath $NoDockerSshd.LogFile -Pattern 'Accepted publickey for yvops' -ErrorAction Ignore).Count - $before | Should-Be 1
+            $shell.IsConnected | Should-BeFalse   # the target's own login was never needed
+        }
+        finally { $shell.Dispose() }
+    }
 }
 
 Describe 'DockerServiceManager changes the container state' {
