@@ -46,6 +46,22 @@ public class DockerEngineTests
         Assert.Equal("docker", other.User);
     }
 
+    [Fact]
+    public void A_socket_path_of_an_ssh_target_is_on_that_server()
+    {
+        var address = DockerEngineAddress.For(new VaultTarget { Name = "s", Ssh = Ssh, DockerHost = "unix:///run/user/1000/docker.sock" });
+        Assert.Equal(DockerEngineTransport.Ssh, address.Transport);
+        Assert.True(address.UsesTargetConnection);
+        Assert.Equal("/run/user/1000/docker.sock", address.SocketPath);
+        Assert.Equal("ssh://deploy@app1.internal:2222 (unix:///run/user/1000/docker.sock)", address.Display);
+        Assert.Equal("docker -H unix:///run/user/1000/docker.sock system dial-stdio", address.DialCommand);
+        Assert.Equal("docker -H 'unix:///srv/my docker/engine.sock' system dial-stdio",
+            DockerEngineAddress.For(new VaultTarget { Name = "s", Ssh = Ssh, DockerHost = "unix:///srv/my docker/engine.sock" }).DialCommand);
+
+        Assert.Equal("docker system dial-stdio", DockerEngineAddress.For(new VaultTarget { Name = "s", Ssh = Ssh }).DialCommand);
+        Assert.Equal(DockerEngineTransport.Tcp, DockerEngineAddress.For(new VaultTarget { Name = "s", Ssh = Ssh, DockerHost = "tcp://10.0.0.5:2375" }).Transport);
+    }
+
     [Theory]
     [InlineData("unix:///run/user/1000/docker.sock", "UnixSocket", "/run/user/1000/docker.sock", null, 0, null, "unix:///run/user/1000/docker.sock")]
     [InlineData("tcp://10.0.0.5:2375", "Tcp", null, "10.0.0.5", 2375, null, "tcp://10.0.0.5:2375")]
@@ -97,12 +113,12 @@ public class DockerEngineTests
     [Fact]
     public void Dial_failures_name_the_command_its_exit_status_and_stderr()
     {
-        var missing = new DockerEngineDialException("ssh://deploy@app1", 127, "bash: line 1: docker: command not found\n");
+        var missing = new DockerEngineDialException("docker system dial-stdio", "ssh://deploy@app1", 127, "bash: line 1: docker: command not found\n");
         Assert.True(missing.CliMissing);
         Assert.False(missing.PermissionDenied);
         Assert.Equal("'docker system dial-stdio' on ssh://deploy@app1 exited with status 127 before the Docker engine answered: bash: line 1: docker: command not found", missing.Message);
 
-        var denied = new DockerEngineDialException("ssh://deploy@app1", 1, "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock");
+        var denied = new DockerEngineDialException("docker system dial-stdio", "ssh://deploy@app1", 1, "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock");
         Assert.True(denied.PermissionDenied);
         Assert.False(denied.CliMissing);
     }

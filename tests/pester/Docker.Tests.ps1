@@ -155,6 +155,15 @@ Describe 'The Docker engine over SSH' {
         finally { $shell.Dispose() }
     }
 
+    It 'takes a unix:// DockerHost of an SSH target as the socket on that server' {
+        $target = New-VaultTarget -Name docker-ssh-socket -HostName $Sshd.HostName -SshPort $Sshd.Port -User $Sshd.User -KeyFile $Sshd.UserKeyFile -KnownHostsFile $Sshd.KnownHostsFile -ServiceManager Docker -ServiceName $Web.Name -DockerHost 'unix:///var/run/docker.sock'
+        (Wait-Core $ManagerType::new($target, $SshShell).GetStateAsync([Threading.CancellationToken]::None)).Status | Should-Be 'Running'
+        $missing = New-VaultTarget -Name docker-ssh-socket -HostName $Sshd.HostName -SshPort $Sshd.Port -User $Sshd.User -KeyFile $Sshd.UserKeyFile -KnownHostsFile $Sshd.KnownHostsFile -ServiceManager Docker -ServiceName $Web.Name -DockerHost 'unix:///run/yv-no-such/docker.sock'
+        $e = Get-VaultError { Wait-Core $ManagerType::new($missing, $SshShell).GetStateAsync([Threading.CancellationToken]::None) }
+        $e.ErrorId | Should-Be 'DockerUnreachable'
+        $e.Message | Should-BeLikeString "'docker -H unix:///run/yv-no-such/docker.sock system dial-stdio' on ssh://yvops@127.0.0.1:$($Sshd.Port) exited with status 1 before the Docker engine answered: *no such file or directory*"
+    }
+
     It 'writes DockerUnreachable with the remote error when the SSH user may not use the engine' {
         $script:NoDockerSshd = Start-TestSshd -User yvnodocker
         $target = New-VaultTarget -Name docker-denied -HostName $NoDockerSshd.HostName -SshPort $NoDockerSshd.Port -User $NoDockerSshd.User -KeyFile $NoDockerSshd.UserKeyFile -KnownHostsFile $NoDockerSshd.KnownHostsFile -ConnectTimeoutSec 5 -ServiceManager Docker -ServiceName $Web.Name

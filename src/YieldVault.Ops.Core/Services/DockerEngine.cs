@@ -40,8 +40,8 @@ internal sealed class DockerEngine : IDisposable
 
     public DockerEngineAddress Address { get; }
 
-    /// <summary>For messages: "unix:///var/run/docker.sock", "ssh://deploy@app1 (docker system dial-stdio)".</summary>
-    public string Description => Address.Transport == DockerEngineTransport.Ssh ? $"{Address.Display} (docker system dial-stdio)" : Address.Display;
+    /// <summary>For messages: "unix:///var/run/docker.sock", "ssh://deploy@app1", "ssh://deploy@app1 (unix:///run/user/1000/docker.sock)".</summary>
+    public string Description => Address.Display;
 
     /// <summary>
     /// The engine of <paramref name="target"/>. For an SSH target the target's own connection (<paramref name="shell"/>)
@@ -72,11 +72,12 @@ internal sealed class DockerEngine : IDisposable
             sshShell = own;
         }
 
-        var where = address.Display;
+        var where = $"ssh://{address.User}@{address.Host}" + (address.Port == RunbookDefaults.SshPort ? "" : ":" + address.Port.ToString(CultureInfo.InvariantCulture));
+        var dialCommand = address.DialCommand;
         StreamOpener opener = async (_, _, cancellationToken) =>
         {
             var client = await sshShell.GetClientAsync(cancellationToken).ConfigureAwait(false);
-            return await DockerEngineSshStream.OpenAsync(client, where, cancellationToken).ConfigureAwait(false);
+            return await DockerEngineSshStream.OpenAsync(client, dialCommand, where, cancellationToken).ConfigureAwait(false);
         };
 
         // The host name is only a placeholder for the Host header; the opener decides where bytes go.
@@ -243,7 +244,7 @@ internal sealed class DockerEngine : IDisposable
         if (Find<DockerEngineDialException>(ex) is { } dial)
         {
             var action = dial.CliMissing
-                ? $"Install the docker CLI on the server (apt-get install docker.io); the connection runs '{DockerEngineSshStream.DialCommand}' there."
+                ? $"Install the docker CLI on the server (apt-get install docker.io); the connection runs '{Address.DialCommand}' there."
                 : dial.PermissionDenied
                     ? $"Let the SSH user use the engine's socket on the server (e.g. usermod -aG docker {Address.User}, then log in again)."
                     : "Check that the Docker engine runs on the server ('docker info' as the SSH user).";

@@ -18,7 +18,8 @@ internal enum DockerEngineTransport
 /// <summary>
 /// Where a target's Docker engine is and how to reach it, from the target's <c>DockerHost</c> setting:
 /// unix:///path, tcp://host:port, ssh://user@host[:port], or nothing (the local socket for a local target,
-/// the target's own SSH connection for an SSH target).
+/// the target's own SSH connection for an SSH target). For an SSH target a unix:// path is the socket on that
+/// server (reached with <c>docker -H unix://path system dial-stdio</c> there); tcp:// is always dialled from here.
 /// </summary>
 internal sealed class DockerEngineAddress
 {
@@ -36,7 +37,7 @@ internal sealed class DockerEngineAddress
 
     public DockerEngineTransport Transport { get; }
 
-    /// <summary>Unix socket only.</summary>
+    /// <summary>The engine's Unix socket: on this machine, or for SSH on the server (null: the server's default).</summary>
     public string? SocketPath { get; }
 
     /// <summary>TCP and SSH: the host name or address.</summary>
@@ -56,10 +57,14 @@ internal sealed class DockerEngineAddress
     {
         DockerEngineTransport.UnixSocket => "unix://" + SocketPath,
         DockerEngineTransport.Tcp => $"tcp://{Host}:{Port.ToString(CultureInfo.InvariantCulture)}",
-        _ => User is null
-            ? $"ssh://{Host}:{Port.ToString(CultureInfo.InvariantCulture)}"
-            : $"ssh://{User}@{Host}" + (Port == RunbookDefaults.SshPort ? "" : ":" + Port.ToString(CultureInfo.InvariantCulture)),
+        _ => $"ssh://{User}@{Host}" + (Port == RunbookDefaults.SshPort ? "" : ":" + Port.ToString(CultureInfo.InvariantCulture))
+            + (SocketPath is null ? "" : $" (unix://{SocketPath})"),
     };
+
+    /// <summary>SSH only: what runs on the server to relay the engine's socket over the channel.</summary>
+    public string DialCommand => SocketPath is null
+        ? "docker system dial-stdio"
+        : "docker -H " + Hosts.ShellQuote.Quote("unix://" + SocketPath) + " system dial-stdio";
 
     public override string ToString() => Display;
 
@@ -69,6 +74,12 @@ internal sealed class DockerEngineAddress
         if (target.DockerHost is { Length: > 0 } dockerHost)
         {
             var parsed = Parse(dockerHost);
+            if (parsed.Transport == DockerEngineTransport.UnixSocket && target.Ssh is { } server)
+            {
+                // A socket path of an SSH target is on that server (e.g. a rootless engine's /run/user/1000/docker.sock).
+                return new DockerEngineAddress(DockerEngineTransport.Ssh, parsed.SocketPath, server.HostName, server.Port, server.User, usesTargetConnection: true);
+            }
+
             if (parsed.Transport == DockerEngineTransport.Ssh && target.Ssh is { } ssh
                 && string.Equals(parsed.User, ssh.User, StringComparison.Ordinal)
                 && string.Equals(parsed.Host, ssh.HostName, StringComparison.OrdinalIgnoreCase)

@@ -17,8 +17,6 @@ namespace YieldVault.Ops.Services;
 /// </summary>
 internal sealed class DockerEngineSshStream : WriteClosableStream
 {
-    public const string DialCommand = "docker system dial-stdio";
-
     // How long to wait for the exit status of a dial-stdio that ended before saying anything.
     private static readonly TimeSpan ExitStatusWait = TimeSpan.FromSeconds(2);
 
@@ -26,13 +24,15 @@ internal sealed class DockerEngineSshStream : WriteClosableStream
     private readonly Task _execution;
     private readonly Stream _input;
     private readonly Stream _output;
+    private readonly string _dialCommand;
     private readonly string _where;
     private int _inputClosed;
     private int _disposed;
     private bool _receivedAny;
 
-    private DockerEngineSshStream(SshCommand command, Task execution, Stream input, string where)
+    private DockerEngineSshStream(SshCommand command, Task execution, Stream input, string dialCommand, string where)
     {
+        _dialCommand = dialCommand;
         _command = command;
         _execution = execution;
         _input = input;
@@ -59,11 +59,11 @@ internal sealed class DockerEngineSshStream : WriteClosableStream
         set => throw new NotSupportedException();
     }
 
-    /// <summary>Opens a channel on <paramref name="client"/> and starts <c>docker system dial-stdio</c> in it.</summary>
-    public static async Task<Stream> OpenAsync(SshClient client, string where, CancellationToken cancellationToken)
+    /// <summary>Opens a channel on <paramref name="client"/> and starts <paramref name="dialCommand"/> (<c>docker system dial-stdio</c>) in it.</summary>
+    public static async Task<Stream> OpenAsync(SshClient client, string dialCommand, string where, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var command = client.CreateCommand(DialCommand);
+        var command = client.CreateCommand(dialCommand);
         try
         {
             // ExecuteAsync opens the channel and sends the exec request before it returns: a blocking round trip,
@@ -75,7 +75,7 @@ internal sealed class DockerEngineSshStream : WriteClosableStream
                     return (started, command.CreateInputStream());
                 },
                 cancellationToken).ConfigureAwait(false);
-            var stream = new DockerEngineSshStream(command, execution, input, where);
+            var stream = new DockerEngineSshStream(command, execution, input, dialCommand, where);
             if (cancellationToken.IsCancellationRequested)
             {
                 stream.Dispose();
@@ -216,7 +216,7 @@ internal sealed class DockerEngineSshStream : WriteClosableStream
             error = _command.Error ?? "";
         }
 
-        return new DockerEngineDialException(_where, exitStatus, error);
+        return new DockerEngineDialException(_dialCommand, _where, exitStatus, error);
     }
 
     private void ThrowIfDisposed()
@@ -231,8 +231,8 @@ internal sealed class DockerEngineSshStream : WriteClosableStream
 /// <summary><c>docker system dial-stdio</c> ended before the engine answered (no docker CLI, no access to the socket...).</summary>
 internal sealed class DockerEngineDialException : IOException
 {
-    public DockerEngineDialException(string where, int? exitStatus, string error)
-        : base(Describe(where, exitStatus, error))
+    public DockerEngineDialException(string dialCommand, string where, int? exitStatus, string error)
+        : base(Describe(dialCommand, where, exitStatus, error))
     {
         ExitStatus = exitStatus;
         RemoteError = error.Trim();
@@ -266,7 +266,7 @@ internal sealed class DockerEngineDialException : IOException
     /// <summary>The docker CLI could not open the engine's socket.</summary>
     public bool PermissionDenied => RemoteError.IndexOf("permission denied", StringComparison.OrdinalIgnoreCase) >= 0;
 
-    private static string Describe(string where, int? exitStatus, string error)
+    private static string Describe(string dialCommand, string where, int? exitStatus, string error)
     {
         var text = error.Trim().Replace("\r", "").Replace('\n', ' ');
         if (text.Length > 400)
@@ -275,6 +275,6 @@ internal sealed class DockerEngineDialException : IOException
         }
 
         var status = exitStatus is { } code ? $"exited with status {code.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : "ended";
-        return $"'{DockerEngineSshStream.DialCommand}' on {where} {status} before the Docker engine answered" + (text.Length > 0 ? $": {text}" : ".");
+        return $"'{dialCommand}' on {where} {status} before the Docker engine answered" + (text.Length > 0 ? $": {text}" : ".");
     }
 }
