@@ -29,13 +29,15 @@ internal sealed class DockerEngine : IDisposable
     private readonly DockerClientConfiguration _configuration;
     private readonly DockerClient _client;
     private readonly SshShell? _ownShell;
+    private readonly List<Stream> _channels;
 
-    private DockerEngine(DockerEngineAddress address, DockerClientConfiguration configuration, SshShell? ownShell)
+    private DockerEngine(DockerEngineAddress address, DockerClientConfiguration configuration, SshShell? ownShell, List<Stream>? channels = null)
     {
         Address = address;
         _configuration = configuration;
         _client = configuration.CreateClient();
         _ownShell = ownShell;
+        _channels = channels ?? new List<Stream>();
     }
 
     public DockerEngineAddress Address { get; }
@@ -74,14 +76,21 @@ internal sealed class DockerEngine : IDisposable
 
         var where = $"ssh://{address.User}@{address.Host}" + (address.Port == RunbookDefaults.SshPort ? "" : ":" + address.Port.ToString(CultureInfo.InvariantCulture));
         var dialCommand = address.DialCommand;
+        var channels = new List<Stream>();
         StreamOpener opener = async (_, _, cancellationToken) =>
         {
             var client = await sshShell.GetClientAsync(cancellationToken).ConfigureAwait(false);
-            return await DockerEngineSshStream.OpenAsync(client, dialCommand, where, cancellationToken).ConfigureAwait(false);
+            var stream = await DockerEngineSshStream.OpenAsync(client, dialCommand, where, cancellationToken).ConfigureAwait(false);
+            lock (channels)
+            {
+                channels.Add(stream);
+            }
+
+            return stream;
         };
 
         // The host name is only a placeholder for the Host header; the opener decides where bytes go.
-        return new DockerEngine(address, Configure(new Uri("http://docker-engine"), new DockerEngineCredentials(opener)), own);
+        return new DockerEngine(address, Configure(new Uri("http://docker-engine"), new DockerEngineCredentials(opener)), own, channels);
     }
 
     /// <summary>
@@ -95,13 +104,13 @@ internal sealed class DockerEngine : IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         using var timeoutSource = new CancellationTokenSource(timeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
-        using var guard = new CancellationTokenSource();
-        Task<T>? task = null;
+        using var guard = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            task = call(_client, linked.Token);
+            var task = call(_client, linked.Token);
 
-            // A little later than the token: the call itself should notice first and clean up after itself.
+            // A little later than the token (the call itself should notice first and clean up after itself), or
+            // as soon as the caller cancels, for a transport that does not watch its token.
             var backstop = Task.Delay(timeout + TimeSpan.FromSeconds(2), guard.Token);
             if (await Task.WhenAny(task, backstop).ConfigureAwait(false) != task)
             {
@@ -139,6 +148,18 @@ internal sealed class DockerEngine : IDisposable
 
     public void Dispose()
     {
+        // Docker.DotNet reads some response bodies without a token: a channel a stalled call left open (after
+        // CallAsync gave up on it) is closed here, which also ends the read blocked on it.
+        lock (_channels)
+        {
+            foreach (var channel in _channels)
+            {
+                channel.Dispose();
+            }
+
+            _channels.Clear();
+        }
+
         _client.Dispose();
         _configuration.Dispose();
         _ownShell?.Dispose();
