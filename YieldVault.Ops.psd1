@@ -11,14 +11,25 @@
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('YieldVault.Ops.Format.ps1xml')
     CmdletsToExport      = @(
+        'Backup-VaultDeployment'
+        'Disable-VaultMaintenanceMode'
+        'Enable-VaultMaintenanceMode'
         'Get-VaultBackendLog'
         'Get-VaultBackendStatus'
         'Get-VaultBackendVersion'
+        'Get-VaultRelease'
         'Get-VaultTarget'
+        'Invoke-VaultDeployment'
+        'Invoke-VaultMigration'
         'New-VaultTarget'
+        'Restart-VaultBackend'
+        'Start-VaultBackend'
+        'Stop-VaultBackend'
         'Test-VaultBackendHealth'
         'Test-VaultDependency'
         'Test-VaultDeploymentReadiness'
+        'Test-VaultEnvironment'
+        'Undo-VaultDeployment'
         'Wait-VaultBackendHealthy'
     )
     FunctionsToExport    = @()

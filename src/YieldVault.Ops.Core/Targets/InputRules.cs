@@ -72,3 +72,24 @@ internal static class HostKeyFingerprints
         return value.TrimEnd('=');
     }
 }
+
+internal static class Repositories
+{
+    private static readonly Regex Url = new("^(https?|ssh|git|file)://[^\\s'\"`$;|&<>]+$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static readonly Regex Scp = new("^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    public static bool IsValid(string value) =>
+        !value.StartsWith("-", StringComparison.Ordinal)
+        && (Url.IsMatch(value) || Scp.IsMatch(value) || (RemotePaths.IsSafeAbsolute(value) && !value.Any(char.IsWhiteSpace)));
+}
+
+/// <summary>Git refs accepted for deployment: tags, branches, commits. Never an option, never shell syntax.</summary>
+public static class GitRefs
+{
+    private static readonly Regex Pattern = new("^[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    public static bool IsValid(string? value) =>
+        value is not null && Pattern.IsMatch(value) && value.IndexOf("..", StringComparison.Ordinal) < 0
+        && !value.EndsWith(".lock", StringComparison.Ordinal) && !value.EndsWith("/", StringComparison.Ordinal) && !value.EndsWith(".", StringComparison.Ordinal)
+        && value.IndexOf("//", StringComparison.Ordinal) < 0;
+}

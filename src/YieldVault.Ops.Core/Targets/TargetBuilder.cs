@@ -21,6 +21,7 @@ public static class TargetBuilder
         "TrustNewHostKey", "ConnectTimeoutSec", "CommandTimeoutSec", "AppPath", "Port", "ServiceManager",
         "ServiceName", "EnvFile", "LogPath", "BackupPath", "HealthPath", "ReadyPath", "VersionPath",
         "RequiredVariables", "PublicUrl", "StatePath", "Pm2Home", "DockerHost", "UseSudo",
+        "ReleasesPath", "Repository", "KeepReleases", "MigrationPreset",
     };
 
     private static readonly string[] SshOnlyKeys =
@@ -195,6 +196,19 @@ public static class TargetBuilder
             }
         }
 
+        MigrationPreset Preset()
+        {
+            if (!values.TryGetValue("MigrationPreset", out var mp) || mp is null)
+            {
+                return MigrationPreset.Prisma;
+            }
+
+            var text = mp is MigrationPreset p ? p.ToString() : Convert.ToString(mp, CultureInfo.InvariantCulture);
+            return Enum.TryParse<MigrationPreset>(text, ignoreCase: true, out var preset) && !int.TryParse(text, out _)
+                ? preset
+                : throw Error("MigrationPreset", $"'{text}' is not one of {string.Join(", ", Enum.GetNames(typeof(MigrationPreset)))}");
+        }
+
         Uri? publicUrl = null;
         var publicText = Text("PublicUrl");
         if (publicText is not null)
@@ -236,6 +250,10 @@ public static class TargetBuilder
             Pm2Home = Text("Pm2Home"),
             DockerHost = Text("DockerHost"),
             UseSudo = Flag("UseSudo"),
+            ReleasesPath = Text("ReleasesPath"),
+            Repository = Text("Repository"),
+            KeepReleases = Number("KeepReleases") ?? 5,
+            MigrationPreset = Preset(),
         };
 
         if (target.FindProblem() is { } problem)

@@ -46,6 +46,23 @@ public sealed class VaultTarget
 
     public Uri? PublicUrl { get; init; }
 
+    /// <summary>
+    /// Where releases live: each deployment in releases/&lt;time&gt;-&lt;shortsha&gt;, with <see cref="AppPath"/> a link to the
+    /// current one. Null: "&lt;AppPath&gt;-releases".
+    /// </summary>
+    public string? ReleasesPath { get; init; }
+
+    /// <summary>The git repository to deploy from; null: the origin of the current checkout.</summary>
+    public string? Repository { get; init; }
+
+    /// <summary>How many releases to keep (the current and the previous one are always kept).</summary>
+    public int KeepReleases { get; init; } = 5;
+
+    /// <summary>Migration tool preset: Prisma (the runbook's), NodePgMigrate, Npm (npm run migrate...), None.</summary>
+    public MigrationPreset MigrationPreset { get; init; } = MigrationPreset.Prisma;
+
+    public string ReleasesDirectory => ReleasesPath ?? AppPath.TrimEnd('/') + "-releases";
+
     /// <summary>Where YieldVault.Ops keeps its own state on the host: the deployment lock, journals, history.</summary>
     public string StatePath { get; init; } = RunbookDefaults.StatePath;
 
@@ -129,6 +146,21 @@ public sealed class VaultTarget
         if (!ServiceNames.IsValid(ServiceName))
         {
             return ("ServiceName", $"ServiceName '{ServiceName}' may only contain letters, digits, '.', '_', '@' and '-'.");
+        }
+
+        if (ReleasesPath is not null && !RemotePaths.IsSafeAbsolute(ReleasesPath))
+        {
+            return ("ReleasesPath", $"ReleasesPath '{ReleasesPath}' must be an absolute path without control characters or '..' segments.");
+        }
+
+        if (KeepReleases is < 2 or > 100)
+        {
+            return ("KeepReleases", $"KeepReleases {KeepReleases} is outside 2-100.");
+        }
+
+        if (Repository is not null && !Repositories.IsValid(Repository))
+        {
+            return ("Repository", $"Repository '{Repository}' must be a git URL (https://, ssh://, git@host:path, file://) or an absolute path, without spaces or control characters.");
         }
 
         if (Pm2Home is not null && !RemotePaths.IsSafeAbsolute(Pm2Home))

@@ -109,6 +109,21 @@ public sealed class NewVaultTargetCommand : VaultCmdlet
     [Parameter]
     public SwitchParameter UseSudo { get; set; }
 
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ReleasesPath { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Repository { get; set; }
+
+    [Parameter]
+    [ValidateRange(2, 100)]
+    public int KeepReleases { get; set; } = 5;
+
+    [Parameter]
+    public MigrationPreset MigrationPreset { get; set; } = MigrationPreset.Prisma;
+
     protected override void ProcessRecord()
     {
         var settings = new Hashtable(System.StringComparer.OrdinalIgnoreCase);

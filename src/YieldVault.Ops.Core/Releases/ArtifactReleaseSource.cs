@@ -1,0 +1,87 @@
+using System;
+using System.Text.RegularExpressions;
+using System.Threading;
+using System.Threading.Tasks;
+using YieldVault.Ops.Hosts;
+
+namespace YieldVault.Ops.Releases;
+
+/// <summary>
+/// Runbook Step 4 Option C: a pre-built artifact (a .tar.gz from CI) downloaded on the host, checked
+/// against its SHA-256 before anything is unpacked, extracted into a new release.
+/// </summary>
+public static class ArtifactReleaseSource
+{
+    private static readonly Regex Sha256 = new("^[0-9a-fA-F]{64}$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    public static void Validate(string artifact, string? sha256)
+    {
+        if (sha256 is null || !Sha256.IsMatch(sha256))
+        {
+            throw new VaultException("InvalidChecksum", VaultErrorKind.InvalidArgument,
+                "-Sha256 must be the artifact's SHA-256 as 64 hexadecimal characters (sha256sum prints it).");
+        }
+
+        var isUrl = Uri.TryCreate(artifact, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
+        if (isUrl ? !string.IsNullOrEmpty(uri!.UserInfo) || artifact.IndexOfAny(new[] { '\'', '"', '`', ' ', '\n', '\r', '\0' }) >= 0 : !RemotePaths.IsSafeAbsolute(artifact))
+        {
+            throw new VaultException("InvalidArtifact", VaultErrorKind.InvalidArgument,
+                $"-Artifact must be an http(s) URL without credentials or an absolute path on the host: '{artifact}'.");
+        }
+    }
+
+    public static async Task<PreparedRelease> PrepareAsync(VaultTarget target, IHostShell shell, ReleaseStore store, string artifact, string sha256,
+        Action<string> step, CancellationToken cancellationToken)
+    {
+        Validate(artifact, sha256);
+        var name = ReleaseStore.NewReleaseName(sha256.ToLowerInvariant(), DateTimeOffset.UtcNow);
+        var path = store.ReleasesDirectory + "/" + name;
+        var download = store.ReleasesDirectory + "/." + name + ".tar.gz";
+        var isUrl = artifact.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || artifact.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+        try
+        {
+            step(isUrl ? "download" : "copy");
+            await shell.RunCheckedAsync(isUrl
+                    ? CommandLine.Script("mkdir -p -- \"$(dirname \"$2\")\" && curl -fsSL --max-time 600 --proto '=http,https' -o \"$2\" -- \"$1\"", artifact, download)
+                    : CommandLine.Script("mkdir -p -- \"$(dirname \"$2\")\" && cp -- \"$1\" \"$2\"", artifact, download),
+                "ArtifactUnavailable", $"Fetching the artifact {artifact}", TimeSpan.FromMinutes(11), cancellationToken, VaultErrorKind.ObjectNotFound).ConfigureAwait(false);
+
+            step("verify SHA-256");
+            var sum = await shell.RunCheckedAsync(CommandLine.Script("sha256sum -- \"$1\" | cut -d' ' -f1", download), "ArtifactUnavailable", "sha256sum", TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
+            var actual = sum.StandardOutput.Trim();
+            if (!string.Equals(actual, sha256, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new VaultException("ChecksumMismatch", VaultErrorKind.SecurityError,
+                    $"{target.DisplayName}: the artifact's SHA-256 is {actual}, not {sha256.ToLowerInvariant()}. It was not unpacked; nothing was changed.",
+                    "Check that the artifact is the one CI built; do not deploy it otherwise.");
+            }
+
+            step("extract");
+            // A single top-level directory in the tarball (yieldvault-backend/...) is stripped.
+            await shell.RunCheckedAsync(CommandLine.Script(
+                    "mkdir -p -- \"$2\" && top=$(tar -tzf \"$1\" | cut -d/ -f1 | sort -u); if [ $(printf '%s\\n' \"$top\" | wc -l) -eq 1 ] && tar -tzf \"$1\" | grep -q '/'; then tar -xzf \"$1\" -C \"$2\" --strip-components=1 --no-same-owner; else tar -xzf \"$1\" -C \"$2\" --no-same-owner; fi",
+                    download, path),
+                "ArtifactInvalid", "Extracting the artifact", TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
+
+            var hasModules = await shell.RunAsync(CommandLine.Script("[ -d \"$1/node_modules\" ]", path), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            if (!hasModules.Succeeded)
+            {
+                step("npm ci --omit=dev");
+                await shell.RunCheckedAsync(new CommandLine("npm", "ci", "--omit=dev", "--no-audit", "--no-fund") { WorkingDirectory = path },
+                    "DependencyInstallFailed", "npm ci --omit=dev", target.Ssh?.CommandTimeout ?? TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
+            }
+
+            var version = await ReleaseBuilder.BuildAsync(target, shell, store, path, installDependencies: false, step, cancellationToken).ConfigureAwait(false);
+            return new PreparedRelease { Name = name, Path = path, Commit = sha256.ToLowerInvariant(), Version = version, Source = System.IO.Path.GetFileName(artifact) };
+        }
+        catch
+        {
+            await store.DiscardAsync(name, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            await shell.RunAsync(CommandLine.Script("rm -f -- \"$1\"", download), TimeSpan.FromSeconds(30), CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+}

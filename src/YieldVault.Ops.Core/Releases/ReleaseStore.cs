@@ -1,0 +1,126 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using YieldVault.Ops.Hosts;
+
+namespace YieldVault.Ops.Releases;
+
+/// <summary>A prepared release directory under releases/.</summary>
+public sealed class VaultRelease
+{
+    public VaultTarget? Target { get; init; }
+
+    /// <summary>"20261126T040000Z-1d137c0" (time of preparation, short commit).</summary>
+    public string Name { get; init; } = "";
+
+    public string Path { get; init; } = "";
+
+    public bool IsCurrent { get; init; }
+
+    public override string ToString() => Name;
+}
+
+/// <summary>
+/// The release layout on a host: releases/&lt;time&gt;-&lt;shortsha&gt; directories, a shared/ directory with the .env,
+/// and the app path as a symlink to the current release. Switching is an atomic rename of a new link over
+/// the old one, so the app path never points nowhere and a rollback is a link switch, not a rebuild.
+/// </summary>
+public sealed class ReleaseStore
+{
+    private static readonly TimeSpan Quick = TimeSpan.FromSeconds(60);
+    private readonly VaultTarget _target;
+    private readonly IHostShell _shell;
+
+    public ReleaseStore(VaultTarget target, IHostShell shell)
+    {
+        _target = target;
+        _shell = shell;
+    }
+
+    public string ReleasesDirectory => _target.ReleasesDirectory.TrimEnd('/') + "/releases";
+
+    public string SharedDirectory => _target.ReleasesDirectory.TrimEnd('/') + "/shared";
+
+    public string SharedEnvFile => SharedDirectory + "/" + System.IO.Path.GetFileName(_target.EnvFile);
+
+    public string GitCache => _target.ReleasesDirectory.TrimEnd('/') + "/git-cache.git";
+
+    public static string NewReleaseName(string commit, DateTimeOffset now) =>
+        now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture) + "-" + (commit.Length > 7 ? commit.Substring(0, 7) : commit);
+
+    /// <summary>The release the app path points to, or null when the app path is not a link into releases/.</summary>
+    public async Task<string?> CurrentAsync(CancellationToken cancellationToken)
+    {
+        var result = await _shell.RunAsync(CommandLine.Script("[ -L \"$1\" ] && readlink -f -- \"$1\"", _target.AppPath), Quick, cancellationToken).ConfigureAwait(false);
+        var path = result.StandardOutput.Trim();
+        return result.Succeeded && path.StartsWith(ReleasesDirectory + "/", StringComparison.Ordinal) ? path.Substring(ReleasesDirectory.Length + 1) : null;
+    }
+
+    public async Task<IReadOnlyList<VaultRelease>> ListAsync(CancellationToken cancellationToken)
+    {
+        var current = await CurrentAsync(cancellationToken).ConfigureAwait(false);
+        var result = await _shell.RunAsync(CommandLine.Script("[ -d \"$1\" ] && ls -1 -- \"$1\" || true", ReleasesDirectory), Quick, cancellationToken).ConfigureAwait(false);
+        return result.StandardOutput.Replace("\r", "").Split('\n').Where(n => n.Length > 0 && !n.StartsWith(".", StringComparison.Ordinal))
+            .OrderBy(n => n, StringComparer.Ordinal)
+            .Select(n => new VaultRelease { Target = _target, Name = n, Path = ReleasesDirectory + "/" + n, IsCurrent = n == current })
+            .ToList();
+    }
+
+    /// <summary>
+    /// Brings a plain checkout at the app path (the runbook's layout) under release management: the
+    /// directory moves into releases/ and the app path becomes a link to it; its env file moves to shared/
+    /// and is linked back. The running process keeps running (its files do not move on disk).
+    /// </summary>
+    public async Task<bool> AdoptAsync(string commit, CancellationToken cancellationToken)
+    {
+        const string script = @"app=""$1""; rel=""$2""; name=""$3""; shared=""$4""; envname=""$5""
+mkdir -p -- ""$rel"" ""$shared"" || exit 4
+if [ -L ""$app"" ]; then exit 0; fi
+if [ ! -d ""$app"" ]; then exit 0; fi
+if [ -f ""$app/$envname"" ] && [ ! -L ""$app/$envname"" ] && [ ! -e ""$shared/$envname"" ]; then mv -- ""$app/$envname"" ""$shared/$envname"" || exit 5; fi
+mv -T -- ""$app"" ""$rel/$name"" || exit 6
+ln -s -- ""$rel/$name"" ""$app"" || { mv -T -- ""$rel/$name"" ""$app""; exit 7; }
+if [ -e ""$shared/$envname"" ]; then ln -sfn -- ""$shared/$envname"" ""$rel/$name/$envname""; fi
+echo adopted";
+        var envName = System.IO.Path.GetFileName(_target.EnvFile);
+        var result = await _shell.RunCheckedAsync(
+            CommandLine.Script(script, _target.AppPath, ReleasesDirectory, NewReleaseName(commit, DateTimeOffset.UtcNow) + "-adopted", SharedDirectory, envName),
+            "ReleaseLayoutFailed", $"Moving {_target.AppPath} into {ReleasesDirectory}", Quick, cancellationToken).ConfigureAwait(false);
+        return result.StandardOutput.Contains("adopted");
+    }
+
+    /// <summary>Points the app path at a release with an atomic rename of a new link over the old one.</summary>
+    public Task SwitchAsync(string releaseName, CancellationToken cancellationToken) =>
+        _shell.RunCheckedAsync(
+            CommandLine.Script("[ -d \"$2/$3\" ] || exit 3; ln -sfn -- \"$2/$3\" \"$1.yv-switch\" && mv -Tf -- \"$1.yv-switch\" \"$1\"", _target.AppPath, ReleasesDirectory, releaseName),
+            "ReleaseSwitchFailed", $"Switching {_target.AppPath} to release {releaseName}", Quick, cancellationToken);
+
+    /// <summary>Removes old releases beyond the target's KeepReleases, never the current or <paramref name="keep"/> ones.</summary>
+    public async Task<IReadOnlyList<string>> PruneAsync(IEnumerable<string> keep, CancellationToken cancellationToken)
+    {
+        var releases = await ListAsync(cancellationToken).ConfigureAwait(false);
+        var protectedNames = new HashSet<string>(keep.Where(k => !string.IsNullOrEmpty(k)), StringComparer.Ordinal);
+        var removable = releases.Where(r => !r.IsCurrent && !protectedNames.Contains(r.Name)).ToList();
+        var excess = releases.Count - _target.KeepReleases;
+        var removed = removable.Take(Math.Max(0, excess)).Select(r => r.Name).ToList();
+        foreach (var name in removed)
+        {
+            await _shell.RunCheckedAsync(CommandLine.Script("rm -rf -- \"$1/$2\"", ReleasesDirectory, name), "ReleasePruneFailed", $"Removing old release {name}", Quick, cancellationToken).ConfigureAwait(false);
+        }
+
+        return removed;
+    }
+
+    /// <summary>Removes a release that failed to prepare (never the current one).</summary>
+    public async Task DiscardAsync(string releaseName, CancellationToken cancellationToken)
+    {
+        var current = await CurrentAsync(cancellationToken).ConfigureAwait(false);
+        if (current != releaseName)
+        {
+            await _shell.RunAsync(CommandLine.Script("rm -rf -- \"$1/$2\"", ReleasesDirectory, releaseName), Quick, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

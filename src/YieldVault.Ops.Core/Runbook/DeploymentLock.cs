@@ -1,0 +1,168 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using YieldVault.Ops.Hosts;
+
+namespace YieldVault.Ops.Runbook;
+
+/// <summary>
+/// One deployment per target at a time: a lock file on the target's host, created atomically (noclobber),
+/// holding the owner, the deploying machine and process, and the run id. While a run holds it, the lock is
+/// touched every few seconds; a lock whose owner process is gone (same machine) or that has not been
+/// touched for <see cref="StaleAfter"/> is stale: reported, and cleared only with -Force.
+/// </summary>
+public sealed class DeploymentLock : IAsyncDisposable
+{
+    public static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(10);
+
+    private readonly IHostShell _shell;
+    private readonly string _path;
+    private readonly string _runId;
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _heartbeat;
+
+    private DeploymentLock(IHostShell shell, string path, string runId)
+    {
+        _shell = shell;
+        _path = path;
+        _runId = runId;
+    }
+
+    public string Path => _path;
+
+    /// <summary>This machine and process, as written into locks: "host=... pid=...".</summary>
+    public static string Me => "host=" + System.Environment.MachineName + " pid=" + Process.GetCurrentProcess().Id.ToString(CultureInfo.InvariantCulture);
+
+    public static async Task<DeploymentLock> AcquireAsync(VaultTarget target, IHostShell shell, string runId, bool force, CancellationToken cancellationToken)
+    {
+        var path = DeploymentReadiness.LockPath(target);
+        var owner = $"run={runId} {Me} user={System.Environment.UserName} started={DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ssZ}";
+        const string script = @"mkdir -p -- ""$(dirname ""$1"")"" || exit 4
+if ( set -o noclobber; printf '%s\n' ""$2"" > ""$1"" ) 2>/dev/null; then exit 0; fi
+now=$(date +%s); mtime=$(stat -c %Y -- ""$1"" 2>/dev/null || echo ""$now"")
+printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            var result = await shell.RunAsync(CommandLine.Script(script, path, owner), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            if (result.Succeeded)
+            {
+                var acquired = new DeploymentLock(shell, path, runId);
+                acquired.StartHeartbeat();
+                return acquired;
+            }
+
+            if (result.ExitCode != 3)
+            {
+                throw new VaultException("LockFailed", VaultErrorKind.InvalidOperation,
+                    $"{target.DisplayName}: could not create the deployment lock {path}: {result.Tail(3)}", $"Check that {target.StatePath} is writable.");
+            }
+
+            var lines = result.StandardOutput.Replace("\r", "").Split('\n');
+            var age = int.TryParse(lines[0].Replace("age=", ""), NumberStyles.Integer, CultureInfo.InvariantCulture, out var a) ? a : 0;
+            var holder = string.Join(" ", lines.Skip(1)).Trim();
+            var stale = IsStale(holder, TimeSpan.FromSeconds(age), out var why);
+            if (!stale)
+            {
+                throw new VaultException("DeploymentLocked", VaultErrorKind.ResourceBusy,
+                    $"{target.DisplayName}: another deployment holds the lock ({holder}; last seen {age} s ago). Nothing was changed.",
+                    "Wait for it to finish (its journal is in " + DeploymentJournal.DirectoryOf(target) + ").");
+            }
+
+            if (!force)
+            {
+                throw new VaultException("DeploymentLockStale", VaultErrorKind.ResourceBusy,
+                    $"{target.DisplayName}: a stale deployment lock is left from a run that did not finish ({holder}; {why}). Nothing was changed.",
+                    "Read that run's journal (Get-VaultDeploymentJournal, or " + DeploymentJournal.DirectoryOf(target) + "), make sure the backend serves " +
+                    "(Get-VaultBackendStatus; Undo-VaultDeployment brings back the previous release), then run again with -Force to clear the lock.");
+            }
+
+            Reporting.Current.Warning($"{target.Name}: clearing a stale deployment lock ({holder}; {why}).");
+            await shell.RunAsync(CommandLine.Script("rm -f -- \"$1\"", path), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        }
+
+        throw new VaultException("DeploymentLocked", VaultErrorKind.ResourceBusy, $"{target.DisplayName}: another deployment took the lock just now.");
+    }
+
+    /// <summary>Reads a lock without taking it (for readiness checks and status).</summary>
+    public static bool IsStale(string holder, TimeSpan age, out string why)
+    {
+        var fields = holder.Split(' ').Select(f => f.Split(new[] { '=' }, 2)).Where(f => f.Length == 2).GroupBy(f => f[0]).ToDictionary(g => g.Key, g => g.First()[1]);
+        if (fields.TryGetValue("host", out var host) && host == System.Environment.MachineName
+            && fields.TryGetValue("pid", out var pidText) && int.TryParse(pidText, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
+            && !ProcessAlive(pid))
+        {
+            why = $"its process {pid} on this machine is gone";
+            return true;
+        }
+
+        if (age > StaleAfter)
+        {
+            why = $"not refreshed for {(int)age.TotalSeconds} s";
+            return true;
+        }
+
+        why = "";
+        return false;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        if (_heartbeat is not null)
+        {
+            try
+            {
+                await _heartbeat.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped on purpose.
+            }
+        }
+
+        // Only our own lock is removed: a lock cleared and retaken by another run stays.
+        await _shell.RunAsync(CommandLine.Script("grep -q -- \"run=$2 \" \"$1\" 2>/dev/null && rm -f -- \"$1\"; true", _path, _runId), TimeSpan.FromSeconds(30), CancellationToken.None).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private void StartHeartbeat()
+    {
+        var token = _stop.Token;
+        _heartbeat = Task.Run(async () =>
+        {
+            while (!token.IsCancellationRequested)
+            {
+                await Task.Delay(Heartbeat, token).ConfigureAwait(false);
+                try
+                {
+                    await _shell.RunAsync(CommandLine.Script("touch -c -- \"$1\"", _path), TimeSpan.FromSeconds(20), token).ConfigureAwait(false);
+                }
+                catch (VaultException)
+                {
+                    // A missed heartbeat is not fatal; the deployment itself reports connection problems.
+                }
+            }
+        }, token);
+    }
+
+    private static bool ProcessAlive(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+}

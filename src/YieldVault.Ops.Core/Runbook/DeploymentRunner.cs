@@ -1,0 +1,392 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using YieldVault.Ops.Hosts;
+using YieldVault.Ops.Probes;
+using YieldVault.Ops.Services;
+
+namespace YieldVault.Ops.Runbook;
+
+/// <summary>
+/// Runbook Steps 1-10 and its Rollback Procedure, in the order that keeps the old version serving as long as
+/// possible: everything that can fail (fetch, build, env, pull) happens before the stop; after the stop,
+/// any failure switches back to the previous version and verifies it serves. Each step is journaled on the
+/// host as it starts and ends, and timed against the runbook's targets.
+/// </summary>
+public sealed class DeploymentRunner
+{
+    private const int ProgressId = 3100;
+    private readonly VaultTarget _target;
+    private readonly IHostShell _shell;
+    private readonly DeploymentRequest _request;
+    private readonly SecretRedactor _redactor;
+    private readonly VaultDeploymentResult _result;
+    private readonly List<VaultDeploymentStep> _steps;
+    private IDeploymentStrategy _strategy = null!;
+    private DeploymentJournal? _journal;
+
+    public DeploymentRunner(VaultTarget target, IHostShell shell, DeploymentRequest request, SecretRedactor redactor)
+    {
+        _target = target;
+        _shell = shell;
+        _request = request;
+        _redactor = redactor;
+        _steps = Plan(target, request).ToList();
+        _result = new VaultDeploymentResult
+        {
+            Target = target, RunId = DeploymentJournal.NewRunId(DateTimeOffset.UtcNow), Source = request.Source, Incident = request.Incident,
+            StartedAt = DateTimeOffset.UtcNow, Steps = _steps,
+        };
+    }
+
+    /// <summary>The steps of a deployment with what each runs (what -WhatIf shows).</summary>
+    public static IReadOnlyList<VaultDeploymentStep> Plan(VaultTarget target, DeploymentRequest request)
+    {
+        var manager = target.ServiceManager;
+        var migrate = request.SkipMigrations || target.MigrationPreset == MigrationPreset.None
+            ? new[] { "(skipped)" }
+            : new[] { string.Join(" ", request.MigrationCommand ?? RunbookOperations.MigrationCommand(target.MigrationPreset, MigrationAction.Deploy)!) + " (in the new release, env file loaded)" };
+        var prepare = request.Image is { } image
+            ? new[] { $"docker pull {image} (unless present)", $"docker create (restart unless-stopped, port {target.Port}, env file {target.EnvFilePath})" }
+            : request.Ref is not null
+                ? new[] { $"git fetch + checkout {request.Ref} into a new release", "npm ci --include=dev; npm run build; npm prune --omit=dev; test -f dist/index.js", "link the env file" }
+                : new[] { $"download {request.Artifact}", $"sha256sum == {request.Sha256}", "tar -xzf into a new release", "link the env file" };
+        var list = new List<VaultDeploymentStep>
+        {
+            Step(1, "Assess current state", "Step 1", TimeSpan.FromMinutes(5), $"{manager} state of {target.ServiceName}", $"GET {target.HealthPath}, {target.VersionPath}"),
+            Step(2, "Lock and journal", "-", null, $"create {DeploymentReadiness.LockPath(target)}", $"journal in {DeploymentJournal.DirectoryOf(target)}"),
+            Step(3, "Back up", "Step 2.1", TimeSpan.FromMinutes(5), $"copy {target.EnvFilePath} (mode 600) and record the running version in {target.BackupPath}"),
+            Step(4, "Prepare new version (old one serves)", "Step 4", TimeSpan.FromMinutes(10), prepare),
+            Step(5, "Check environment and migrate", "Step 5", TimeSpan.FromMinutes(3), new[] { $"required variables {string.Join(", ", target.RequiredVariables)} in {target.EnvFilePath}" }.Concat(migrate).ToArray()),
+            Step(6, "Stop current service", "Step 3", TimeSpan.FromMinutes(2), $"{manager} stop {target.ServiceName} (graceful, {request.StopTimeout.TotalSeconds:0} s, then kill)", $"verify the process is gone and port {target.Port} is free"),
+            Step(7, "Switch and start new version", "Step 6", TimeSpan.FromMinutes(2), request.Image is null ? $"ln -sfn <new release> {target.AppPath}" : "rename containers (previous kept)", $"{manager} start {target.ServiceName}"),
+            Step(8, "Verify deployment", "Step 7", TimeSpan.FromMinutes(5), $"wait for {target.HealthPath} (up to {request.HealthTimeout.TotalSeconds:0} s)", $"{target.ReadyPath} ready", $"{target.VersionPath} == the new version", "log: startup markers, no errors"),
+            Step(9, "Smoke tests", "Step 8", TimeSpan.FromMinutes(5), request.Smoke is null ? "(none given)" : "the target's smoke checks"),
+            Step(10, "Finish and record", "Steps 9-10", TimeSpan.FromMinutes(3), request.Maintenance ? "remove MAINTENANCE_MODE" : "(no maintenance flag)", $"keep the last {target.KeepReleases} releases", "release the lock"),
+        };
+        return list;
+    }
+
+    private static VaultDeploymentStep Step(int number, string name, string runbook, TimeSpan? target, params string[] commands) =>
+        new() { Number = number, Name = name, Runbook = runbook, Target = target, Commands = commands };
+
+    public async Task<VaultDeploymentResult> RunAsync(CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        _strategy = _request.Image is not null
+            ? DeploymentStrategies.CreateDocker(_target, _shell, _request, Detail)
+            : new ReleaseStrategy(_target, _shell, _request, Detail);
+        var baseUri = await _shell.GetHttpBaseAsync(_target.Port, cancellationToken).ConfigureAwait(false);
+        await using var monitor = DowntimeMonitor.Start(baseUri, _target.HealthPath, _request.ProbeInterval, cancellationToken);
+        DeploymentLock? held = null;
+        var stopped = false;
+        string? expectedVersion = null, expectedCommit = null;
+        try
+        {
+            await RunStepAsync(1, async () =>
+            {
+                var version = await VersionProbe.GetAsync(_target, _shell, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+                _result.VersionBefore = version.Version;
+                _result.CommitBefore = version.Commit;
+                var state = await ServiceManagers.For(_target, _shell).GetStateAsync(cancellationToken).ConfigureAwait(false);
+                return $"{state.Status}, version {version.Version ?? "unknown"} ({version.ShortCommit})";
+            }, cancellationToken).ConfigureAwait(false);
+
+            await RunStepAsync(2, async () =>
+            {
+                held = await DeploymentLock.AcquireAsync(_target, _shell, _result.RunId, _request.ClearStaleLock, cancellationToken).ConfigureAwait(false);
+                _journal = new DeploymentJournal(_target, _shell, _redactor, _result.RunId);
+                _result.JournalPath = _journal.Path;
+                await _journal.WriteAsync("run", "start", detail: $"{_result.Kind} {_request.Source} by {Environment.UserName} on {Environment.MachineName}" +
+                    (_request.Incident is null ? "" : $" for {_request.Incident}")).ConfigureAwait(false);
+                _result.ReleaseBefore = await _strategy.CurrentAsync(cancellationToken).ConfigureAwait(false);
+                return $"lock {held.Path}";
+            }, cancellationToken).ConfigureAwait(false);
+
+            await RunStepAsync(3, async () =>
+            {
+                var backup = await RunbookOperations.BackupAsync(_target, _shell, _request.BackupNodeModules, cancellationToken).ConfigureAwait(false);
+                if (_request.Maintenance)
+                {
+                    await RunbookOperations.SetMaintenanceAsync(_target, _shell, true, cancellationToken).ConfigureAwait(false);
+                }
+
+                return backup.Path;
+            }, cancellationToken).ConfigureAwait(false);
+
+            await RunStepAsync(4, async () =>
+            {
+                var (name, version, commit) = await _strategy.PrepareAsync(cancellationToken).ConfigureAwait(false);
+                // A plain checkout is adopted into releases/ during preparation; name it now.
+                _result.ReleaseBefore ??= await _strategy.CurrentAsync(cancellationToken).ConfigureAwait(false);
+                _result.ReleaseAfter = name;
+                expectedVersion = version;
+                expectedCommit = commit;
+                return $"{name} (version {version ?? "unknown"})";
+            }, cancellationToken).ConfigureAwait(false);
+
+            await RunStepAsync(5, async () =>
+            {
+                var check = await RunbookOperations.CheckEnvironmentAsync(_target, _shell, _redactor, _request.Image is null ? _strategy.MigrationDirectory : null, cancellationToken).ConfigureAwait(false);
+                if (!check.Passed)
+                {
+                    throw new VaultException("EnvironmentInvalid", VaultErrorKind.InvalidData,
+                        $"{_target.DisplayName}: {(check.Exists ? "" : check.EnvFile + " does not exist; ")}missing: {string.Join(", ", check.Missing.Concat(check.Empty))}. Nothing was stopped.",
+                        $"Set the variables in {check.EnvFile} and deploy again.");
+                }
+
+                if (check.NewInExample.Count > 0)
+                {
+                    Reporting.Current.Warning($"{_target.Name}: the new version's .env.example names variables the env file lacks: {string.Join(", ", check.NewInExample)}.");
+                }
+
+                if (_request.MigrationTiming == MigrationTiming.BeforeStop)
+                {
+                    return "env ok; " + await MigrateAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                return "env ok; migrations after the stop";
+            }, cancellationToken).ConfigureAwait(false);
+
+            await RunStepAsync(6, async () =>
+            {
+                stopped = true;
+                var stop = await StopAsync(cancellationToken).ConfigureAwait(false);
+                if (_request.MigrationTiming == MigrationTiming.AfterStop)
+                {
+                    return stop + "; " + await MigrateAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                return stop;
+            }, cancellationToken).ConfigureAwait(false);
+
+            await RunStepAsync(7, async () =>
+            {
+                await _strategy.SwitchAsync(cancellationToken).ConfigureAwait(false);
+                await ServiceManagers.For(_target, _shell).StartAsync(cancellationToken).ConfigureAwait(false);
+                return "started " + _result.ReleaseAfter;
+            }, cancellationToken).ConfigureAwait(false);
+
+            await RunStepAsync(8, async () => await VerifyAsync(expectedVersion, expectedCommit, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+
+            await RunStepAsync(9, async () =>
+            {
+                if (_request.Smoke is null)
+                {
+                    return null;
+                }
+
+                var failure = await _request.Smoke(_target, cancellationToken).ConfigureAwait(false);
+                return failure is null
+                    ? "all smoke checks passed"
+                    : throw new VaultException("SmokeTestFailed", VaultErrorKind.InvalidOperation, $"{_target.DisplayName}: {failure}");
+            }, cancellationToken).ConfigureAwait(false);
+
+            await RunStepAsync(10, async () =>
+            {
+                if (_request.Maintenance)
+                {
+                    await RunbookOperations.SetMaintenanceAsync(_target, _shell, false, cancellationToken).ConfigureAwait(false);
+                }
+
+                await _strategy.PruneAsync(cancellationToken).ConfigureAwait(false);
+                return "done";
+            }, cancellationToken).ConfigureAwait(false);
+
+            _result.Status = DeploymentStatus.Succeeded;
+            var after = await VersionProbe.GetAsync(_target, _shell, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            _result.VersionAfter = after.Version;
+            _result.CommitAfter = after.Commit;
+        }
+        catch (VaultException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            _result.Error = _redactor.Redact(ex.Message);
+            _result.ErrorId = ex.ErrorId;
+            if (!stopped)
+            {
+                // Failed before anything was stopped: the old version never stopped serving.
+                _result.Status = DeploymentStatus.Failed;
+                _result.VersionAfter = _result.VersionBefore;
+                _result.CommitAfter = _result.CommitBefore;
+                if (ex.ErrorId is not "DeploymentLocked" and not "DeploymentLockStale")
+                {
+                    await _strategy.DiscardAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+            else if (_request.NoRollback)
+            {
+                _result.Status = DeploymentStatus.Failed;
+                Reporting.Current.Warning($"{_target.Name}: {ex.Message} -NoRollback was given: the target is left as it is.");
+            }
+            else
+            {
+                await RollBackAsync(ex, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            var downtime = await monitor.StopAsync().ConfigureAwait(false);
+            _result.DowntimeMs = downtime.DowntimeMs;
+            _result.FailedProbes = downtime.FailedProbes;
+            _result.Probes = downtime.Probes;
+            _result.Duration = clock.Elapsed;
+            if (_journal is not null)
+            {
+                await _journal.WriteAsync("run", "end", _result.Status.ToString(), _result.Error, clock.Elapsed.TotalMilliseconds,
+                    new Newtonsoft.Json.Linq.JObject
+                    {
+                        ["versionBefore"] = _result.VersionBefore, ["versionAfter"] = _result.VersionAfter, ["releaseBefore"] = _result.ReleaseBefore,
+                        ["releaseAfter"] = _result.ReleaseAfter, ["downtimeMs"] = _result.DowntimeMs,
+                    }).ConfigureAwait(false);
+            }
+
+            if (held is not null)
+            {
+                await held.DisposeAsync().ConfigureAwait(false);
+            }
+
+            Reporting.Current.Progress(ProgressId, $"Deploying {_request.Source} to {_target.Name}", "done", 100, completed: true);
+        }
+
+        return _result;
+    }
+
+    private async Task<string> StopAsync(CancellationToken cancellationToken)
+    {
+        var state = await ServiceManagers.For(_target, _shell).GetStateAsync(cancellationToken).ConfigureAwait(false);
+        if (state.Status is ServiceStatus.NotFound or ServiceStatus.Stopped)
+        {
+            return $"was not running ({state.Status})";
+        }
+
+        var stop = await BackendControl.StopAsync(_target, _shell, _request.StopTimeout, force: true, cancellationToken).ConfigureAwait(false);
+        return $"stopped in {stop.DurationMs:0} ms" + (stop.Forced ? " (killed after the graceful stop timed out)" : "");
+    }
+
+    private async Task<string> MigrateAsync(CancellationToken cancellationToken)
+    {
+        if (_request.SkipMigrations || (_request.MigrationCommand is null && _target.MigrationPreset == MigrationPreset.None))
+        {
+            return "no migrations";
+        }
+
+        var migration = await RunbookOperations.MigrateAsync(_target, _shell, _redactor, MigrationAction.Deploy, _strategy.MigrationDirectory, _request.MigrationCommand, cancellationToken).ConfigureAwait(false);
+        if (migration is { Succeeded: false })
+        {
+            throw new VaultException("MigrationFailed", VaultErrorKind.InvalidOperation,
+                $"{_target.DisplayName}: the migration ({migration.Command}) failed with exit code {migration.ExitCode}:{Environment.NewLine}{migration.Output}",
+                "Fix the migration; the new version was not started.");
+        }
+
+        return migration is null ? "no migrations" : $"migrated ({migration.Command}) in {migration.DurationMs:0} ms";
+    }
+
+    private async Task<string> VerifyAsync(string? expectedVersion, string? expectedCommit, CancellationToken cancellationToken)
+    {
+        var since = DateTimeOffset.UtcNow.AddSeconds(-5);
+        var healthy = await HealthWaiter.WaitAsync(_target, _shell, ready: true, _request.HealthTimeout, TimeSpan.FromSeconds(1), ProgressId + 1, cancellationToken).ConfigureAwait(false);
+        var version = await VersionProbe.GetAsync(_target, _shell, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+        if (expectedVersion is not null && version.Version != expectedVersion)
+        {
+            throw new VaultException("VersionMismatch", VaultErrorKind.InvalidData,
+                $"{_target.DisplayName}: {_target.VersionPath} reports {version.Version ?? "nothing"}, expected {expectedVersion}.");
+        }
+
+        if (expectedCommit is not null && version.Commit is not null && !string.Equals(version.Commit, expectedCommit, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new VaultException("VersionMismatch", VaultErrorKind.InvalidData,
+                $"{_target.DisplayName}: {_target.VersionPath} reports commit {version.Commit}, expected {expectedCommit}.");
+        }
+
+        var (source, entries) = await LogReader.ReadAsync(_target, _shell, VaultLogSource.Auto, 500, since, cancellationToken).ConfigureAwait(false);
+        var log = LogParser.Verify(entries, LogParser.DefaultMarkers(_target), _target, source);
+        if (log.ErrorCount > 0 || log.StackTraceCount > 0)
+        {
+            throw new VaultException("LogErrors", VaultErrorKind.InvalidData,
+                $"{_target.DisplayName}: the log ({source}) shows {log.ErrorCount} error(s) since the start: {_redactor.Redact(log.FirstError)}");
+        }
+
+        if (log.MarkersMissing.Count > 0)
+        {
+            Reporting.Current.Warning($"{_target.Name}: the log ({source}) lacks startup markers: {string.Join(", ", log.MarkersMissing)}.");
+        }
+
+        return $"healthy after {healthy.WaitedMs:0} ms, version {version.Version} ({version.ShortCommit})";
+    }
+
+    private async Task RollBackAsync(VaultException cause, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        Reporting.Current.Warning($"{_target.Name}: {cause.Message} Rolling back to {_result.ReleaseBefore ?? "the previous version"}.");
+        await (_journal?.WriteAsync("rollback", "start", detail: cause.ErrorId) ?? Task.CompletedTask).ConfigureAwait(false);
+        try
+        {
+            var manager = ServiceManagers.For(_target, _shell);
+            var state = await manager.GetStateAsync(cancellationToken).ConfigureAwait(false);
+            if (state.Status is not ServiceStatus.Stopped and not ServiceStatus.NotFound)
+            {
+                await BackendControl.StopAsync(_target, _shell, _request.StopTimeout, force: true, cancellationToken).ConfigureAwait(false);
+            }
+
+            await _strategy.SwitchBackAsync(cancellationToken).ConfigureAwait(false);
+            await manager.StartAsync(cancellationToken).ConfigureAwait(false);
+            await HealthWaiter.WaitAsync(_target, _shell, ready: true, _request.HealthTimeout, TimeSpan.FromSeconds(1), ProgressId + 2, cancellationToken).ConfigureAwait(false);
+            var version = await VersionProbe.GetAsync(_target, _shell, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            _result.VersionAfter = version.Version;
+            _result.CommitAfter = version.Commit;
+            if (_result.CommitBefore is not null && version.Commit is not null && version.Commit != _result.CommitBefore)
+            {
+                throw new VaultException("RollbackVerificationFailed", VaultErrorKind.InvalidData,
+                    $"{_target.DisplayName}: after the rollback {_target.VersionPath} reports {version.Commit}, not {_result.CommitBefore}.");
+            }
+
+            if (_request.Maintenance)
+            {
+                await RunbookOperations.SetMaintenanceAsync(_target, _shell, false, cancellationToken).ConfigureAwait(false);
+            }
+
+            _result.Status = DeploymentStatus.RolledBack;
+            _result.ReleaseAfter = _result.ReleaseBefore;
+            await (_journal?.WriteAsync("rollback", "end", "Succeeded", $"serving {version.Version} again", watch.Elapsed.TotalMilliseconds) ?? Task.CompletedTask).ConfigureAwait(false);
+        }
+        catch (VaultException ex)
+        {
+            _result.Status = DeploymentStatus.Failed;
+            _result.Error = _redactor.Redact($"{cause.Message} The rollback failed too: {ex.Message}");
+            await (_journal?.WriteAsync("rollback", "end", "Failed", ex.Message, watch.Elapsed.TotalMilliseconds) ?? Task.CompletedTask).ConfigureAwait(false);
+            Reporting.Current.Warning($"{_target.Name}: THE ROLLBACK FAILED: {ex.Message} The backend may be down: check it now (Get-VaultBackendStatus).");
+        }
+    }
+
+    private async Task RunStepAsync(int number, Func<Task<string?>> body, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var step = _steps[number - 1];
+        var activity = $"Deploying {_request.Source} to {_target.Name}";
+        Reporting.Current.Progress(ProgressId, activity, $"Step {number}/{_steps.Count}: {step.Name}", (number - 1) * 100 / _steps.Count);
+        Reporting.Current.Verbose($"{_target.Name}: Step {number}/{_steps.Count}: {step.Name}");
+        await (_journal?.WriteAsync(step.Name, "start") ?? Task.CompletedTask).ConfigureAwait(false);
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            var detail = await body().ConfigureAwait(false);
+            step.Duration = watch.Elapsed;
+            step.Outcome = detail is null ? StepOutcome.Skipped : StepOutcome.Succeeded;
+            step.Detail = detail is null ? null : _redactor.Redact(detail);
+            await (_journal?.WriteAsync(step.Name, "end", step.Outcome.ToString(), step.Detail, watch.Elapsed.TotalMilliseconds) ?? Task.CompletedTask).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            step.Duration = watch.Elapsed;
+            step.Outcome = StepOutcome.Failed;
+            step.Detail = _redactor.Redact(ex.Message);
+            await (_journal?.WriteAsync(step.Name, "end", "Failed", step.Detail, watch.Elapsed.TotalMilliseconds) ?? Task.CompletedTask).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private void Detail(string text) => Reporting.Current.Verbose($"{_target.Name}:   {text}");
+}

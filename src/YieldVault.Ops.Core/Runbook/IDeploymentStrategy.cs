@@ -1,0 +1,35 @@
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace YieldVault.Ops.Runbook;
+
+/// <summary>
+/// How a new version is put in place: a release directory and a link switch (git, artifact), or a new
+/// container (Docker). Everything before <see cref="SwitchAsync"/> happens while the old version serves.
+/// </summary>
+public interface IDeploymentStrategy
+{
+    /// <summary>What runs now (release name or container image), for the result and for rollback.</summary>
+    Task<string?> CurrentAsync(CancellationToken cancellationToken);
+
+    /// <summary>Builds or pulls the new version; returns (name, expected version, expected commit).</summary>
+    Task<(string Name, string? Version, string? Commit)> PrepareAsync(CancellationToken cancellationToken);
+
+    /// <summary>The directory migrations run in (the new release; the current app for Docker).</summary>
+    string MigrationDirectory { get; }
+
+    /// <summary>After the stop: make the new version the one the service manager starts.</summary>
+    Task SwitchAsync(CancellationToken cancellationToken);
+
+    /// <summary>After a failure: make the previous version the one the service manager starts.</summary>
+    Task SwitchBackAsync(CancellationToken cancellationToken);
+
+    /// <summary>A failed preparation or a rolled-back version: remove what was made for it.</summary>
+    Task DiscardAsync(CancellationToken cancellationToken);
+
+    /// <summary>After success: keep the last releases or containers, remove older ones.</summary>
+    Task PruneAsync(CancellationToken cancellationToken);
+
+    /// <summary>Commands shown by -WhatIf for the preparation.</summary>
+    string[] PlanPrepare();
+}

@@ -1,0 +1,156 @@
+using System;
+using System.Linq;
+using System.Management.Automation;
+using System.Text.RegularExpressions;
+using System.Threading;
+using System.Threading.Tasks;
+using YieldVault.Ops.Hosting;
+using YieldVault.Ops.Hosts;
+using YieldVault.Ops.Releases;
+using YieldVault.Ops.Runbook;
+
+namespace YieldVault.Ops.Commands;
+
+/// <summary>Runbook Steps 1-10 with automatic rollback: a git ref, a Docker image or an artifact.</summary>
+[Cmdlet(VerbsLifecycle.Invoke, "VaultDeployment", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = GitSet)]
+[OutputType(typeof(VaultDeploymentResult))]
+public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
+{
+    private const string GitSet = "Git";
+    private const string ImageSet = "Image";
+    private const string ArtifactSet = "Artifact";
+    private static readonly Regex ImageName = new("^[a-z0-9][a-z0-9._/:@-]{0,254}$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    [Parameter(Mandatory = true, ParameterSetName = GitSet)]
+    [ValidateNotNullOrEmpty]
+    public string Ref { get; set; } = "";
+
+    [Parameter(Mandatory = true, ParameterSetName = ImageSet)]
+    [ValidateNotNullOrEmpty]
+    public string Image { get; set; } = "";
+
+    [Parameter(Mandatory = true, ParameterSetName = ArtifactSet)]
+    [ValidateNotNullOrEmpty]
+    public string Artifact { get; set; } = "";
+
+    [Parameter(Mandatory = true, ParameterSetName = ArtifactSet)]
+    [ValidateNotNullOrEmpty]
+    public string Sha256 { get; set; } = "";
+
+    [Parameter]
+    [ValidatePattern("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    public string? Incident { get; set; }
+
+    [Parameter]
+    public SwitchParameter NoRollback { get; set; }
+
+    [Parameter]
+    public SwitchParameter Maintenance { get; set; }
+
+    [Parameter]
+    public SwitchParameter BackupNodeModules { get; set; }
+
+    [Parameter]
+    public SwitchParameter SkipMigration { get; set; }
+
+    [Parameter]
+    public MigrationTiming MigrationTiming { get; set; } = MigrationTiming.AfterStop;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? MigrationCommand { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 600)]
+    public int StopTimeoutSec { get; set; } = 30;
+
+    [Parameter]
+    [ValidateRange(1, 3600)]
+    public int HealthTimeoutSec { get; set; } = 60;
+
+    /// <summary>Clears a stale lock left by a dead run, and skips the confirmation.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override bool SkipConfirmation => Force;
+
+    protected override void Validate(VaultTarget target)
+    {
+        switch (ParameterSetName)
+        {
+            case GitSet when !GitRefs.IsValid(Ref):
+                throw new VaultException("InvalidRef", VaultErrorKind.InvalidArgument,
+                    $"'{Ref}' is not a git ref this module deploys: use a tag, branch or commit (letters, digits, '.', '_', '/', '+', '-'; not starting with '-'; no '..'). Nothing was changed.");
+            case ImageSet when !ImageName.IsMatch(Image) || Image.Contains("..") || Image.Contains("//"):
+                throw new VaultException("InvalidImage", VaultErrorKind.InvalidArgument,
+                    $"'{Image}' is not a Docker image reference (lower-case name[:tag][@sha256:digest]). Nothing was changed.");
+            case ArtifactSet:
+                ArtifactReleaseSource.Validate(Artifact, Sha256);
+                break;
+        }
+
+        if (ParameterSetName == ImageSet && target.ServiceManager != ServiceManagerKind.Docker)
+        {
+            throw new VaultException("ImageNeedsDocker", VaultErrorKind.InvalidArgument,
+                $"{target.DisplayName} is run by {target.ServiceManager}; -Image deploys to Docker targets only (ServiceManager Docker).");
+        }
+
+        if (ParameterSetName != ImageSet && target.ServiceManager == ServiceManagerKind.Docker)
+        {
+            throw new VaultException("DockerNeedsImage", VaultErrorKind.InvalidArgument,
+                $"{target.DisplayName} is run by Docker; deploy an image with -Image.");
+        }
+
+        if (MigrationCommand is { } command && command.Any(word => word.IndexOf('\0') >= 0))
+        {
+            throw new VaultException("InvalidMigrationCommand", VaultErrorKind.InvalidArgument, "-MigrationCommand contains a NUL character.");
+        }
+    }
+
+    protected override string Action(VaultTarget target) =>
+        $"Deploy {Request().Source} ({target.ServiceManager} service {target.ServiceName}, {target.AppPath})";
+
+    protected override void WhatIfDetails(VaultTarget target)
+    {
+        foreach (var step in DeploymentRunner.Plan(target, Request()))
+        {
+            ShouldProcess($"  Step {step.Number}/10 {step.Name} [{step.Runbook}]: {string.Join("; ", step.Commands)}", "", "");
+        }
+    }
+
+    internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
+    {
+        var result = await new DeploymentRunner(target, shell, Request(), Redactor).RunAsync(cancellationToken).ConfigureAwait(false);
+        if (result.Status == DeploymentStatus.RolledBack)
+        {
+            output.Error(ErrorRecords.Create("DeploymentRolledBack", ErrorCategory.InvalidResult,
+                $"{target.DisplayName}: {Request().Source} failed ({result.ErrorId}) and was rolled back; {result.VersionAfter} serves again. {result.Error}", target,
+                $"Read the journal {result.JournalPath}."));
+        }
+        else if (result.Status == DeploymentStatus.Failed)
+        {
+            output.Error(ErrorRecords.Create(result.ErrorId ?? "DeploymentFailed", ErrorCategory.InvalidOperation, result.Error ?? "The deployment failed.", target,
+                result.JournalPath.Length > 0 ? $"Read the journal {result.JournalPath}." : null));
+        }
+
+        output.Output(result);
+    }
+
+    private DeploymentRequest Request() => new()
+    {
+        Ref = ParameterSetName == GitSet ? Ref : null,
+        Image = ParameterSetName == ImageSet ? Image : null,
+        Artifact = ParameterSetName == ArtifactSet ? Artifact : null,
+        Sha256 = ParameterSetName == ArtifactSet ? Sha256 : null,
+        Incident = Incident,
+        NoRollback = NoRollback,
+        ClearStaleLock = Force,
+        Maintenance = Maintenance,
+        BackupNodeModules = BackupNodeModules,
+        SkipMigrations = SkipMigration,
+        MigrationTiming = MigrationTiming,
+        MigrationCommand = MigrationCommand,
+        StopTimeout = TimeSpan.FromSeconds(StopTimeoutSec),
+        HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),
+    };
+}

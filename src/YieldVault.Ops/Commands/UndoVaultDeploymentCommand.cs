@@ -1,0 +1,93 @@
+using System;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using YieldVault.Ops.Hosting;
+using YieldVault.Ops.Hosts;
+using YieldVault.Ops.Runbook;
+
+namespace YieldVault.Ops.Commands;
+
+/// <summary>The runbook's Rollback Procedure: back to the previous (or a named) release by a link switch and a restart, verified.</summary>
+[Cmdlet(VerbsCommon.Undo, "VaultDeployment", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = PreviousSet)]
+[OutputType(typeof(VaultDeploymentResult))]
+public sealed class UndoVaultDeploymentCommand : VaultActionCmdlet
+{
+    private const string PreviousSet = "Previous";
+    private const string ReleaseSet = "Release";
+    private const string BackupSet = "Backup";
+    private string? _chosen;
+    private string? _current;
+
+    [Parameter(Mandatory = true, ParameterSetName = ReleaseSet)]
+    [ValidatePattern("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    public string Release { get; set; } = "";
+
+    [Parameter(Mandatory = true, ParameterSetName = BackupSet)]
+    [ValidateNotNull]
+    public VaultBackupRecord Backup { get; set; } = null!;
+
+    /// <summary>Also put back the env file saved in the backup.</summary>
+    [Parameter(ParameterSetName = BackupSet)]
+    public SwitchParameter RestoreEnvFile { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 600)]
+    public int StopTimeoutSec { get; set; } = 30;
+
+    [Parameter]
+    [ValidateRange(1, 3600)]
+    public int HealthTimeoutSec { get; set; } = 60;
+
+    /// <summary>Skips the confirmation and clears a stale lock left by a dead run.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override bool SkipConfirmation => Force;
+
+    protected override void Validate(VaultTarget target)
+    {
+        if (ParameterSetName == BackupSet && Backup.Release is null)
+        {
+            throw new VaultException("BackupHasNoRelease", VaultErrorKind.InvalidArgument,
+                $"The backup {Backup.Path} was taken before releases were managed; it names no release to go back to. Use -Release.");
+        }
+
+        if (target.ServiceManager == ServiceManagerKind.Docker)
+        {
+            return;
+        }
+
+        // Resolve the release now, so the prompt names it and a bad name fails before anything is asked.
+        var shell = Hosts.For(target);
+        (_chosen, _current) = Run((_, token) => new UndoRunner(target, shell, Redactor).ChooseAsync(
+            ParameterSetName == ReleaseSet ? Release : null, ParameterSetName == BackupSet ? Backup : null, token));
+    }
+
+    protected override string Action(VaultTarget target) =>
+        target.ServiceManager == ServiceManagerKind.Docker
+            ? $"Roll back {target.ServiceName} to the previous container"
+            : $"Roll back {target.ServiceName} from release {_current ?? "(none)"} to {_chosen}";
+
+    internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
+    {
+        VaultDeploymentResult result;
+        if (target.ServiceManager == ServiceManagerKind.Docker)
+        {
+            result = await DeploymentStrategies.UndoDockerAsync(target, shell, Redactor, Force, TimeSpan.FromSeconds(StopTimeoutSec), TimeSpan.FromSeconds(HealthTimeoutSec), cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            result = await new UndoRunner(target, shell, Redactor).RunAsync(_chosen!, _current, RestoreEnvFile ? Backup : null, Force,
+                TimeSpan.FromSeconds(StopTimeoutSec), TimeSpan.FromSeconds(HealthTimeoutSec), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (result.Status != DeploymentStatus.Succeeded)
+        {
+            output.Error(ErrorRecords.Create(result.ErrorId ?? "RollbackFailed", ErrorCategory.InvalidOperation, result.Error ?? "The rollback failed.", target,
+                "Check the backend now: Get-VaultBackendStatus, Get-VaultBackendLog -Level Error."));
+        }
+
+        output.Output(result);
+    }
+}

@@ -1,0 +1,75 @@
+using System;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using YieldVault.Ops.Hosts;
+
+namespace YieldVault.Ops.Hosting;
+
+/// <summary>
+/// Base of the cmdlets that change a target. Targets are handled one at a time, in pipeline order (a
+/// rolling change, never all servers at once), each after ShouldProcess on the resolved target.
+/// </summary>
+public abstract class VaultActionCmdlet : VaultCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNull]
+    public VaultTarget Target { get; set; } = null!;
+
+    /// <summary>True when -WhatIf is in effect (parameter or preference).</summary>
+    protected bool IsWhatIf =>
+        (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value) && value is SwitchParameter { IsPresent: true })
+        || (!MyInvocation.BoundParameters.ContainsKey("WhatIf") && GetVariableValue("WhatIfPreference") is SwitchParameter { IsPresent: true } or true);
+
+    protected override void ProcessRecord()
+    {
+        var target = Target;
+        try
+        {
+            Validate(target);
+            if (IsWhatIf)
+            {
+                ShouldProcess(target.DisplayName, Action(target));
+                WhatIfDetails(target);
+                return;
+            }
+
+            // -Force skips the confirmation (never -WhatIf); an explicit -Confirm still asks.
+            var confirmAsked = MyInvocation.BoundParameters.ContainsKey("Confirm");
+            if ((!SkipConfirmation || confirmAsked) && !ShouldProcess(target.DisplayName, Action(target)))
+            {
+                return;
+            }
+
+            var shell = Hosts.For(target);
+            Run((output, token) => ProcessTargetAsync(target, shell, output, token));
+        }
+        catch (VaultException ex)
+        {
+            if (ex.IsConnectionFailure)
+            {
+                Hosts.Close(target);
+            }
+
+            WriteVaultError(ex, target);
+        }
+    }
+
+    /// <summary>True when the cmdlet's -Force was given.</summary>
+    protected virtual bool SkipConfirmation => false;
+
+    /// <summary>Checks the input before anything is asked or changed (also under -WhatIf).</summary>
+    protected virtual void Validate(VaultTarget target)
+    {
+    }
+
+    /// <summary>The action for ShouldProcess: "Stop yieldvault-backend (Pm2)".</summary>
+    protected abstract string Action(VaultTarget target);
+
+    /// <summary>Under -WhatIf: more detail on what would run.</summary>
+    protected virtual void WhatIfDetails(VaultTarget target)
+    {
+    }
+
+    internal abstract Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken);
+}
