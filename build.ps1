@@ -51,7 +51,9 @@ $PesterManifest = Join-Path $NuGetRoot 'pester/6.2.0/tools/Pester.psd1'
 # Debian packages the real test services need (tests start them on 127.0.0.1 themselves).
 $AptPackages = @(
     'git', 'openssh-server', 'openssh-client', 'docker.io', 'busybox-static', 'nginx',
-    'postgresql', 'postgresql-client', 'procps', 'lsof', 'iproute2', 'curl', 'ca-certificates'
+    'postgresql', 'postgresql-client', 'procps', 'lsof', 'iproute2', 'curl', 'ca-certificates',
+    # the systemd "app server" test image is a debootstrap root
+    'debootstrap'
 )
 
 function Invoke-Native {

@@ -49,8 +49,18 @@ exit 0";
         }
 
         Reporting.Current.Verbose($"{target.Name}: stopping {target.ServiceManager} service '{target.ServiceName}' (pid {before.Pid?.ToString(CultureInfo.InvariantCulture) ?? "none"})");
-        await manager.StopAsync(timeout, cancellationToken).ConfigureAwait(false);
-        var gone = await WaitGoneAsync(target, shell, before.Pid, timeout - watch.Elapsed, cancellationToken).ConfigureAwait(false);
+        var gone = 1;
+        try
+        {
+            await manager.StopAsync(timeout, cancellationToken).ConfigureAwait(false);
+            gone = await WaitGoneAsync(target, shell, before.Pid, timeout - watch.Elapsed, cancellationToken).ConfigureAwait(false);
+        }
+        catch (VaultException ex) when (force && ex.ErrorId is "ServiceStopTimeout" or "CommandTimeout")
+        {
+            // The manager's own stop hung: that is exactly when the kill is needed.
+            Reporting.Current.Verbose($"{target.Name}: {ex.Message}");
+        }
+
         var forced = false;
         if (gone != 0)
         {

@@ -76,7 +76,7 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
             {
                 throw new VaultException("DeploymentLockStale", VaultErrorKind.ResourceBusy,
                     $"{target.DisplayName}: a stale deployment lock is left from a run that did not finish ({holder}; {why}). Nothing was changed.",
-                    "Read that run's journal (Get-VaultDeploymentJournal, or " + DeploymentJournal.DirectoryOf(target) + "), make sure the backend serves " +
+                    "Read that run's journal (the newest file in " + DeploymentJournal.DirectoryOf(target) + "), make sure the backend serves " +
                     "(Get-VaultBackendStatus; Undo-VaultDeployment brings back the previous release), then run again with -Force to clear the lock.");
             }
 

@@ -88,6 +88,15 @@ public sealed class DeploymentRunner
         {
             await RunStepAsync(1, async () =>
             {
+                // Required variables first: a missing one fails in seconds, not after a build.
+                var env = await RunbookOperations.CheckEnvironmentAsync(_target, _shell, _redactor, null, cancellationToken).ConfigureAwait(false);
+                if (!env.Passed)
+                {
+                    throw new VaultException("EnvironmentInvalid", VaultErrorKind.InvalidData,
+                        $"{_target.DisplayName}: {(env.Exists ? "" : env.EnvFile + " does not exist; ")}missing or empty: {string.Join(", ", env.Missing.Concat(env.Empty))}. Nothing was changed.",
+                        $"Set the variables in {env.EnvFile} and deploy again.");
+                }
+
                 var version = await VersionProbe.GetAsync(_target, _shell, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
                 _result.VersionBefore = version.Version;
                 _result.CommitBefore = version.Commit;
@@ -100,9 +109,10 @@ public sealed class DeploymentRunner
                 held = await DeploymentLock.AcquireAsync(_target, _shell, _result.RunId, _request.ClearStaleLock, cancellationToken).ConfigureAwait(false);
                 _journal = new DeploymentJournal(_target, _shell, _redactor, _result.RunId);
                 _result.JournalPath = _journal.Path;
-                await _journal.WriteAsync("run", "start", detail: $"{_result.Kind} {_request.Source} by {Environment.UserName} on {Environment.MachineName}" +
-                    (_request.Incident is null ? "" : $" for {_request.Incident}")).ConfigureAwait(false);
                 _result.ReleaseBefore = await _strategy.CurrentAsync(cancellationToken).ConfigureAwait(false);
+                await _journal.WriteAsync("run", "start", detail: $"{_result.Kind} {_request.Source} by {Environment.UserName} on {Environment.MachineName}" +
+                    (_request.Incident is null ? "" : $" for {_request.Incident}"),
+                    data: new Newtonsoft.Json.Linq.JObject { ["releaseBefore"] = _result.ReleaseBefore, ["versionBefore"] = _result.VersionBefore, ["commitBefore"] = _result.CommitBefore }).ConfigureAwait(false);
                 return $"lock {held.Path}";
             }, cancellationToken).ConfigureAwait(false);
 
@@ -131,13 +141,6 @@ public sealed class DeploymentRunner
             await RunStepAsync(5, async () =>
             {
                 var check = await RunbookOperations.CheckEnvironmentAsync(_target, _shell, _redactor, _request.Image is null ? _strategy.MigrationDirectory : null, cancellationToken).ConfigureAwait(false);
-                if (!check.Passed)
-                {
-                    throw new VaultException("EnvironmentInvalid", VaultErrorKind.InvalidData,
-                        $"{_target.DisplayName}: {(check.Exists ? "" : check.EnvFile + " does not exist; ")}missing: {string.Join(", ", check.Missing.Concat(check.Empty))}. Nothing was stopped.",
-                        $"Set the variables in {check.EnvFile} and deploy again.");
-                }
-
                 if (check.NewInExample.Count > 0)
                 {
                     Reporting.Current.Warning($"{_target.Name}: the new version's .env.example names variables the env file lacks: {string.Join(", ", check.NewInExample)}.");
@@ -166,6 +169,12 @@ public sealed class DeploymentRunner
             await RunStepAsync(7, async () =>
             {
                 await _strategy.SwitchAsync(cancellationToken).ConfigureAwait(false);
+                if (_request.Maintenance && _request.Image is null)
+                {
+                    // The flag lives in the release the app path points to; the new one needs it too until Step 9.
+                    await RunbookOperations.SetMaintenanceAsync(_target, _shell, true, cancellationToken).ConfigureAwait(false);
+                }
+
                 await ServiceManagers.For(_target, _shell).StartAsync(cancellationToken).ConfigureAwait(false);
                 return "started " + _result.ReleaseAfter;
             }, cancellationToken).ConfigureAwait(false);
@@ -209,6 +218,11 @@ public sealed class DeploymentRunner
             {
                 // Failed before anything was stopped: the old version never stopped serving.
                 _result.Status = DeploymentStatus.Failed;
+                if (_request.Maintenance && _result.Steps[2].Outcome == StepOutcome.Succeeded)
+                {
+                    await RunbookOperations.SetMaintenanceAsync(_target, _shell, false, CancellationToken.None).ConfigureAwait(false);
+                }
+
                 _result.VersionAfter = _result.VersionBefore;
                 _result.CommitAfter = _result.CommitBefore;
                 if (ex.ErrorId is not "DeploymentLocked" and not "DeploymentLockStale")
@@ -228,6 +242,7 @@ public sealed class DeploymentRunner
         }
         finally
         {
+            var cancelled = cancellationToken.IsCancellationRequested;
             var downtime = await monitor.StopAsync().ConfigureAwait(false);
             _result.DowntimeMs = downtime.DowntimeMs;
             _result.FailedProbes = downtime.FailedProbes;
@@ -235,7 +250,7 @@ public sealed class DeploymentRunner
             _result.Duration = clock.Elapsed;
             if (_journal is not null)
             {
-                await _journal.WriteAsync("run", "end", _result.Status.ToString(), _result.Error, clock.Elapsed.TotalMilliseconds,
+                await _journal.WriteAsync("run", "end", cancelled ? "Cancelled" : _result.Status.ToString(), cancelled ? "stopped by the user (Ctrl+C)" : _result.Error, clock.Elapsed.TotalMilliseconds,
                     new Newtonsoft.Json.Linq.JObject
                     {
                         ["versionBefore"] = _result.VersionBefore, ["versionAfter"] = _result.VersionAfter, ["releaseBefore"] = _result.ReleaseBefore,
@@ -271,6 +286,12 @@ public sealed class DeploymentRunner
         if (_request.SkipMigrations || (_request.MigrationCommand is null && _target.MigrationPreset == MigrationPreset.None))
         {
             return "no migrations";
+        }
+
+        if (_request.Image is not null && _request.MigrationCommand is null)
+        {
+            // The image carries its own migrations; a preset would run the host's copy of the app, not the image's.
+            return "no migrations (Docker: give -MigrationCommand to run one)";
         }
 
         var migration = await RunbookOperations.MigrateAsync(_target, _shell, _redactor, MigrationAction.Deploy, _strategy.MigrationDirectory, _request.MigrationCommand, cancellationToken).ConfigureAwait(false);

@@ -117,9 +117,9 @@ true";
         string? archive = null;
         if (includeNodeModules)
         {
-            archive = dir + "/node_modules.tar.gz";
-            await shell.RunCheckedAsync(CommandLine.Script("[ -d \"$1/node_modules\" ] || exit 0; tar -czf \"$2\" -C \"$1\" node_modules", target.AppPath + "/", archive),
+            var tar = await shell.RunCheckedAsync(CommandLine.Script("[ -d \"$1/node_modules\" ] || exit 0; tar -czf \"$2\" -C \"$1\" node_modules && echo archived", target.AppPath + "/", dir + "/node_modules.tar.gz"),
                 "BackupFailed", "Archiving node_modules", TimeSpan.FromMinutes(10), cancellationToken).ConfigureAwait(false);
+            archive = tar.StandardOutput.Contains("archived") ? dir + "/node_modules.tar.gz" : null;
         }
 
         var record = new VaultBackupRecord

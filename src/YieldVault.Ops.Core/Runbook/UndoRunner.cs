@@ -55,11 +55,32 @@ public sealed class UndoRunner
                 "Deploy with Invoke-VaultDeployment first, or pass -Release.");
         }
 
+        // A deployment that died (or was stopped) after the stop but before the switch left the old release
+        // current and stopped: going "back" means starting the current release again, not the one before it.
+        if (await LastRunDiedBeforeSwitchAsync(cancellationToken).ConfigureAwait(false))
+        {
+            Reporting.Current.Warning($"{_target.Name}: the last deployment did not finish and never switched releases; starting the current release {current} again.");
+            return (current, current);
+        }
+
         var index = releases.ToList().FindIndex(r => r.IsCurrent);
         return index > 0
             ? (releases[index - 1].Name, current)
             : throw new VaultException("NoPreviousRelease", VaultErrorKind.ObjectNotFound,
                 $"{_target.DisplayName}: {current} is the oldest release; there is nothing before it.", "Pass -Release to pick one.");
+    }
+
+    private async Task<bool> LastRunDiedBeforeSwitchAsync(CancellationToken cancellationToken)
+    {
+        // The newest run stopped the service (Step 3 started) but never switched releases or rolled back.
+        const string script = @"last=$(ls -1t -- ""$1""/*.jsonl 2>/dev/null | head -n 1)
+[ -n ""$last"" ] || exit 0
+grep -q '""step"":""Stop current service"",""phase"":""start""' ""$last"" || exit 0
+grep -q '""step"":""Switch and start [a-z]* version"",""phase"":""start""' ""$last"" && exit 0
+grep -q '""step"":""rollback""' ""$last"" && exit 0
+echo died-before-switch";
+        var result = await _shell.RunAsync(CommandLine.Script(script, DeploymentJournal.DirectoryOf(_target)), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        return result.StandardOutput.Contains("died-before-switch");
     }
 
     public async Task<VaultDeploymentResult> RunAsync(string release, string? current, VaultBackupRecord? restoreEnvFrom, bool clearStaleLock, TimeSpan stopTimeout,

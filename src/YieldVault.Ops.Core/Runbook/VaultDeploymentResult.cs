@@ -54,7 +54,7 @@ public sealed class VaultDeploymentResult
 
     public string RunId { get; init; } = "";
 
-    public DeploymentStatus Status { get; set; }
+    public DeploymentStatus Status { get; set; } = DeploymentStatus.Failed;
 
     /// <summary>"deploy" or "rollback".</summary>
     public string Kind { get; init; } = "deploy";
