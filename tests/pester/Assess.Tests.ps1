@@ -185,9 +185,10 @@ Describe 'Wait-VaultBackendHealthy' {
 
     It 'keeps polling until the backend is healthy again' {
         $null = Set-TestStellarRpcMode -Rpc $Stack.Rpc -Mode down
+        Start-Sleep -Milliseconds 400   # the backend caches its checks for 250 ms
         $job = Start-ThreadJob -ArgumentList $Stack.Rpc.Port -ScriptBlock {
             param($port)
-            Start-Sleep -Milliseconds 1500
+            Start-Sleep -Milliseconds 1100
             Invoke-RestMethod -Method Post -Uri "http://127.0.0.1:$port/__control" -Body '{"mode":"up"}' -ContentType 'application/json'
         }
         try {
