@@ -1,14 +1,20 @@
 <#
 .SYNOPSIS
     Status fan-out: Get-VaultBackendStatus for 1 target vs 20 targets over SSH (issue 3's goal: 20 in less
-    than 3x the time of 1). Every target gets its own SSH connection (its own known_hosts copy, so the
-    session's connection pool cannot share one), as 20 servers would.
+    than 3x the time of 1), in two modes:
+      shared   - 20 targets on one SSH server and account (a targets file of 20 backends on the sshd on
+                 127.0.0.1): the session's pool reuses one connection, commands and probes are channels on it;
+      separate - every target gets its own SSH connection (its own known_hosts copy defeats the pool), as 20
+                 servers would; here all 20 "servers" share this machine's 2 cores, so this measures the
+                 handshake cost more than the fan-out.
+    Each run uses fresh connections (new known_hosts copies), so runs do not reuse each other's connections.
 #>
 param(
     [Parameter(Mandatory)] [string] $ModuleManifest,
     [int] $Targets = 20,
     [int] $Runs = 3,
     [int] $ThrottleLimit = 8,
+    [ValidateSet('shared', 'separate')] [string[]] $Mode = @('shared', 'separate'),
     [string] $OutFile = (Join-Path $PSScriptRoot 'results/status-fanout.json')
 )
 $ErrorActionPreference = 'Stop'
@@ -21,17 +27,19 @@ $sshd = Start-TestSshd
 $work = Join-Path ([IO.Path]::GetTempPath()) ("yv-bench-fanout-" + [guid]::NewGuid().ToString('N').Substring(0, 8))
 New-Item -ItemType Directory -Path $work | Out-Null
 try {
-    function New-Targets([int] $Count, [string] $Tag) {
+    function New-Targets([int] $Count, [string] $Tag, [string] $How) {
+        $shared = Join-Path $work "known_hosts-$Tag"
+        Copy-Item -LiteralPath $sshd.KnownHostsFile -Destination $shared
         1..$Count | ForEach-Object {
-            $known = Join-Path $work "known_hosts-$Tag-$_"
-            Copy-Item -LiteralPath $sshd.KnownHostsFile -Destination $known
+            $known = if ($How -eq 'shared') { $shared } else { Join-Path $work "known_hosts-$Tag-$_" }
+            if (-not (Test-Path -LiteralPath $known)) { Copy-Item -LiteralPath $sshd.KnownHostsFile -Destination $known }
             New-VaultTarget -Name "bench-$Tag-$_" -HostName $sshd.HostName -SshPort $sshd.Port -User $sshd.User -KeyFile $sshd.UserKeyFile `
                 -KnownHostsFile $known -Port $stack.Port -AppPath '/tmp' -ServiceManager Pm2 -Pm2Home '/tmp/yv-bench-pm2-none'
         }
     }
 
-    function Measure-Once([int] $Count, [string] $Tag) {
-        $targets = New-Targets $Count $Tag
+    function Measure-Once([int] $Count, [string] $Tag, [string] $How) {
+        $targets = New-Targets $Count $Tag $How
         $watch = [Diagnostics.Stopwatch]::StartNew()
         $results = $targets | Get-VaultBackendStatus -ThrottleLimit $ThrottleLimit
         $watch.Stop()
@@ -39,25 +47,27 @@ try {
         $watch.Elapsed.TotalMilliseconds
     }
 
-    $null = Measure-Once 1 'warmup'   # JIT and first-use costs out of the figures
-    $one = 1..$Runs | ForEach-Object { Measure-Once 1 "one$_" }
-    $many = 1..$Runs | ForEach-Object { Measure-Once $Targets "many$_" }
+    $null = Measure-Once 1 'warmup' 'shared'   # JIT and first-use costs out of the figures
     function Median([double[]] $v) { $s = $v | Sort-Object; $s[[int][math]::Floor(($s.Count - 1) / 2)] }
-    $result = [ordered]@{
-        scenario         = 'status-fanout-ssh'
-        runs             = $Runs
-        targets          = $Targets
-        throttle_limit   = $ThrottleLimit
-        one_ms_median    = [math]::Round((Median $one), 1)
-        many_ms_median   = [math]::Round((Median $many), 1)
-        one_ms           = @($one | ForEach-Object { [math]::Round($_, 1) })
-        many_ms          = @($many | ForEach-Object { [math]::Round($_, 1) })
-        ratio_many_to_one = [math]::Round((Median $many) / (Median $one), 2)
-        measured_at      = (Get-Date).ToUniversalTime().ToString('o')
+    $result = foreach ($how in $Mode) {
+        $one = 1..$Runs | ForEach-Object { Measure-Once 1 "$how-one$_" $how }
+        $many = 1..$Runs | ForEach-Object { Measure-Once $Targets "$how-many$_" $how }
+        [ordered]@{
+            scenario          = "status-fanout-ssh-$how"
+            runs              = $Runs
+            targets           = $Targets
+            throttle_limit    = $ThrottleLimit
+            one_ms_median     = [math]::Round((Median $one), 1)
+            many_ms_median    = [math]::Round((Median $many), 1)
+            one_ms            = @($one | ForEach-Object { [math]::Round($_, 1) })
+            many_ms           = @($many | ForEach-Object { [math]::Round($_, 1) })
+            ratio_many_to_one = [math]::Round((Median $many) / (Median $one), 2)
+            measured_at       = (Get-Date).ToUniversalTime().ToString('o')
+        }
     }
     New-Item -ItemType Directory -Force -Path (Split-Path -Parent $OutFile) | Out-Null
-    $result | ConvertTo-Json | Set-Content -LiteralPath $OutFile
-    [pscustomobject]$result
+    ConvertTo-Json -InputObject @($result) | Set-Content -LiteralPath $OutFile
+    $result | ForEach-Object { [pscustomobject]$_ }
 }
 finally {
     Stop-TestSshd $sshd
