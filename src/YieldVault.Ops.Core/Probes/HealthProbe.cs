@@ -111,7 +111,9 @@ public static class HealthProbe
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUri, path));
-            request.Headers.ConnectionClose = false;
+            // Through an SSH forward every open connection holds an SSH channel; a kept-alive idle one would
+            // hold a channel slot that the next command or probe may be waiting for.
+            request.Headers.ConnectionClose = true;
             using var response = await Client.SendAsync(request, HttpCompletionOption.ResponseContentRead, linked.Token).ConfigureAwait(false);
             var body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
             var latency = watch.Elapsed.TotalMilliseconds;

@@ -1,0 +1,86 @@
+using System;
+using System.IO;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using YieldVault.Ops.Hosting;
+using YieldVault.Ops.Hosts;
+using YieldVault.Ops.Runbook;
+
+namespace YieldVault.Ops.Commands;
+
+/// <summary>The quarterly runbook drill on a staging target: assess, back up, deploy, verify, smoke, roll back, verify, report.</summary>
+[Cmdlet(VerbsLifecycle.Invoke, "VaultRunbookTest", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(VaultDrillResult))]
+public sealed class InvokeVaultRunbookTestCommand : VaultActionCmdlet
+{
+    [Parameter(Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string Ref { get; set; } = "";
+
+    /// <summary>Where to write the report on this machine (.md, or .html for HTML).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ReportPath { get; set; }
+
+    [Parameter]
+    [ValidatePattern("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    public string? Incident { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 3600)]
+    public int HealthTimeoutSec { get; set; } = 60;
+
+    /// <summary>Run the drill even on a production target.</summary>
+    [Parameter]
+    public SwitchParameter AllowProduction { get; set; }
+
+    private string? _reportFile;
+
+    protected override void Validate(VaultTarget target)
+    {
+        if (!GitRefs.IsValid(Ref))
+        {
+            throw new VaultException("InvalidRef", VaultErrorKind.InvalidArgument, $"'{Ref}' is not a git ref this module deploys.");
+        }
+
+        if (string.Equals(target.Environment, "production", StringComparison.OrdinalIgnoreCase) && !AllowProduction)
+        {
+            throw new VaultException("DrillOnProduction", VaultErrorKind.InvalidArgument,
+                $"{target.DisplayName} is a production target; the drill deploys and rolls back, so it runs against staging.",
+                "Use a staging target, or -AllowProduction if you really mean it.");
+        }
+
+        _reportFile = ReportPath is null ? null : GetUnresolvedProviderPathFromPSPath(ReportPath);
+    }
+
+    protected override string Action(VaultTarget target) => $"Runbook drill: deploy {Ref}, verify, smoke, roll back, verify";
+
+    internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
+    {
+        var html = _reportFile is not null && (_reportFile.EndsWith(".html", StringComparison.OrdinalIgnoreCase) || _reportFile.EndsWith(".htm", StringComparison.OrdinalIgnoreCase));
+        var options = new DrillOptions
+        {
+            Ref = Ref,
+            Incident = Incident,
+            HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),
+            Smoke = DrillHooks.Smoke(Redactor),
+            Record = DrillHooks.Record(shell, Redactor),
+            ReportPath = _reportFile,
+            WriteReport = html ? null : markdown => File.WriteAllText(_reportFile!, Redactor.Redact(markdown)),
+        };
+        var finished = await new DrillRunner(target, shell, Redactor).RunAsync(options, cancellationToken).ConfigureAwait(false);
+        if (html && finished.Deployment is not null)
+        {
+            File.WriteAllText(_reportFile!, Redactor.Redact(RunbookReport.ToHtml(finished.Deployment, finished)));
+        }
+
+        if (!finished.Passed)
+        {
+            output.Error(ErrorRecords.Create("DrillFailed", ErrorCategory.InvalidResult,
+                $"{target.DisplayName}: the runbook drill did not pass. {finished.Error}", target, _reportFile is null ? null : "Read the report " + _reportFile));
+        }
+
+        output.Output(finished);
+    }
+}
