@@ -31,6 +31,16 @@ public sealed class InvokeVaultRunbookTestCommand : VaultActionCmdlet
     [ValidateRange(1, 3600)]
     public int HealthTimeoutSec { get; set; } = 60;
 
+    /// <summary>Also run the smoke write test (POST /admin/test-write) with this key.</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public System.Security.SecureString? SmokeApiKey { get; set; }
+
+    /// <summary>A Slack incoming webhook to report the drill to (runbook 10.3).</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public System.Security.SecureString? WebhookUrl { get; set; }
+
     /// <summary>Run the drill even on a production target.</summary>
     [Parameter]
     public SwitchParameter AllowProduction { get; set; }
@@ -64,8 +74,9 @@ public sealed class InvokeVaultRunbookTestCommand : VaultActionCmdlet
             Ref = Ref,
             Incident = Incident,
             HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),
-            Smoke = DrillHooks.Smoke(Redactor),
+            Smoke = DrillHooks.Smoke(shell, Redactor, SmokeApiKey),
             Record = DrillHooks.Record(shell, Redactor),
+            Notify = DrillHooks.Notify(Redactor, WebhookUrl),
             ReportPath = _reportFile,
             WriteReport = html ? null : markdown => File.WriteAllText(_reportFile!, Redactor.Redact(markdown)),
         };
