@@ -238,6 +238,7 @@ function Start-TestBackendContainer {
               reaches PostgreSQL and the RPC stand-in there. With -PublishPort the container runs on the bridge
               network instead, listens on 3000 (HOST=0.0.0.0) and is published at 127.0.0.1:<PublishPort>.
     .PARAMETER Environment Variables for the container (passed in a 0600 env file, not on the command line).
+    .PARAMETER Volume Bind mounts as docker run -v takes them ("/host/dir:/container/dir").
     .OUTPUTS Object with Name, Id, Image, Port, Url, HealthUrl, Network, RestartPolicy, StartSeconds.
     #>
     [CmdletBinding(DefaultParameterSetName = 'Host')]
@@ -248,6 +249,7 @@ function Start-TestBackendContainer {
         [hashtable] $Environment = @{},
         [ValidateSet('no', 'always', 'unless-stopped', 'on-failure')] [string] $RestartPolicy = 'no',
         [string] $Image = $script:DefaultImageTag,
+        [ValidatePattern('^/[^:]*:/[^:]*(:(ro|rw))?$')] [string[]] $Volume = @(),
         [switch] $NoWait,
         [int] $TimeoutSec = 30
     )
@@ -278,6 +280,7 @@ function Start-TestBackendContainer {
         $runArgs = @('run', '-d', '--name', $Name, '--label', "$script:TestLabel=1", '--label', "$script:RunLabel=$script:RunId",
             '--env-file', $envFile, '--restart', $RestartPolicy, '--stop-timeout', '10')
         $runArgs += if ($publish) { @('-p', "127.0.0.1:${PublishPort}:3000") } else { @('--network', 'host') }
+        foreach ($v in $Volume) { $runArgs += @('-v', $v) }
         $script:Containers.Add($Name)
         $run = Invoke-DkDocker -ArgumentList ($runArgs + $Image) -TimeoutSec 60
     } finally {
@@ -351,6 +354,123 @@ function Remove-AllTestDockerResources {
     if ($IncludeImage) { Remove-TestBackendImage }
 }
 
+function New-TestBackendImageVariant {
+    <#
+    .SYNOPSIS Builds a release image of the sample backend on top of the backend image, the way CI would label one:
+              package.json says -Version (what /api/v1/version reports), APP_COMMIT is -Commit, and the OCI labels
+              org.opencontainers.image.version/revision say the same. -Broken makes /health answer 503 for good (its
+              database probe reads a table that does not exist, like the origin's v1.3.1-broken).
+    .DESCRIPTION One small layer (the changed files) over the base image, committed from a created container: no
+                 build, no pull. The image and every container made from it carry this module instance's run label, so
+                 Remove-TestBackendImageVariant and Remove-AllTestDockerResources find them.
+    .PARAMETER Commit Defaults to a 40-hex id derived from the version (stable across runs).
+    .OUTPUTS Object with Tag, Id, Version, Commit, Broken, Seconds.
+    #>
+    [CmdletBinding()]
+    param(
+        [string] $From = $script:DefaultImageTag,
+        [Parameter(Mandatory)] [ValidatePattern('^[a-z0-9][a-z0-9._/-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$')] [string] $Tag,
+        [Parameter(Mandatory)] [ValidatePattern('^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$')] [string] $Version,
+        [ValidatePattern('^[0-9a-f]{40}$')] [string] $Commit,
+        [switch] $Broken,
+        [int] $TimeoutSec = 120
+    )
+    Set-StrictMode -Version Latest
+    $ErrorActionPreference = 'Stop'
+    $sw = [System.Diagnostics.Stopwatch]::StartNew()
+    Assert-DkEngine -What 'New-TestBackendImageVariant'
+    if (-not $Commit) {
+        $Commit = [System.Convert]::ToHexString([System.Security.Cryptography.SHA1]::HashData([System.Text.Encoding]::UTF8.GetBytes("yieldvault-backend $Version"))).ToLowerInvariant()
+    }
+    $base = Get-DkImage -Tag $From
+    if (-not $base) { throw "New-TestBackendImageVariant: there is no image '$From'; build it with New-TestBackendImage first." }
+    $existing = Get-DkImage -Tag $Tag
+    if ($existing -and -not $existing.Ours) { throw "New-TestBackendImageVariant: the tag '$Tag' belongs to an image without the $script:TestLabel label; choose another -Tag." }
+
+    # No docker build (the legacy builder makes a container per instruction): one created, never started container
+    # of the base image with the new env and labels, the changed files copied in, and a commit.
+    $dir = New-DkTempDirectory -Purpose 'image-variant'
+    $source = 'yv-variant-src-' + [guid]::NewGuid().ToString('N').Substring(0, 10)
+    try {
+        [void](Invoke-DkDocker -ArgumentList 'create', '--name', $source, '--label', "$script:TestLabel=1", '--label', "$script:RunLabel=$script:RunId",
+            '--label', "org.opencontainers.image.version=$Version", '--label', "org.opencontainers.image.revision=$Commit", '--env', "APP_COMMIT=$Commit", $From -TimeoutSec 60)
+        $packageFile = Join-Path $dir 'package.json'
+        [void](Invoke-DkDocker -ArgumentList 'cp', "${source}:/app/package.json", $packageFile -TimeoutSec 60)
+        $package = Get-Content -LiteralPath $packageFile -Raw | ConvertFrom-Json -AsHashtable
+        $package['version'] = $Version
+        [System.IO.File]::WriteAllText($packageFile, ($package | ConvertTo-Json -Depth 20) + "`n")
+        [void](Invoke-DkDocker -ArgumentList 'cp', $packageFile, "${source}:/app/package.json" -TimeoutSec 60)
+        if ($Broken) {
+            $db = Join-Path $dir 'database.js'
+            [void](Invoke-DkDocker -ArgumentList 'cp', "${source}:/app/dist/database.js", $db -TimeoutSec 60)
+            $text = [System.IO.File]::ReadAllText($db)
+            $probe = "this.pool.query('SELECT 1')"
+            if (([regex]::Matches($text, [regex]::Escape($probe))).Count -ne 1) { throw "New-TestBackendImageVariant: dist/database.js of '$From' does not contain $probe exactly once." }
+            [System.IO.File]::WriteAllText($db, $text.Replace($probe, "this.pool.query('SELECT 1 FROM health_probe LIMIT 1')"))
+            [void](Invoke-DkDocker -ArgumentList 'cp', $db, "${source}:/app/dist/database.js" -TimeoutSec 60)
+        }
+        [void](Invoke-DkDocker -ArgumentList 'commit', $source, $Tag -TimeoutSec $TimeoutSec)
+    } finally {
+        [void](Invoke-DkDocker -ArgumentList 'rm', '-f', $source -TimeoutSec 60 -AllowFailure)
+        Remove-DkTempDirectory -Path $dir
+    }
+    $built = Get-DkImage -Tag $Tag
+    if (-not $built) { throw "New-TestBackendImageVariant: docker build reported success but '$Tag' does not exist." }
+    [pscustomobject]@{
+        PSTypeName = 'YieldVault.TestServices.ImageVariant'; Tag = $Tag; Id = $built.Id; Version = $Version; Commit = $Commit; Broken = [bool]$Broken
+        Seconds = [math]::Round($sw.Elapsed.TotalSeconds, 2)
+    }
+}
+
+function Remove-TestBackendImageVariant {
+    <#
+    .SYNOPSIS Removes the images New-TestBackendImageVariant built in this module instance (labels yieldvault-ops-test=1
+              and yieldvault-ops-test.run=<run id>); their containers must be gone first (Remove-AllTestDockerResources).
+              Never the base backend image, never anyone else's. Idempotent.
+    #>
+    [CmdletBinding()]
+    param()
+    Set-StrictMode -Version Latest
+    $ErrorActionPreference = 'Stop'
+    if (-not (Test-Path -LiteralPath '/var/run/docker.sock')) { return }
+    $refs = @((Invoke-DkDocker -ArgumentList 'images', '--filter', "label=$script:TestLabel=1", '--filter', "label=$script:RunLabel=$script:RunId", '--format', '{{.Repository}}:{{.Tag}}' -TimeoutSec 30).StdOut -split '\s+' |
+        Where-Object { $_ -and $_ -notlike '*<none>*' -and $_ -ne $script:DefaultImageTag })
+    if ($refs) { [void](Invoke-DkDocker -ArgumentList (@('image', 'rm') + $refs) -TimeoutSec 120) }
+}
+
+function Invoke-TestBackendImageMigration {
+    <#
+    .SYNOPSIS Runs the sample backend's migrations (node-pg-migrate up -m migrations) from a backend image, in a
+              throwaway container on the host's network, so a database is ready for the API without a checkout.
+              DATABASE_URL goes in a 0600 env file, not on a command line.
+    .OUTPUTS Object with ExitCode, Output, Seconds.
+    #>
+    [CmdletBinding()]
+    param(
+        [string] $Image = $script:DefaultImageTag,
+        [Parameter(Mandatory)] [string] $DatabaseUrl,
+        [int] $TimeoutSec = 120
+    )
+    Set-StrictMode -Version Latest
+    $ErrorActionPreference = 'Stop'
+    Assert-DkEngine -What 'Invoke-TestBackendImageMigration'
+    if ($DatabaseUrl -match "[`r`n]") { throw 'Invoke-TestBackendImageMigration: the database URL cannot go into an env file.' }
+    $dir = New-DkTempDirectory -Purpose 'migrate-env'
+    try {
+        $envFile = Join-Path $dir 'env'
+        $fso = [System.IO.FileStreamOptions]::new()
+        $fso.Mode = [System.IO.FileMode]::CreateNew
+        $fso.Access = [System.IO.FileAccess]::Write
+        $fso.UnixCreateMode = [System.IO.UnixFileMode]'UserRead, UserWrite'
+        $w = [System.IO.StreamWriter]::new($envFile, [System.Text.UTF8Encoding]::new($false), $fso)
+        try { $w.Write("DATABASE_URL=$DatabaseUrl`n") } finally { $w.Dispose() }
+        Invoke-DkDocker -ArgumentList 'run', '--rm', '--network', 'host', '--label', "$script:TestLabel=1", '--label', "$script:RunLabel=$script:RunId",
+            '--env-file', $envFile, '--entrypoint', '/usr/bin/node', $Image, '/app/node_modules/node-pg-migrate/bin/node-pg-migrate.js', 'up', '-m', 'migrations' -TimeoutSec $TimeoutSec
+    } finally {
+        Remove-DkTempDirectory -Path $dir
+    }
+}
+
 function Get-TestDockerRunId {
     <# .SYNOPSIS The run id this module instance puts on its containers (label yieldvault-ops-test.run). #>
     [CmdletBinding()]
@@ -361,7 +481,7 @@ function Get-TestDockerRunId {
 
 Export-ModuleMember -Function @(
     'Grant-TestDockerAccess'
-    'New-TestBackendImage', 'Remove-TestBackendImage'
+    'New-TestBackendImage', 'Remove-TestBackendImage', 'New-TestBackendImageVariant', 'Remove-TestBackendImageVariant', 'Invoke-TestBackendImageMigration'
     'Start-TestBackendContainer', 'Remove-TestBackendContainer', 'Remove-AllTestDockerResources'
     'Get-TestDockerRunId'
 )

@@ -161,16 +161,13 @@ internal sealed class DockerEngineSshStream : WriteClosableStream
     {
         if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            try
-            {
-                CloseWrite();
-            }
-            catch (Exception ex) when (ex is SshException or ObjectDisposedException or IOException or InvalidOperationException)
-            {
-                // The channel is gone already.
-            }
-
-            // Closes the channel; the remote dial-stdio sees EOF and exits.
+            // No EOF before the close: the engine answers "Connection: close" requests and dial-stdio exits, so the
+            // server's CLOSE often arrives just as we dispose, and SSH.NET checks "open" outside the lock it sends
+            // under. An EOF that loses that race goes out after our CLOSE; OpenSSH then drops the whole connection
+            // ("ieof packet referred to nonexistent channel"), and every probe and command riding on it with it.
+            // SshCommand.Dispose closes the channel first and then its input stream, which sends nothing on a
+            // closed channel; the remote dial-stdio still sees its stdin end and exits.
+            Interlocked.Exchange(ref _inputClosed, 1);
             _command.Dispose();
         }
 
