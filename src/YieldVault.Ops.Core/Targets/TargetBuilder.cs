@@ -21,7 +21,7 @@ public static class TargetBuilder
         "TrustNewHostKey", "ConnectTimeoutSec", "CommandTimeoutSec", "AppPath", "Port", "ServiceManager",
         "ServiceName", "EnvFile", "LogPath", "BackupPath", "HealthPath", "ReadyPath", "VersionPath",
         "RequiredVariables", "PublicUrl", "StatePath", "Pm2Home", "DockerHost", "UseSudo",
-        "ReleasesPath", "Repository", "KeepReleases", "MigrationPreset",
+        "ReleasesPath", "Repository", "KeepReleases", "MigrationPreset", "SmokeChecks",
     };
 
     private static readonly string[] SshOnlyKeys =
@@ -229,6 +229,12 @@ public static class TargetBuilder
             required = list;
         }
 
+        values.TryGetValue("SmokeChecks", out var smokeSetting);
+        if (!SmokeChecks.TryParse(smokeSetting, out var smokeChecks, out var smokeProblem))
+        {
+            throw Error("SmokeChecks", smokeProblem!);
+        }
+
         var target = new VaultTarget
         {
             Name = name!,
@@ -254,6 +260,7 @@ public static class TargetBuilder
             Repository = Text("Repository"),
             KeepReleases = Number("KeepReleases") ?? 5,
             MigrationPreset = Preset(),
+            SmokeChecks = smokeChecks,
         };
 
         if (target.FindProblem() is { } problem)

@@ -61,6 +61,9 @@ public sealed class VaultTarget
     /// <summary>Migration tool preset: Prisma (the runbook's), NodePgMigrate, Npm (npm run migrate...), None.</summary>
     public MigrationPreset MigrationPreset { get; init; } = MigrationPreset.Prisma;
 
+    /// <summary>The target's own smoke checks, run after the runbook's (Test-VaultSmoke, and Step 9 of a deployment).</summary>
+    public IReadOnlyList<SmokeCheck> SmokeChecks { get; init; } = Array.Empty<SmokeCheck>();
+
     public string ReleasesDirectory => ReleasesPath ?? AppPath.TrimEnd('/') + "-releases";
 
     /// <summary>Where YieldVault.Ops keeps its own state on the host: the deployment lock, journals, history.</summary>
@@ -171,6 +174,14 @@ public sealed class VaultTarget
         if (DockerHost is not null && !DockerHosts.IsValid(DockerHost))
         {
             return ("DockerHost", $"DockerHost '{DockerHost}' must be unix:///path, tcp://host:port or ssh://user@host[:port].");
+        }
+
+        foreach (var check in SmokeChecks)
+        {
+            if (check.FindProblem() is { } smoke)
+            {
+                return ("SmokeChecks", $"check '{check.Name}', key '{smoke.Key}': {smoke.Problem}");
+            }
         }
 
         if (Ssh is null)
