@@ -29,6 +29,7 @@
         'Test-VaultDependency'
         'Test-VaultDeploymentReadiness'
         'Test-VaultEnvironment'
+        'Test-VaultSmoke'
         'Undo-VaultDeployment'
         'Wait-VaultBackendHealthy'
     )
