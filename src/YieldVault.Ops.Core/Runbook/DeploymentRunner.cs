@@ -258,6 +258,8 @@ public sealed class DeploymentRunner
                     }).ConfigureAwait(false);
             }
 
+            await DeploymentRecords.AppendAsync(_target, _shell, _result, _redactor, cancellationToken).ConfigureAwait(false);
+
             if (held is not null)
             {
                 await held.DisposeAsync().ConfigureAwait(false);
