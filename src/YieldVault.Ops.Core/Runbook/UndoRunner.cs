@@ -180,6 +180,8 @@ echo died-before-switch";
                 await journal.WriteAsync("run", "end", result.Status.ToString(), result.Error, clock.Elapsed.TotalMilliseconds).ConfigureAwait(false);
             }
 
+            await DeploymentRecords.AppendAsync(_target, _shell, result, _redactor, cancellationToken).ConfigureAwait(false);
+
             if (held is not null)
             {
                 await held.DisposeAsync().ConfigureAwait(false);
