@@ -147,6 +147,8 @@ internal sealed class DockerUndoRunner
                     }).ConfigureAwait(false);
             }
 
+            await DeploymentRecords.AppendAsync(_target, _shell, result, _redactor, cancellationToken).ConfigureAwait(false);
+
             if (held is not null)
             {
                 await held.DisposeAsync().ConfigureAwait(false);
