@@ -17,6 +17,7 @@
         'Get-VaultBackendLog'
         'Get-VaultBackendStatus'
         'Get-VaultBackendVersion'
+        'Get-VaultDeploymentHistory'
         'Get-VaultRelease'
         'Get-VaultTarget'
         'Invoke-VaultDeployment'
