@@ -24,6 +24,7 @@
         'Invoke-VaultMigration'
         'New-VaultTarget'
         'Restart-VaultBackend'
+        'Send-VaultNotification'
         'Start-VaultBackend'
         'Stop-VaultBackend'
         'Test-VaultBackendHealth'
