@@ -29,7 +29,7 @@ if [ -n ""$pid"" ] && [ -r /proc/""$pid""/fd ]; then ls /proc/""$pid""/fd 2>/dev
         ServiceState? state = null;
         try
         {
-            state = await ServiceManagers.For(target, shell).GetStateAsync(cancellationToken).ConfigureAwait(false);
+            state = await ServiceManagers.For(target, shell, sampleResources: detailed).GetStateAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (VaultException ex) when (!ex.IsConnectionFailure)
         {

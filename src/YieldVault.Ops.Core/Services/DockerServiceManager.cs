@@ -29,10 +29,22 @@ public sealed class DockerServiceManager : IServiceManager
     private readonly VaultTarget _target;
     private readonly IHostShell _shell;
 
+    private readonly bool _sampleResources;
+
     public DockerServiceManager(VaultTarget target, IHostShell shell)
+        : this(target, shell, sampleResources: true)
+    {
+    }
+
+    /// <param name="sampleResources">
+    /// Read CPU and memory with each state (the engine waits about a second for a second sample, so the
+    /// deployment's many state reads leave it off).
+    /// </param>
+    public DockerServiceManager(VaultTarget target, IHostShell shell, bool sampleResources)
     {
         _target = target ?? throw new ArgumentNullException(nameof(target));
         _shell = shell ?? throw new ArgumentNullException(nameof(shell));
+        _sampleResources = sampleResources;
     }
 
     public ServiceManagerKind Kind => ServiceManagerKind.Docker;
@@ -60,7 +72,7 @@ public sealed class DockerServiceManager : IServiceManager
         }
 
         ContainerStatsResponse? stats = null;
-        if (inspect.State?.Running == true && inspect.State.Restarting != true)
+        if (_sampleResources && inspect.State?.Running == true && inspect.State.Restarting != true)
         {
             stats = await ReadStatsAsync(engine, cancellationToken).ConfigureAwait(false);
         }

@@ -5,10 +5,11 @@ namespace YieldVault.Ops.Services;
 /// <summary>Picks the service manager of a target.</summary>
 public static class ServiceManagers
 {
-    public static IServiceManager For(VaultTarget target, IHostShell shell) => target.ServiceManager switch
+    /// <param name="sampleResources">Whether readings include CPU and memory where that costs extra time (Docker).</param>
+    public static IServiceManager For(VaultTarget target, IHostShell shell, bool sampleResources = false) => target.ServiceManager switch
     {
         ServiceManagerKind.Pm2 => new Pm2ServiceManager(target, shell),
-        ServiceManagerKind.Docker => new DockerServiceManager(target, shell),
+        ServiceManagerKind.Docker => new DockerServiceManager(target, shell, sampleResources),
         _ => new SystemdServiceManager(target, shell),
     };
 }

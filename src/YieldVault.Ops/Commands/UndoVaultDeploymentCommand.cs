@@ -55,6 +55,13 @@ public sealed class UndoVaultDeploymentCommand : VaultActionCmdlet
 
         if (target.ServiceManager == ServiceManagerKind.Docker)
         {
+            if (ParameterSetName != PreviousSet)
+            {
+                throw new VaultException("DockerUndoPreviousOnly", VaultErrorKind.InvalidArgument,
+                    $"{target.DisplayName} is run by Docker, which keeps one previous container ({target.ServiceName}-previous), not releases; -Release and -Backup do not apply.",
+                    "Run Undo-VaultDeployment without -Release/-Backup, or deploy the image you want with Invoke-VaultDeployment -Image.");
+            }
+
             return;
         }
 
