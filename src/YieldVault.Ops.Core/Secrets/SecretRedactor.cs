@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using System.Text.RegularExpressions;
 
 namespace YieldVault.Ops;
 
@@ -12,10 +11,6 @@ namespace YieldVault.Ops;
 public sealed class SecretRedactor
 {
     public const string Mask = "***";
-
-    // scheme://user:password@host -> scheme://user:***@host
-    private static readonly Regex UrlPassword = new(@"(?<prefix>[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)(?<secret>[^\s@/]+)(?=@)",
-        RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
     private readonly object _lock = new();
     private List<string> _secrets = new();
@@ -53,6 +48,40 @@ public sealed class SecretRedactor
             result = result.Replace(secret, Mask);
         }
 
-        return UrlPassword.Replace(result, m => m.Groups["prefix"].Value + Mask);
+        return MaskUrlPasswords(result);
+    }
+
+    /// <summary>scheme://user:password@host becomes scheme://user:***@host; one linear pass, no regex.</summary>
+    private static string MaskUrlPasswords(string text)
+    {
+        var start = text.IndexOf("://", StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return text;
+        }
+
+        var output = new System.Text.StringBuilder(text.Length);
+        var copied = 0;
+        while (start >= 0)
+        {
+            var authority = start + 3;
+            var end = authority;
+            while (end < text.Length && !char.IsWhiteSpace(text[end]) && text[end] != '/' && text[end] != '"' && text[end] != '\'')
+            {
+                end++;
+            }
+
+            var at = text.LastIndexOf('@', end - 1, end - authority);
+            var colon = at > authority ? text.IndexOf(':', authority, at - authority) : -1;
+            if (colon >= 0 && at - colon > 1)
+            {
+                output.Append(text, copied, colon + 1 - copied).Append(Mask);
+                copied = at;
+            }
+
+            start = end < text.Length ? text.IndexOf("://", end, StringComparison.Ordinal) : -1;
+        }
+
+        return output.Append(text, copied, text.Length - copied).ToString();
     }
 }
