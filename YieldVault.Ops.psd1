@@ -12,6 +12,7 @@
     FormatsToProcess     = @('YieldVault.Ops.Format.ps1xml')
     CmdletsToExport      = @(
         'Backup-VaultDeployment'
+        'ConvertTo-VaultRunbookReport'
         'Disable-VaultMaintenanceMode'
         'Enable-VaultMaintenanceMode'
         'Get-VaultBackendLog'
@@ -22,6 +23,7 @@
         'Get-VaultTarget'
         'Invoke-VaultDeployment'
         'Invoke-VaultMigration'
+        'Invoke-VaultRunbookTest'
         'New-VaultTarget'
         'Restart-VaultBackend'
         'Send-VaultNotification'
