@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Management.Automation;
+using System.Security;
 using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
@@ -8,6 +9,7 @@ using YieldVault.Ops.Hosting;
 using YieldVault.Ops.Hosts;
 using YieldVault.Ops.Releases;
 using YieldVault.Ops.Runbook;
+using YieldVault.Ops.Smoke;
 
 namespace YieldVault.Ops.Commands;
 
@@ -68,6 +70,15 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
     [ValidateRange(1, 3600)]
     public int HealthTimeoutSec { get; set; } = 60;
 
+    /// <summary>Step 9 runs no smoke checks (they run by default; a failing one rolls back).</summary>
+    [Parameter]
+    public SwitchParameter SkipSmoke { get; set; }
+
+    /// <summary>The admin API key: step 9 also runs the write test (POST /admin/test-write).</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public SecureString? SmokeApiKey { get; set; }
+
     /// <summary>Clears a stale lock left by a dead run, and skips the confirmation.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -120,7 +131,7 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
 
     internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
     {
-        var result = await new DeploymentRunner(target, shell, Request(), Redactor).RunAsync(cancellationToken).ConfigureAwait(false);
+        var result = await new DeploymentRunner(target, shell, Request(shell), Redactor).RunAsync(cancellationToken).ConfigureAwait(false);
         if (result.Status == DeploymentStatus.RolledBack)
         {
             output.Error(ErrorRecords.Create("DeploymentRolledBack", ErrorCategory.InvalidResult,
@@ -136,7 +147,8 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
         output.Output(result);
     }
 
-    private DeploymentRequest Request() => new()
+    /// <param name="shell">The target's host, for the smoke tests; null only for plans, which never run them.</param>
+    private DeploymentRequest Request(IHostShell? shell = null) => new()
     {
         Ref = ParameterSetName == GitSet ? Ref : null,
         Image = ParameterSetName == ImageSet ? Image : null,
@@ -152,5 +164,7 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
         MigrationCommand = MigrationCommand,
         StopTimeout = TimeSpan.FromSeconds(StopTimeoutSec),
         HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),
+        Smoke = SkipSmoke ? null : (target, token) => SmokeRunner.RunForDeploymentAsync(target, shell ?? throw new InvalidOperationException("No host for the smoke tests."),
+            new SmokeOptions { ApiKey = SmokeApiKey, IncludeWrite = SmokeApiKey is not null }, Redactor, Maintenance, token),
     };
 }
