@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Security;
 using System.Threading;
 using System.Threading.Tasks;
@@ -265,7 +264,7 @@ public sealed class SshShell : IHostShell
 
         if (_endpoint.Password is { } password)
         {
-            yield return new PasswordAuthenticationMethod(_endpoint.User, Unprotect(password));
+            yield return new PasswordAuthenticationMethod(_endpoint.User, SecureStrings.Unprotect(password));
         }
     }
 
@@ -293,23 +292,6 @@ public sealed class SshShell : IHostShell
         "ssh-rsa" => new[] { "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa" },
         _ => new[] { keyType },
     };
-
-    private static string Unprotect(SecureString secure)
-    {
-        var pointer = IntPtr.Zero;
-        try
-        {
-            pointer = Marshal.SecureStringToGlobalAllocUnicode(secure);
-            return Marshal.PtrToStringUni(pointer) ?? "";
-        }
-        finally
-        {
-            if (pointer != IntPtr.Zero)
-            {
-                Marshal.ZeroFreeGlobalAllocUnicode(pointer);
-            }
-        }
-    }
 
     private void Drop()
     {

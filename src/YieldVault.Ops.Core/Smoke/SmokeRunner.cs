@@ -4,7 +4,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
 using System.Net;
-using System.Runtime.InteropServices;
 using System.Security;
 using System.Threading;
 using System.Threading.Tasks;
@@ -225,7 +224,7 @@ public static class SmokeRunner
     {
         if (options.ApiKey is { } secure)
         {
-            var given = Unprotect(secure);
+            var given = SecureStrings.Unprotect(secure);
             redactor.Add(given);
             return given.Length == 0 || given.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))
                 ? (null, "the API key given is empty or holds spaces or control characters")
@@ -259,23 +258,6 @@ public static class SmokeRunner
 
     private static bool IsLoopback(Uri url) =>
         url.IsLoopback || (IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
-
-    private static string Unprotect(SecureString secure)
-    {
-        var pointer = IntPtr.Zero;
-        try
-        {
-            pointer = Marshal.SecureStringToGlobalAllocUnicode(secure);
-            return Marshal.PtrToStringUni(pointer) ?? "";
-        }
-        finally
-        {
-            if (pointer != IntPtr.Zero)
-            {
-                Marshal.ZeroFreeGlobalAllocUnicode(pointer);
-            }
-        }
-    }
 
     private readonly struct Outcome
     {

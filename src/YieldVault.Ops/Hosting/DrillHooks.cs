@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using System.Runtime.InteropServices;
 using System.Security;
 using System.Threading;
 using System.Threading.Tasks;
@@ -76,7 +75,7 @@ internal static class DrillHooks
         {
             try
             {
-                var address = WebhookAddress.Parse(Unprotect(webhookUrl), redactor);
+                var address = WebhookAddress.Parse(SecureStrings.Unprotect(webhookUrl), redactor);
                 var message = drill.Deployment is null
                     ? SlackMessage.ForText($"Runbook drill on {drill.Target?.Name}: FAILED before the deployment. {drill.Error}", redactor)
                     : SlackMessage.ForDeployment(drill.Deployment, redactor);
@@ -94,22 +93,5 @@ internal static class DrillHooks
                 return false;
             }
         };
-    }
-
-    private static string Unprotect(SecureString secure)
-    {
-        var pointer = IntPtr.Zero;
-        try
-        {
-            pointer = Marshal.SecureStringToGlobalAllocUnicode(secure);
-            return Marshal.PtrToStringUni(pointer) ?? "";
-        }
-        finally
-        {
-            if (pointer != IntPtr.Zero)
-            {
-                Marshal.ZeroFreeGlobalAllocUnicode(pointer);
-            }
-        }
     }
 }
