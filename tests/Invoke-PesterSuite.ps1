@@ -22,11 +22,22 @@ $config.Output.Verbosity = 'Detailed'
 $config.TestResult.Enabled = $true
 $config.TestResult.OutputFormat = 'NUnitXml'
 $config.TestResult.OutputPath = Join-Path $ResultsDirectory 'pester.xml'
-$result = Invoke-Pester -Configuration $config
+# Everything the suites print goes to a transcript, which is then scanned for the secrets the suites plant
+# (all named "Planted-..."): a planted value in any output, warning, verbose line or error fails the run.
+$transcript = Join-Path $ResultsDirectory 'pester-transcript.txt'
+Start-Transcript -LiteralPath $transcript -Force | Out-Null
+try { $result = Invoke-Pester -Configuration $config }
+finally { Stop-Transcript | Out-Null }
+
+$leaks = @(Select-String -LiteralPath $transcript, $config.TestResult.OutputPath.Value -Pattern 'Planted-[A-Za-z]+(-[A-Za-z]+)*-[0-9A-Fa-f]{1,}' -AllMatches |
+    ForEach-Object { $_.Matches.Value } | Sort-Object -Unique)
+$scan = if ($leaks.Count -eq 0) { 'passed' } else { 'FAILED' }
+Write-Host "Secret scan of the run's output and results: $scan" -ForegroundColor $(if ($leaks.Count) { 'Red' } else { 'Green' })
+if ($leaks.Count) { Write-Host "  planted values found (shown so they can be traced; they are test-only): $($leaks -join ', ')" -ForegroundColor Red }
 
 [pscustomobject]@{
-    Passed          = $result.PassedCount
-    Failed          = $result.FailedCount
+    Passed          = $result.PassedCount + [int]($leaks.Count -eq 0)
+    Failed          = $result.FailedCount + [int]($leaks.Count -gt 0)
     Skipped         = $result.SkippedCount
     NotRun          = $result.NotRunCount
     ContainerFailed = $result.FailedContainersCount
