@@ -67,8 +67,8 @@ public static class ArtifactReleaseSource
             if (!hasModules.Succeeded)
             {
                 step("npm ci --omit=dev");
-                await shell.RunCheckedAsync(new CommandLine("npm", "ci", "--omit=dev", "--no-audit", "--no-fund") { WorkingDirectory = path },
-                    "DependencyInstallFailed", "npm ci --omit=dev", target.Ssh?.CommandTimeout ?? TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
+                await NpmInstall.RunAsync(shell, new CommandLine("npm", "ci", "--omit=dev", "--no-audit", "--no-fund") { WorkingDirectory = path },
+                    "npm ci --omit=dev", target.Ssh?.CommandTimeout ?? TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
             }
 
             var version = await ReleaseBuilder.BuildAsync(target, shell, store, path, installDependencies: false, step, cancellationToken).ConfigureAwait(false);

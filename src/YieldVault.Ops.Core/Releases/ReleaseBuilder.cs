@@ -21,8 +21,8 @@ public static class ReleaseBuilder
         if (installDependencies)
         {
             step("npm ci");
-            await shell.RunCheckedAsync(new CommandLine("npm", "ci", "--include=dev", "--no-audit", "--no-fund") { WorkingDirectory = releasePath },
-                "DependencyInstallFailed", "npm ci", timeout, cancellationToken).ConfigureAwait(false);
+            await NpmInstall.RunAsync(shell, new CommandLine("npm", "ci", "--include=dev", "--no-audit", "--no-fund") { WorkingDirectory = releasePath },
+                "npm ci", timeout, cancellationToken).ConfigureAwait(false);
             step("npm run build");
             await shell.RunCheckedAsync(new CommandLine("npm", "run", "build") { WorkingDirectory = releasePath },
                 "BuildFailed", "npm run build", timeout, cancellationToken, recommendedAction: "Fix the build of this ref; the running version was not touched.").ConfigureAwait(false);
