@@ -114,13 +114,23 @@ echo adopted";
         return removed;
     }
 
-    /// <summary>Removes a release that failed to prepare (never the current one).</summary>
+    /// <summary>
+    /// Removes a release that failed to prepare (never the current one). Best effort: it runs while another
+    /// failure is being reported (often a lost connection), which must not be replaced by this one.
+    /// </summary>
     public async Task DiscardAsync(string releaseName, CancellationToken cancellationToken)
     {
-        var current = await CurrentAsync(cancellationToken).ConfigureAwait(false);
-        if (current != releaseName)
+        try
         {
-            await _shell.RunAsync(CommandLine.Script("rm -rf -- \"$1/$2\"", ReleasesDirectory, releaseName), Quick, cancellationToken).ConfigureAwait(false);
+            var current = await CurrentAsync(cancellationToken).ConfigureAwait(false);
+            if (current != releaseName)
+            {
+                await _shell.RunAsync(CommandLine.Script("rm -rf -- \"$1/$2\"", ReleasesDirectory, releaseName), Quick, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (VaultException ex)
+        {
+            Reporting.Current.Warning($"{_target.Name}: could not remove the unfinished release {ReleasesDirectory}/{releaseName}: {ex.Message}");
         }
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
@@ -11,13 +12,19 @@ namespace YieldVault.Ops.Runbook;
 /// <summary>
 /// One deployment per target at a time: a lock file on the target's host, created atomically (noclobber),
 /// holding the owner, the deploying machine and process, and the run id. While a run holds it, the lock is
-/// touched every few seconds; a lock whose owner process is gone (same machine) or that has not been
-/// touched for <see cref="StaleAfter"/> is stale: reported, and cleared only with -Force.
+/// touched every few seconds; a lock whose owner process is gone (same machine), whose run in this process
+/// has ended (it could not be removed, e.g. the connection was lost), or that has not been touched for
+/// <see cref="StaleAfter"/> is stale: reported, and cleared only with -Force. Clearing one closes the dead
+/// run's journal with an "Abandoned" end line, so every run's journal ends.
 /// </summary>
 public sealed class DeploymentLock : IAsyncDisposable
 {
     public static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(10);
+    private static readonly System.Text.RegularExpressions.Regex RunIdPattern = new("^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$", System.Text.RegularExpressions.RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+
+    // The runs of this process that hold a lock now; a lock naming this process and a run not here is left over.
+    private static readonly ConcurrentDictionary<string, bool> ActiveRuns = new(StringComparer.Ordinal);
 
     private readonly IHostShell _shell;
     private readonly string _path;
@@ -50,6 +57,7 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
             var result = await shell.RunAsync(CommandLine.Script(script, path, owner), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
             if (result.Succeeded)
             {
+                ActiveRuns[runId] = true;
                 var acquired = new DeploymentLock(shell, path, runId);
                 acquired.StartHeartbeat();
                 return acquired;
@@ -81,6 +89,7 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
             }
 
             Reporting.Current.Warning($"{target.Name}: clearing a stale deployment lock ({holder}; {why}).");
+            await CloseAbandonedJournalAsync(target, shell, holder, why, runId, cancellationToken).ConfigureAwait(false);
             await shell.RunAsync(CommandLine.Script("rm -f -- \"$1\"", path), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
         }
 
@@ -90,13 +99,21 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
     /// <summary>Reads a lock without taking it (for readiness checks and status).</summary>
     public static bool IsStale(string holder, TimeSpan age, out string why)
     {
-        var fields = holder.Split(' ').Select(f => f.Split(new[] { '=' }, 2)).Where(f => f.Length == 2).GroupBy(f => f[0]).ToDictionary(g => g.Key, g => g.First()[1]);
+        var fields = Fields(holder);
         if (fields.TryGetValue("host", out var host) && host == System.Environment.MachineName
-            && fields.TryGetValue("pid", out var pidText) && int.TryParse(pidText, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
-            && !ProcessAlive(pid))
+            && fields.TryGetValue("pid", out var pidText) && int.TryParse(pidText, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid))
         {
-            why = $"its process {pid} on this machine is gone";
-            return true;
+            if (!ProcessAlive(pid))
+            {
+                why = $"its process {pid} on this machine is gone";
+                return true;
+            }
+
+            if (pid == CurrentProcessId && fields.TryGetValue("run", out var run) && !ActiveRuns.ContainsKey(run))
+            {
+                why = $"its run {run} in this process has ended without removing it";
+                return true;
+            }
         }
 
         if (age > StaleAfter)
@@ -124,9 +141,52 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
             }
         }
 
-        // Only our own lock is removed: a lock cleared and retaken by another run stays.
-        await _shell.RunAsync(CommandLine.Script("grep -q -- \"run=$2 \" \"$1\" 2>/dev/null && rm -f -- \"$1\"; true", _path, _runId), TimeSpan.FromSeconds(30), CancellationToken.None).ConfigureAwait(false);
-        _stop.Dispose();
+        ActiveRuns.TryRemove(_runId, out _);
+        try
+        {
+            // Only our own lock is removed: a lock cleared and retaken by another run stays.
+            await _shell.RunAsync(CommandLine.Script("grep -q -- \"run=$2 \" \"$1\" 2>/dev/null && rm -f -- \"$1\"; true", _path, _runId), TimeSpan.FromSeconds(30), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (VaultException ex)
+        {
+            // Releasing must not replace the run's own outcome (a lost connection is usually why this fails).
+            Reporting.Current.Warning($"Could not remove the deployment lock {_path}: {ex.Message} The next run will report it as stale; run it with -Force to clear it.");
+        }
+        finally
+        {
+            _stop.Dispose();
+        }
+    }
+
+    private static int CurrentProcessId { get; } = Process.GetCurrentProcess().Id;
+
+    private static System.Collections.Generic.Dictionary<string, string> Fields(string holder) =>
+        holder.Split(' ').Select(f => f.Split(new[] { '=' }, 2)).Where(f => f.Length == 2).GroupBy(f => f[0]).ToDictionary(g => g.Key, g => g.First()[1]);
+
+    /// <summary>The journal line that closes a dead run's journal (null when the holder names no run id).</summary>
+    internal static string? AbandonedLine(string holder, string why, string clearedBy, DateTimeOffset now) =>
+        Fields(holder).TryGetValue("run", out var run) && RunIdPattern.IsMatch(run)
+            ? new Newtonsoft.Json.Linq.JObject
+            {
+                ["time"] = now.ToString("o", CultureInfo.InvariantCulture), ["run"] = run, ["step"] = "run", ["phase"] = "end", ["outcome"] = "Abandoned",
+                ["detail"] = $"the run did not finish ({why}); its lock was cleared by run {clearedBy}",
+            }.ToString(Newtonsoft.Json.Formatting.None)
+            : null;
+
+    private static async Task CloseAbandonedJournalAsync(VaultTarget target, IHostShell shell, string holder, string why, string clearedBy, CancellationToken cancellationToken)
+    {
+        if (AbandonedLine(holder, why, clearedBy, DateTimeOffset.UtcNow) is not { } line)
+        {
+            return;
+        }
+
+        var journal = DeploymentJournal.DirectoryOf(target) + "/" + Fields(holder)["run"] + ".jsonl";
+        var result = await shell.RunAsync(CommandLine.Script("[ -f \"$1\" ] || exit 0; grep -q '\"step\":\"run\",\"phase\":\"end\"' \"$1\" && exit 0; printf '%s\\n' \"$2\" >> \"$1\"", journal, line),
+            TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            Reporting.Current.Warning($"{target.Name}: could not close the journal {journal} of the dead run: {result.Tail(2)}");
+        }
     }
 
     private void StartHeartbeat()
@@ -141,9 +201,9 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
                 {
                     await _shell.RunAsync(CommandLine.Script("touch -c -- \"$1\"", _path), TimeSpan.FromSeconds(20), token).ConfigureAwait(false);
                 }
-                catch (VaultException)
+                catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    // A missed heartbeat is not fatal; the deployment itself reports connection problems.
+                    // A missed heartbeat is not fatal (whatever the transport threw); the deployment itself reports connection problems.
                 }
             }
         }, token);
