@@ -60,7 +60,7 @@ public class DockerServiceManagerTests
     [InlineData("something-new", ServiceStatus.Unknown)]
     public void Docker_states_map_to_service_states(string status, ServiceStatus expected)
     {
-        var state = DockerServiceManager.ToServiceState("yieldvault-backend", Inspect(status), null);
+        var state = DockerContainerState.ToServiceState("yieldvault-backend", Inspect(status), null);
         Assert.Equal(expected, state.Status);
         Assert.Equal(ServiceManagerKind.Docker, state.Manager);
         Assert.Equal("yieldvault-backend", state.ServiceName);
@@ -79,7 +79,7 @@ public class DockerServiceManagerTests
     [InlineData(1, RestartPolicyKind.Undefined, 0, 0, ServiceStatus.Failed)]
     public void An_exited_container_is_stopped_failed_or_crash_looping(long exitCode, RestartPolicyKind policy, long maxRetries, long restarts, ServiceStatus expected)
     {
-        var state = DockerServiceManager.ToServiceState("b", Inspect("exited", exitCode, policy, maxRetries, restarts), null);
+        var state = DockerContainerState.ToServiceState("b", Inspect("exited", exitCode, policy, maxRetries, restarts), null);
         Assert.Equal(expected, state.Status);
         Assert.Equal($"exited (code {exitCode})", state.Detail);
     }
@@ -87,7 +87,7 @@ public class DockerServiceManagerTests
     [Fact]
     public void An_out_of_memory_kill_is_not_a_stop_on_purpose()
     {
-        var state = DockerServiceManager.ToServiceState("b", Inspect("exited", 137, oom: true), null);
+        var state = DockerContainerState.ToServiceState("b", Inspect("exited", 137, oom: true), null);
         Assert.Equal(ServiceStatus.Failed, state.Status);
         Assert.Equal("exited (code 137, out of memory)", state.Detail);
     }
@@ -95,7 +95,7 @@ public class DockerServiceManagerTests
     [Fact]
     public void A_restarting_container_is_crash_looping_with_its_restarts_and_last_exit_code()
     {
-        var state = DockerServiceManager.ToServiceState("b", Inspect("restarting", 1, RestartPolicyKind.Always, restarts: 4), null);
+        var state = DockerContainerState.ToServiceState("b", Inspect("restarting", 1, RestartPolicyKind.Always, restarts: 4), null);
         Assert.Equal(ServiceStatus.CrashLooping, state.Status);
         Assert.Equal(4, state.Restarts);
         Assert.Equal("restarting (last exit code 1, restart policy always)", state.Detail);
@@ -106,8 +106,8 @@ public class DockerServiceManagerTests
     [Fact]
     public void The_restarting_flag_wins_over_the_status_text()
     {
-        Assert.Equal(ServiceStatus.CrashLooping, DockerServiceManager.StatusOf(new ContainerState { Status = "running", Running = true, Restarting = true }, null, 1));
-        Assert.Equal(ServiceStatus.Unknown, DockerServiceManager.StatusOf(null, null, 0));
+        Assert.Equal(ServiceStatus.CrashLooping, DockerContainerState.StatusOf(new ContainerState { Status = "running", Running = true, Restarting = true }, null, 1));
+        Assert.Equal(ServiceStatus.Unknown, DockerContainerState.StatusOf(null, null, 0));
     }
 
     [Fact]
@@ -119,7 +119,7 @@ public class DockerServiceManagerTests
             PreCPUStats = new CPUStats { CPUUsage = new CPUUsage { TotalUsage = 200_000_000 }, SystemUsage = 18_000_000_000, OnlineCPUs = 2 },
             MemoryStats = new MemoryStats { Usage = 80_000_000, Stats = new Dictionary<string, ulong> { ["total_inactive_file"] = 5_000_000, ["cache"] = 9_000_000 } },
         };
-        var state = DockerServiceManager.ToServiceState("yieldvault-backend", Inspect("running", pid: 4242, health: "healthy"), stats);
+        var state = DockerContainerState.ToServiceState("yieldvault-backend", Inspect("running", pid: 4242, health: "healthy"), stats);
 
         Assert.Equal(ServiceStatus.Running, state.Status);
         Assert.True(state.IsRunning);
@@ -137,16 +137,16 @@ public class DockerServiceManagerTests
     [Fact]
     public void Resources_are_left_out_when_not_running_or_not_sampled()
     {
-        var stopped = DockerServiceManager.ToServiceState("b", Inspect("exited"), new ContainerStatsResponse { MemoryStats = new MemoryStats { Usage = 10 } });
+        var stopped = DockerContainerState.ToServiceState("b", Inspect("exited"), new ContainerStatsResponse { MemoryStats = new MemoryStats { Usage = 10 } });
         Assert.Null(stopped.MemoryBytes);
         Assert.Null(stopped.CpuPercent);
 
-        var unsampled = DockerServiceManager.ToServiceState("b", Inspect("running", pid: 1), null);
+        var unsampled = DockerContainerState.ToServiceState("b", Inspect("running", pid: 1), null);
         Assert.Null(unsampled.MemoryBytes);
         Assert.Null(unsampled.CpuPercent);
 
         // stream=false with one-shot: no previous sample, so no CPU figure (rather than a made-up one).
-        Assert.Null(DockerServiceManager.CpuPercentOf(new ContainerStatsResponse
+        Assert.Null(DockerContainerState.CpuPercentOf(new ContainerStatsResponse
         {
             CPUStats = new CPUStats { CPUUsage = new CPUUsage { TotalUsage = 5 }, SystemUsage = 10 },
             PreCPUStats = new CPUStats { CPUUsage = new CPUUsage(), SystemUsage = 0 },
@@ -157,13 +157,13 @@ public class DockerServiceManagerTests
     public void Memory_uses_the_cgroup_v2_name_too()
     {
         var stats = new ContainerStatsResponse { MemoryStats = new MemoryStats { Usage = 1000, Stats = new Dictionary<string, ulong> { ["inactive_file"] = 400 } } };
-        Assert.Equal(600, DockerServiceManager.MemoryOf(stats));
+        Assert.Equal(600, DockerContainerState.MemoryOf(stats));
     }
 
     [Fact]
     public void The_engine_error_text_is_in_the_detail()
     {
-        var state = DockerServiceManager.ToServiceState("b", Inspect("created", 127, error: "OCI runtime create failed: exec: \"node\": executable file not found"), null);
+        var state = DockerContainerState.ToServiceState("b", Inspect("created", 127, error: "OCI runtime create failed: exec: \"node\": executable file not found"), null);
         Assert.Equal("created (never started): OCI runtime create failed: exec: \"node\": executable file not found", state.Detail);
     }
 
@@ -185,9 +185,9 @@ public class DockerServiceManagerTests
 
         Assert.Equal(
             new[] { "0.0.0.0:5353->53/udp", "0.0.0.0:3000->3000/tcp", "[::]:3000->3000/tcp", "8080/tcp", "9229/tcp" },
-            DockerServiceManager.FormatPorts(ports));
-        Assert.Empty(DockerServiceManager.FormatPorts(null));
-        Assert.Empty(DockerServiceManager.FormatPorts(new Dictionary<string, IList<PortBinding>>()));
+            DockerContainerState.FormatPorts(ports));
+        Assert.Empty(DockerContainerState.FormatPorts(null));
+        Assert.Empty(DockerContainerState.FormatPorts(new Dictionary<string, IList<PortBinding>>()));
     }
 
     [Theory]
@@ -196,7 +196,7 @@ public class DockerServiceManagerTests
     [InlineData("2026-11-26T06:17:24.5+02:00", "2026-11-26T04:17:24.5000000+00:00")]
     public void Docker_times_parse_with_nanoseconds(string text, string expected)
     {
-        Assert.Equal(DateTimeOffset.Parse(expected, System.Globalization.CultureInfo.InvariantCulture), DockerServiceManager.ParseDockerTime(text));
+        Assert.Equal(DateTimeOffset.Parse(expected, System.Globalization.CultureInfo.InvariantCulture), DockerContainerState.ParseDockerTime(text));
     }
 
     [Theory]
@@ -206,15 +206,15 @@ public class DockerServiceManagerTests
     [InlineData("yesterday")]
     public void The_zero_time_and_nonsense_are_no_time(string? text)
     {
-        Assert.Null(DockerServiceManager.ParseDockerTime(text));
+        Assert.Null(DockerContainerState.ParseDockerTime(text));
     }
 
     [Fact]
     public void Since_is_sent_as_seconds_and_nanoseconds()
     {
         var time = DateTimeOffset.FromUnixTimeSeconds(1_700_000_000).AddTicks(1_234_567);
-        Assert.Equal("1700000000.123456700", DockerServiceManager.UnixTimestamp(time));
-        Assert.Equal("0.000000000", DockerServiceManager.UnixTimestamp(DateTimeOffset.FromUnixTimeSeconds(0)));
+        Assert.Equal("1700000000.123456700", DockerContainerLog.UnixTimestamp(time));
+        Assert.Equal("0.000000000", DockerContainerLog.UnixTimestamp(DateTimeOffset.FromUnixTimeSeconds(0)));
     }
 
     [Fact]
@@ -231,7 +231,7 @@ public class DockerServiceManagerTests
         raw.Position = 0;
 
         using var stream = new MultiplexedStream(raw, true);
-        var lines = await DockerServiceManager.ReadLinesAsync(stream, 100, CancellationToken.None);
+        var lines = await DockerContainerLog.ReadLinesAsync(stream, 100, CancellationToken.None);
 
         Assert.Equal(new[]
         {
@@ -249,7 +249,7 @@ public class DockerServiceManagerTests
         Frame(raw, 1, Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(1, 50).Select(i => $"line {i}\n"))));
         raw.Position = 0;
         using var stream = new MultiplexedStream(raw, true);
-        var lines = await DockerServiceManager.ReadLinesAsync(stream, 3, CancellationToken.None);
+        var lines = await DockerContainerLog.ReadLinesAsync(stream, 3, CancellationToken.None);
         Assert.Equal(new[] { "line 48", "line 49", "line 50" }, lines);
     }
 
@@ -258,7 +258,7 @@ public class DockerServiceManagerTests
     {
         var raw = new MemoryStream(Encoding.UTF8.GetBytes("a\r\nb\n"));
         using var stream = new MultiplexedStream(raw, false);
-        Assert.Equal(new[] { "a", "b" }, await DockerServiceManager.ReadLinesAsync(stream, 10, CancellationToken.None));
+        Assert.Equal(new[] { "a", "b" }, await DockerContainerLog.ReadLinesAsync(stream, 10, CancellationToken.None));
     }
 
     [Fact]

@@ -2,11 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
-using Newtonsoft.Json;
-using Newtonsoft.Json.Linq;
 using YieldVault.Ops.Hosts;
 
 namespace YieldVault.Ops.Services;
@@ -40,38 +37,6 @@ public sealed class Pm2ServiceManager : IServiceManager
 
     private static readonly TimeSpan QueryTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ActionTimeout = TimeSpan.FromSeconds(60);
-
-    // Runs jlist only when the daemon of this PM2_HOME is alive (PM2 resolves its home the same way).
-    private const string JlistScript =
-        "command -v pm2 >/dev/null 2>&1 || { echo " + NotInstalledMarker + "; exit 127; }\n" +
-        "home=${PM2_HOME:-$HOME/.pm2}\n" +
-        "pid=$(cat \"$home/pm2.pid\" 2>/dev/null) || pid=''\n" +
-        "case $pid in ''|*[!0-9]*) echo " + NoDaemonMarker + "; exit 0;; esac\n" +
-        "if kill -0 \"$pid\" 2>/dev/null || [ -d \"/proc/$pid\" ]; then exec pm2 jlist; fi\n" +
-        "echo " + NoDaemonMarker + "\n";
-
-    // $1 = AppPath. Prints the start files that exist there.
-    private const string ProbeAppScript =
-        "cd \"$1\" 2>/dev/null || exit 3\n" +
-        "for f in ecosystem.config.js ecosystem.config.cjs dist/index.js; do [ -f \"$f\" ] && echo \"$f\"; done\n" +
-        "exit 0\n";
-
-    // pm2 save writes $PM2_HOME/dump.pm2; skip it (exit 10) when that is not ours to write.
-    private const string SaveScript =
-        "home=${PM2_HOME:-$HOME/.pm2}\n" +
-        "[ -w \"$home\" ] || exit 10\n" +
-        "exec pm2 save\n";
-
-    // $1 = lines, $2 = marker, $3 = app name, $4... = log files (none: PM2's default paths). Prints the host's
-    // UTC offset (PM2's --time prefix is local time), then each file's tail after a marker line.
-    private const string LogScript =
-        "n=$1; mark=$2; name=$3; shift 3\n" +
-        "if [ $# -eq 0 ]; then home=${PM2_HOME:-$HOME/.pm2}; set -- \"$home/logs/$name-out.log\" \"$home/logs/$name-error.log\"; fi\n" +
-        "date +%z\n" +
-        "for f in \"$@\"; do\n" +
-        "  echo \"$mark\"\n" +
-        "  if [ -r \"$f\" ]; then tail -n \"$n\" -- \"$f\"; echo; fi\n" +
-        "done\n";
 
     private readonly VaultTarget _target;
     private readonly IHostShell _shell;
@@ -200,7 +165,7 @@ public sealed class Pm2ServiceManager : IServiceManager
             .Distinct(StringComparer.Ordinal);
         var marker = "==yv-pm2-log-" + Guid.NewGuid().ToString("N") + "==";
         var arguments = new[] { tail.ToString(CultureInfo.InvariantCulture), marker, Name }.Concat(files).ToArray();
-        var result = await RunAsync(Pm2Command(CommandLine.Script(LogScript, arguments)), QueryTimeout, cancellationToken, $"tail -n {tail} of the PM2 logs of {Name}").ConfigureAwait(false);
+        var result = await RunAsync(Pm2Command(CommandLine.Script(Pm2Scripts.LogScript, arguments)), QueryTimeout, cancellationToken, $"tail -n {tail} of the PM2 logs of {Name}").ConfigureAwait(false);
         if (!result.Succeeded)
         {
             throw Failed(result, $"tail -n {tail} of the PM2 logs of {Name}");
@@ -211,7 +176,7 @@ public sealed class Pm2ServiceManager : IServiceManager
 
     private async Task StartFromAppPathAsync(CancellationToken cancellationToken)
     {
-        var probe = await _shell.RunAsync(CommandLine.Script(ProbeAppScript, _target.AppPath), QueryTimeout, cancellationToken).ConfigureAwait(false);
+        var probe = await _shell.RunAsync(CommandLine.Script(Pm2Scripts.ProbeAppScript, _target.AppPath), QueryTimeout, cancellationToken).ConfigureAwait(false);
         if (probe.ExitCode == 3)
         {
             throw new VaultException("AppPathNotFound", VaultErrorKind.ObjectNotFound,
@@ -267,7 +232,7 @@ public sealed class Pm2ServiceManager : IServiceManager
 
     private async Task SaveAsync(CancellationToken cancellationToken)
     {
-        var result = await RunAsync(Pm2Command(CommandLine.Script(SaveScript)), QueryTimeout, cancellationToken, "pm2 save").ConfigureAwait(false);
+        var result = await RunAsync(Pm2Command(CommandLine.Script(Pm2Scripts.SaveScript)), QueryTimeout, cancellationToken, "pm2 save").ConfigureAwait(false);
         if (result.ExitCode == 10)
         {
             Reporting.Current.Warning($"Started {Name} on {_shell.Description} but did not run 'pm2 save': PM2_HOME ({_target.Pm2Home ?? "~/.pm2"}) is not writable for this user, so a reboot restores the previous process list.");
@@ -292,7 +257,7 @@ public sealed class Pm2ServiceManager : IServiceManager
 
     private async Task<Pm2ProcessList> ReadListAsync(CancellationToken cancellationToken)
     {
-        var result = await RunAsync(Pm2Command(CommandLine.Script(JlistScript)), QueryTimeout, cancellationToken, "pm2 jlist").ConfigureAwait(false);
+        var result = await RunAsync(Pm2Command(CommandLine.Script(Pm2Scripts.JlistScript)), QueryTimeout, cancellationToken, "pm2 jlist").ConfigureAwait(false);
         if (result.StandardOutput.Contains(NotInstalledMarker) || result.ExitCode == 127)
         {
             throw NotInstalled(null);
@@ -368,391 +333,4 @@ public sealed class Pm2ServiceManager : IServiceManager
         new("ServiceManagerFailed", VaultErrorKind.InvalidOperation,
             $"'{what ?? result.Command}' on {_shell.Description} failed with exit code {result.ExitCode}: {Pm2Output.Tail(result)}",
             $"Run 'pm2 logs {Name} --lines 50' and 'pm2 describe {Name}' on the host as the user that runs PM2.");
-}
-
-/// <summary>PM2's names for a process' state (pm2_env.status).</summary>
-internal enum Pm2Status
-{
-    Unknown,
-    Online,
-    Stopped,
-    Stopping,
-    Launching,
-    WaitingRestart,
-    Errored,
-    OneLaunch,
-}
-
-/// <summary>One entry of "pm2 jlist" (one instance of an app).</summary>
-internal sealed class Pm2Process
-{
-    public const int DefaultKillTimeoutMs = 1600;
-
-    public string Name { get; init; } = "";
-
-    public int PmId { get; init; }
-
-    public int? Pid { get; init; }
-
-    public string RawStatus { get; init; } = "";
-
-    public Pm2Status Status { get; init; }
-
-    public int RestartTime { get; init; }
-
-    public int UnstableRestarts { get; init; }
-
-    public long? PmUptimeMs { get; init; }
-
-    public int? ExitCode { get; init; }
-
-    public long? MemoryBytes { get; init; }
-
-    public double? Cpu { get; init; }
-
-    public string? OutLogPath { get; init; }
-
-    public string? ErrorLogPath { get; init; }
-
-    public int? KillTimeoutMs { get; init; }
-
-    /// <summary>A process exists now (PM2 keeps the dead pid while it waits to restart, and 0 when stopped).</summary>
-    public bool IsLive => Pid is > 0 && Status is Pm2Status.Online or Pm2Status.Launching or Pm2Status.Stopping;
-
-    public DateTimeOffset? StartedAt => PmUptimeMs is > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(PmUptimeMs.Value) : null;
-}
-
-/// <summary>The process list of one PM2 daemon, parsed from "pm2 jlist".</summary>
-internal sealed class Pm2ProcessList
-{
-    /// <summary>How long a process PM2 restarted by itself counts as part of a crash loop.</summary>
-    public static readonly TimeSpan CrashLoopWindow = TimeSpan.FromSeconds(10);
-
-    private Pm2ProcessList(bool daemonRunning, IReadOnlyList<Pm2Process> processes)
-    {
-        DaemonRunning = daemonRunning;
-        Processes = processes;
-    }
-
-    public bool DaemonRunning { get; }
-
-    public IReadOnlyList<Pm2Process> Processes { get; }
-
-    public IReadOnlyList<Pm2Process> Find(string name) =>
-        Processes.Where(p => string.Equals(p.Name, name, StringComparison.Ordinal)).OrderBy(p => p.PmId).ToList();
-
-    /// <summary>
-    /// Finds the JSON array in pm2's output. PM2 prints its banner, "[PM2] Spawning PM2 daemon ..." and similar
-    /// lines (some starting with '[') before it; the array itself is one line (JSON.stringify).
-    /// </summary>
-    public static Pm2ProcessList Parse(string output, string where)
-    {
-        if (output.Contains(Pm2ServiceManager.NoDaemonMarker))
-        {
-            return new Pm2ProcessList(false, Array.Empty<Pm2Process>());
-        }
-
-        var lines = output.Replace("\r", "").Split('\n');
-        for (var i = lines.Length - 1; i >= 0; i--)
-        {
-            var line = Pm2Output.StripAnsi(lines[i]).Trim();
-            foreach (var start in Candidates(line))
-            {
-                if (TryParseArray(line.Substring(start)) is not { } array || array.Any(t => t.Type != JTokenType.Object))
-                {
-                    continue;
-                }
-
-                return new Pm2ProcessList(true, array.Cast<JObject>().Select(ReadProcess).ToList());
-            }
-        }
-
-        // Never quote JSON-looking lines: pm2_env carries the app's whole environment.
-        var said = lines.Select(l => Pm2Output.StripAnsi(l).Trim())
-            .Where(l => l.Length > 0 && !l.StartsWith("[{", StringComparison.Ordinal) && !l.StartsWith("{", StringComparison.Ordinal))
-            .Select(l => l.Length > 200 ? l.Substring(0, 200) + "..." : l)
-            .Take(3)
-            .ToList();
-        throw new VaultException("ServiceManagerOutputInvalid", VaultErrorKind.InvalidData,
-            $"pm2 jlist on {where} printed no JSON process list" + (said.Count > 0 ? ": " + string.Join(" / ", said) : "."),
-            "Run 'pm2 jlist' on the host as the same user to see what PM2 prints.");
-    }
-
-    private static JArray? TryParseArray(string text)
-    {
-        // Strings stay strings (no date guessing); text after the array means this was not the array.
-        using var reader = new JsonTextReader(new System.IO.StringReader(text)) { DateParseHandling = DateParseHandling.None };
-        try
-        {
-            var array = JArray.Load(reader);
-            return reader.Read() ? null : array;
-        }
-        catch (JsonReaderException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>Where a JSON array may start in a line: the line itself, or a "[{" / "[]" after other text.</summary>
-    private static IEnumerable<int> Candidates(string line)
-    {
-        if (line.StartsWith("[", StringComparison.Ordinal))
-        {
-            yield return 0;
-        }
-
-        foreach (var token in new[] { "[{", "[]" })
-        {
-            var at = line.Length > 1 ? line.IndexOf(token, 1, StringComparison.Ordinal) : -1;
-            if (at > 0)
-            {
-                yield return at;
-            }
-        }
-    }
-
-    private static Pm2Process ReadProcess(JObject item)
-    {
-        var env = item["pm2_env"] as JObject ?? new JObject();
-        var monit = item["monit"] as JObject;
-        var raw = AsString(env["status"]) ?? "";
-        return new Pm2Process
-        {
-            Name = AsString(item["name"]) ?? AsString(env["name"]) ?? "",
-            PmId = (int)(AsLong(item["pm_id"]) ?? AsLong(env["pm_id"]) ?? 0),
-            Pid = (int?)AsLong(item["pid"]),
-            RawStatus = raw,
-            Status = ParseStatus(raw),
-            RestartTime = (int)(AsLong(env["restart_time"]) ?? 0),
-            UnstableRestarts = (int)(AsLong(env["unstable_restarts"]) ?? 0),
-            PmUptimeMs = AsLong(env["pm_uptime"]),
-            ExitCode = (int?)AsLong(env["exit_code"]),
-            MemoryBytes = AsLong(monit?["memory"]),
-            Cpu = AsDouble(monit?["cpu"]),
-            OutLogPath = AsString(env["pm_out_log_path"]),
-            ErrorLogPath = AsString(env["pm_err_log_path"]),
-            KillTimeoutMs = (int?)AsLong(env["kill_timeout"]),
-        };
-    }
-
-    internal static Pm2Status ParseStatus(string raw) => raw switch
-    {
-        "online" => Pm2Status.Online,
-        "stopped" => Pm2Status.Stopped,
-        "stopping" => Pm2Status.Stopping,
-        "launching" => Pm2Status.Launching,
-        "waiting restart" => Pm2Status.WaitingRestart,
-        "errored" => Pm2Status.Errored,
-        "one-launch-status" => Pm2Status.OneLaunch,
-        _ => Pm2Status.Unknown,
-    };
-
-    /// <summary>The reading for one app; several instances (cluster mode) report the most severe status.</summary>
-    public static ServiceState ToState(string name, Pm2ProcessList list, DateTimeOffset now)
-    {
-        var app = list.Find(name);
-        if (app.Count == 0)
-        {
-            return new ServiceState
-            {
-                Manager = ServiceManagerKind.Pm2,
-                ServiceName = name,
-                Status = ServiceStatus.NotFound,
-                Detail = list.DaemonRunning ? "not in the PM2 process list" : "PM2 daemon not running",
-            };
-        }
-
-        var statuses = app.Select(p => Map(p, now)).ToList();
-        var status = statuses.OrderByDescending(Severity).First();
-        var live = app.Where(p => p.IsLive).ToList();
-        var rawStatuses = app.Select(p => p.RawStatus).Distinct(StringComparer.Ordinal).ToList();
-        return new ServiceState
-        {
-            Manager = ServiceManagerKind.Pm2,
-            ServiceName = name,
-            Status = status,
-            Pid = live.Count > 0 ? live[0].Pid : null,
-            StartedAt = live.Count > 0 ? live.Min(p => p.StartedAt) : null,
-            Restarts = app.Sum(p => p.RestartTime),
-            MemoryBytes = live.Count > 0 ? live.Sum(p => p.MemoryBytes ?? 0) : null,
-            CpuPercent = live.Count > 0 ? live.Sum(p => p.Cpu ?? 0) : null,
-            Detail = rawStatuses.Count == 1 ? rawStatuses[0] : string.Join(", ", app.Select(p => p.RawStatus)),
-        };
-    }
-
-    internal static ServiceStatus Map(Pm2Process process, DateTimeOffset now) => process.Status switch
-    {
-        Pm2Status.Online => RestartedByPm2Recently(process, now) ? ServiceStatus.CrashLooping : ServiceStatus.Running,
-        Pm2Status.Launching => RestartedByPm2Recently(process, now) ? ServiceStatus.CrashLooping : ServiceStatus.Starting,
-        Pm2Status.WaitingRestart => ServiceStatus.CrashLooping,
-        Pm2Status.Errored => ServiceStatus.Failed,
-        // PM2 zeroes the pid of a process it stops on purpose; a stopped entry that keeps its (dead) pid is
-        // the moment between an exit and PM2's own restart of it.
-        Pm2Status.Stopped when process.Pid is > 0 => CrashedBefore(process) ? ServiceStatus.CrashLooping : ServiceStatus.Starting,
-        Pm2Status.Stopped => ServiceStatus.Stopped,
-        Pm2Status.Stopping => ServiceStatus.Stopping,
-        _ => ServiceStatus.Unknown,
-    };
-
-    private static bool RestartedByPm2Recently(Pm2Process process, DateTimeOffset now) =>
-        process.StartedAt is { } started && now - started < CrashLoopWindow && CrashedBefore(process);
-
-    /// <summary>
-    /// PM2 counted an unstable restart (an exit within min_uptime since the last start by hand, which resets the
-    /// count), or restarted it after a non-zero exit.
-    /// </summary>
-    private static bool CrashedBefore(Pm2Process process) =>
-        process.UnstableRestarts > 0 || (process.RestartTime > 0 && process.ExitCode is { } code && code != 0);
-
-    private static int Severity(ServiceStatus status) => status switch
-    {
-        ServiceStatus.CrashLooping => 7,
-        ServiceStatus.Failed => 6,
-        ServiceStatus.Unknown => 5,
-        ServiceStatus.Stopping => 4,
-        ServiceStatus.Starting => 3,
-        ServiceStatus.Stopped => 2,
-        ServiceStatus.Running => 1,
-        _ => 0,
-    };
-
-    private static string? AsString(JToken? token) => token?.Type == JTokenType.String ? (string?)token : null;
-
-    private static long? AsLong(JToken? token) => token?.Type switch
-    {
-        JTokenType.Integer => (long)token,
-        JTokenType.Float => (long)(double)token,
-        JTokenType.String when long.TryParse((string?)token, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) => value,
-        _ => null,
-    };
-
-    private static double? AsDouble(JToken? token) => token?.Type is JTokenType.Integer or JTokenType.Float ? (double)token : null;
-}
-
-/// <summary>Merges the tails of PM2's out and error logs by the time each line starts with.</summary>
-internal static class Pm2LogLines
-{
-    // PM2's --time prefix ("2026-04-29T10:00:00: ", log_date_format YYYY-MM-DDTHH:mm:ss, local time) or an ISO time.
-    private static readonly Regex Stamp = new(
-        @"^(?<date>\d{4}-\d{2}-\d{2})[T ](?<time>\d{2}:\d{2}:\d{2}(?:\.\d{1,7})?)(?<zone>Z|[+-]\d{2}:?\d{2})?",
-        RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
-
-    public static IReadOnlyList<string> Merge(string output, string marker, int tail, DateTimeOffset? since)
-    {
-        var lines = output.Replace("\r", "").Split('\n');
-        var offset = lines.Length > 0 ? ParseOffset(lines[0]) : TimeSpan.Zero;
-        var entries = new List<(DateTimeOffset? Time, int File, int Index, string Text)>();
-        var files = new List<List<string>>();
-        foreach (var line in lines.Skip(1))
-        {
-            if (line == marker)
-            {
-                files.Add(new List<string>());
-            }
-            else if (files.Count > 0)
-            {
-                files[files.Count - 1].Add(line);
-            }
-        }
-
-        for (var f = 0; f < files.Count; f++)
-        {
-            var fileLines = files[f];
-            // The script adds a newline after each tail; drop the empty lines it leaves at the end.
-            var count = fileLines.Count;
-            while (count > 0 && fileLines[count - 1].Length == 0)
-            {
-                count--;
-            }
-
-            DateTimeOffset? current = null;
-            for (var i = 0; i < count; i++)
-            {
-                current = ParseTime(fileLines[i], offset) ?? current;
-                entries.Add((current, f, i, fileLines[i]));
-            }
-        }
-
-        var merged = entries
-            .Where(e => since is null || (e.Time is { } time && time >= since.Value))
-            .OrderBy(e => e.Time ?? DateTimeOffset.MinValue)
-            .ThenBy(e => e.File)
-            .ThenBy(e => e.Index)
-            .Select(e => e.Text)
-            .ToList();
-        return merged.Skip(Math.Max(0, merged.Count - tail)).ToList();
-    }
-
-    /// <summary>
-    /// The time a line starts with. After PM2's prefix (whole seconds, local time) the sample backend and many
-    /// loggers write their own ISO time with milliseconds and a zone; that one orders lines of the same second.
-    /// </summary>
-    internal static DateTimeOffset? ParseTime(string line, TimeSpan hostOffset)
-    {
-        var match = Stamp.Match(line);
-        if (!match.Success)
-        {
-            return null;
-        }
-
-        var rest = line.Substring(match.Length).TrimStart(':', ' ');
-        var inner = Stamp.Match(rest);
-        if (inner.Success && inner.Groups["zone"].Success)
-        {
-            match = inner;
-        }
-
-        var text = match.Groups["date"].Value + "T" + match.Groups["time"].Value;
-        if (!DateTime.TryParseExact(text, new[] { "yyyy-MM-ddTHH:mm:ss", "yyyy-MM-ddTHH:mm:ss.FFFFFFF" }, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
-        {
-            return null;
-        }
-
-        var zone = match.Groups["zone"];
-        var offset = !zone.Success ? hostOffset : zone.Value == "Z" ? TimeSpan.Zero : ParseOffset(zone.Value);
-        return new DateTimeOffset(DateTime.SpecifyKind(local, DateTimeKind.Unspecified), offset);
-    }
-
-    /// <summary>"+0200", "-05:30" (date +%z) as an offset; anything else is UTC.</summary>
-    internal static TimeSpan ParseOffset(string text)
-    {
-        var value = text.Trim().Replace(":", "");
-        if (value.Length != 5 || (value[0] != '+' && value[0] != '-')
-            || !int.TryParse(value.Substring(1, 2), NumberStyles.None, CultureInfo.InvariantCulture, out var hours)
-            || !int.TryParse(value.Substring(3, 2), NumberStyles.None, CultureInfo.InvariantCulture, out var minutes)
-            || hours > 14 || minutes > 59)
-        {
-            return TimeSpan.Zero;
-        }
-
-        var offset = new TimeSpan(hours, minutes, 0);
-        return value[0] == '-' ? -offset : offset;
-    }
-}
-
-/// <summary>Turns pm2's colourful, table-laden output into something that fits an error message.</summary>
-internal static class Pm2Output
-{
-    private static readonly Regex Ansi = new(@"\x1B\[[0-9;?]*[A-Za-z]", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
-
-    public static string StripAnsi(string text) => Ansi.Replace(text, "");
-
-    /// <summary>The last lines pm2 said (stderr first), without colours, tables, host metrics or JSON.</summary>
-    public static string Tail(CommandResult result, int lines = 5)
-    {
-        var said = (result.StandardError + "\n" + result.StandardOutput).Replace("\r", "").Split('\n')
-            .Select(l => StripAnsi(l).Trim())
-            .Where(l => l.Length > 0
-                && l.IndexOfAny(new[] { '│', '┌', '└', '├', '─' }) < 0
-                && !l.StartsWith("host metrics", StringComparison.Ordinal)
-                && !l.StartsWith("[{", StringComparison.Ordinal)
-                && !l.StartsWith("{", StringComparison.Ordinal))
-            .Select(l => l.Length > 300 ? l.Substring(0, 300) + "..." : l)
-            .ToList();
-        return said.Count == 0 ? "(no output)" : string.Join(" / ", said.Skip(Math.Max(0, said.Count - lines)));
-    }
-
-    /// <summary>"[PM2][ERROR] Process or Namespace &lt;name&gt; not found".</summary>
-    public static bool SaysNotFound(CommandResult result, string name) =>
-        StripAnsi(result.StandardError + "\n" + result.StandardOutput).Contains("Process or Namespace " + name + " not found");
 }
