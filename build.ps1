@@ -11,13 +11,15 @@
       Test       Bootstrap + Build, then xunit and Pester (in a fresh pwsh against out/); ends with
                  "Tests: N passed, N failed" and exits non-zero on any failure
       Demo       start the sample backend locally and show the module working against it
+      Bench      Bootstrap + Build, then bench/Invoke-Benchmarks.ps1 (the runbook as written vs the module's
+                 deployment, import time, status fan-out) -> bench/results/latest.json, docs/benchmarks.md
       Clean      remove generated output
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 -Task Test
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Bootstrap', 'Build', 'Docs', 'Test', 'Demo', 'Clean')]
+    [ValidateSet('Bootstrap', 'Build', 'Docs', 'Test', 'Demo', 'Bench', 'Clean')]
     [string[]] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -29,7 +31,7 @@ param(
     # Skip the xunit run (for quick Pester iterations).
     [switch] $SkipXunit,
 
-    # Skip Bootstrap in Test/Demo (packages already installed).
+    # Skip Bootstrap in Test/Demo/Bench (packages already installed).
     [switch] $SkipBootstrap,
 
     # Where the module is laid out (default: out/ in the repository). Lets parallel work use its own copy.
@@ -209,6 +211,14 @@ function Invoke-Demo {
     if (-not $?) { exit 1 }
 }
 
+function Invoke-Bench {
+    if (-not $SkipBootstrap) { Invoke-Bootstrap }
+    Invoke-Build
+    Write-Step 'Bench (fresh pwsh, built module)'
+    & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -File "$Root/bench/Invoke-Benchmarks.ps1" -ModuleManifest (Join-Path $ModuleOut 'YieldVault.Ops.psd1')
+    if ($LASTEXITCODE -ne 0) { exit 1 }
+}
+
 function Invoke-Clean {
     Write-Step 'Clean'
     foreach ($path in @('out', 'tests/results') + (Get-ChildItem -Path "$Root/src", "$Root/tests" -Directory -Recurse -Include bin, obj -ErrorAction Ignore |
@@ -225,6 +235,7 @@ foreach ($name in $Task) {
         'Docs' { Invoke-Docs }
         'Test' { Invoke-Test }
         'Demo' { Invoke-Demo }
+        'Bench' { Invoke-Bench }
         'Clean' { Invoke-Clean }
     }
 }

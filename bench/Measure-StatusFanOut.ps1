@@ -38,30 +38,40 @@ try {
         }
     }
 
+    # A target that answers late or not at all is a finding, not a reason to stop: it is counted and reported.
     function Measure-Once([int] $Count, [string] $Tag, [string] $How) {
         $targets = New-Targets $Count $Tag $How
         $watch = [Diagnostics.Stopwatch]::StartNew()
-        $results = $targets | Get-VaultBackendStatus -ThrottleLimit $ThrottleLimit
+        $results = @($targets | Get-VaultBackendStatus -ThrottleLimit $ThrottleLimit)
         $watch.Stop()
-        if (@($results).Count -ne $Count -or @($results | Where-Object { -not $_.Healthy }).Count) { throw "Run $Tag returned $(@($results).Count) results, not all healthy." }
-        $watch.Elapsed.TotalMilliseconds
+        if ($results.Count -ne $Count) { throw "Run $Tag returned $($results.Count) results for $Count targets." }
+        $bad = @($results | Where-Object { -not $_.Healthy })
+        [pscustomobject]@{
+            Ms        = $watch.Elapsed.TotalMilliseconds
+            Unhealthy = $bad.Count
+            Problem   = @($bad | Select-Object -First 1 | ForEach-Object { "$($_.State); $($_.Problems -join '; ')" })[0]
+        }
     }
 
     $null = Measure-Once 1 'warmup' 'shared'   # JIT and first-use costs out of the figures
     function Median([double[]] $v) { $s = $v | Sort-Object; $s[[int][math]::Floor(($s.Count - 1) / 2)] }
     $result = foreach ($how in $Mode) {
-        $one = 1..$Runs | ForEach-Object { Measure-Once 1 "$how-one$_" $how }
-        $many = 1..$Runs | ForEach-Object { Measure-Once $Targets "$how-many$_" $how }
+        $one = @(1..$Runs | ForEach-Object { Measure-Once 1 "$how-one$_" $how })
+        $many = @(1..$Runs | ForEach-Object { Measure-Once $Targets "$how-many$_" $how })
         [ordered]@{
             scenario          = "status-fanout-ssh-$how"
             runs              = $Runs
             targets           = $Targets
             throttle_limit    = $ThrottleLimit
-            one_ms_median     = [math]::Round((Median $one), 1)
-            many_ms_median    = [math]::Round((Median $many), 1)
-            one_ms            = @($one | ForEach-Object { [math]::Round($_, 1) })
-            many_ms           = @($many | ForEach-Object { [math]::Round($_, 1) })
-            ratio_many_to_one = [math]::Round((Median $many) / (Median $one), 2)
+            one_ms_median     = [math]::Round((Median $one.Ms), 1)
+            many_ms_median    = [math]::Round((Median $many.Ms), 1)
+            one_ms            = @($one | ForEach-Object { [math]::Round($_.Ms, 1) })
+            many_ms           = @($many | ForEach-Object { [math]::Round($_.Ms, 1) })
+            ratio_many_to_one = [math]::Round((Median $many.Ms) / (Median $one.Ms), 2)
+            # Targets per run whose status came back without a healthy /health (e.g. no answer in 10 s).
+            one_unhealthy     = @($one.Unhealthy)
+            many_unhealthy    = @($many.Unhealthy)
+            first_problem     = @($one + $many | Where-Object Problem | ForEach-Object Problem | Select-Object -First 1)[0]
             measured_at       = (Get-Date).ToUniversalTime().ToString('o')
         }
     }
