@@ -494,10 +494,8 @@ function Invoke-ModuleOperation([string] $Kind, [long] $Epoch0) {
     $ps.Runspace = $ModuleRunspace
     if ($Kind -eq 'deploy') { $null = $ps.AddScript('$BenchTarget | Invoke-VaultDeployment -Ref v1.3.0 -Confirm:$false') }
     else {
-        # The release the last deployment replaced. Plain "Undo-VaultDeployment -Force" picks the release whose
-        # name sorts before the current one, which from the second cycle on is an earlier v1.3.0 build (see
-        # docs/benchmarks.md); -Release runs the same rollback (UndoRunner) to the right release.
-        $null = $ps.AddScript('param($Release) $BenchTarget | Undo-VaultDeployment -Release $Release -Force').AddArgument($script:ModuleReleaseBefore)
+        # Plain Undo: it goes back to the release the last deployment replaced (from the target's history).
+        $null = $ps.AddScript('$BenchTarget | Undo-VaultDeployment -Force')
     }
     try {
         $async = $ps.BeginInvoke()
@@ -618,7 +616,7 @@ else {
     $ModuleRunspace = [runspacefactory]::CreateRunspace()
         $ModuleRunspace.Open()
         $ps = [powershell]::Create(); $ps.Runspace = $ModuleRunspace
-        $null = $ps.AddScript('param($Manifest, $App) Import-Module $Manifest; $global:BenchTarget = New-VaultTarget -Name bench-module -Environment staging -Port $App.Port -AppPath $App.App -ServiceManager Pm2 -Pm2Home $App.Pm2Home -MigrationPreset Npm -LogPath "$($App.Directory)/logs/backend.log" -BackupPath "$($App.Directory)/backups" -StatePath "$($App.Directory)/state"; $BenchTarget.Name').AddArgument($ModuleManifest).AddArgument($module)
+        $null = $ps.AddScript('param($Manifest, $App) Import-Module $Manifest; $global:BenchTarget = New-VaultTarget -Name bench-module -Environment staging -Port $App.Port -AppPath $App.App -ServiceManager Pm2 -Pm2Home $App.Pm2Home -MigrationPreset NodePgMigrate -LogPath "$($App.Directory)/logs/backend.log" -BackupPath "$($App.Directory)/backups" -StatePath "$($App.Directory)/state"; $BenchTarget.Name').AddArgument($ModuleManifest).AddArgument($module)
         $null = $ps.Invoke(); if ($ps.HadErrors) { throw "module runspace: $($ps.Streams.Error -join '; ')" }
         $ps.Dispose()
 
@@ -630,13 +628,6 @@ else {
             }
             else {
                 $ops.Add((Measure-Operation 'module-default' 'deploy' $Run $module.Port $commitNew { param($e) Invoke-ModuleOperation 'deploy' $e }))
-            # What a plain Undo-VaultDeployment would go back to: the release sorted before the current one.
-            $ps = [powershell]::Create(); $ps.Runspace = $ModuleRunspace
-            $list = @($ps.AddScript('$BenchTarget | Get-VaultRelease').Invoke()); $ps.Dispose()
-            $i = [array]::IndexOf(@($list | ForEach-Object IsCurrent), $true)
-            $pick = if ($i -gt 0) { $list[$i - 1].Name } else { $null }
-            $pickCommit = if ($pick) { try { (Invoke-Checked git @('-C', $list[$i - 1].Path, 'rev-parse', 'HEAD')).Trim() } catch { $null } } else { $null }
-            $script:UndoChoices.Add([pscustomobject]@{ Run = $Run; Releases = @($list.Name); ReleaseBefore = $script:ModuleReleaseBefore; DefaultPick = $pick; DefaultPickIsV123 = $pickCommit -eq $commitOld })
                 $ops.Add((Measure-Operation 'module-default' 'rollback' $Run $module.Port $commitOld { param($e) Invoke-ModuleOperation 'rollback' $e }))
             }
             foreach ($op in $ops[-2], $ops[-1]) {
@@ -839,12 +830,8 @@ $null = $sb.AppendLine("| ... of which waiting for the new process to answer /he
 $null = $sb.AppendLine("| Module overhead, rollback (ms) | | $(Cell $m.OverheadRb) | |")
 $null = $sb.AppendLine("| Module's own prober (cross-check): deploy downtime (ms) | | $(Cell $m.SelfDowntime) | |")
 $null = $sb.AppendLine()
-$wrongUndo = @($script:UndoChoices | Where-Object { $_.Run -ge 1 -and -not $_.DefaultPickIsV123 })
-if ($script:UndoChoices.Count -gt 0) {
-    $measuredChoices = @($script:UndoChoices | Where-Object { $_.Run -ge 1 })
-    $null = $sb.AppendLine("Module rollbacks ran ``Undo-VaultDeployment -Release <the release the deployment replaced> -Force``. A plain ``Undo-VaultDeployment -Force`` picks the release whose name sorts just before the current one: in $($wrongUndo.Count) of $($measuredChoices.Count) measured cycles that was not v1.2.3$(if ($wrongUndo) { ' but an earlier v1.3.0 build (' + (($wrongUndo | ForEach-Object DefaultPick) -join ', ') + ')' }).")
-    $null = $sb.AppendLine()
-}
+$null = $sb.AppendLine("Module rollbacks ran a plain ``Undo-VaultDeployment -Force``, which goes back to the release the last deployment replaced (from the target's history); every measured rollback must end serving v1.2.3, or the run fails.")
+$null = $sb.AppendLine()
 $null = $sb.AppendLine("Goals: module downtime ≤ 1/10 of the runbook's: **$(if ($ratios.downtime_goal_met) { 'met' } else { 'not met' })**; rollback ≥ 10x faster: **$(if ($ratios.rollback_goal_met) { 'met' } else { 'not met' })**.")
 $null = $sb.AppendLine()
 if ($extra.Contains('import') -or $extra.Contains('fanout')) {

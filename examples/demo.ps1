@@ -36,7 +36,7 @@ try {
 
     Show 'A target: the runbook defaults, with this demo''s paths and port, run by PM2'
     $target = New-VaultTarget -Name demo-local -Environment staging -Port $port -AppPath $app -ServiceManager Pm2 -Pm2Home $pm2Home `
-        -MigrationPreset Npm -LogPath "$work/logs/backend.log" -BackupPath "$work/backups" -StatePath "$work/state"
+        -MigrationPreset NodePgMigrate -LogPath "$work/logs/backend.log" -BackupPath "$work/backups" -StatePath "$work/state"
     $target | Format-Table | Out-Host
 
     Show 'Runbook Step 6: start it under PM2 and wait until healthy'

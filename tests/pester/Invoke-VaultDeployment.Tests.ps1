@@ -135,6 +135,21 @@ Describe 'Invoke-VaultDeployment with PM2 on <Where>' -ForEach @(@{ Where = 'thi
     }
 }
 
+Describe 'Undo after a redeployment' {
+    It 'goes back to the release the deployment replaced, not the one before it by name' {
+        $before = (& readlink -f -- $Local.App)
+        $deploy = $LocalTarget | Invoke-VaultDeployment -Ref v1.3.0 -SkipSmoke
+        $deploy.Status | Should-Be 'Succeeded'
+        # Releases now sort: adopted (1.2.3), the first 1.3.0 build, this 1.3.0 build; by name the one
+        # before the current is the first 1.3.0 build, but this deployment replaced the adopted 1.2.3.
+        $undo = $LocalTarget | Undo-VaultDeployment -Force
+        $undo.Status | Should-Be 'Succeeded'
+        $undo.ReleaseAfter | Should-Be $deploy.ReleaseBefore
+        (& readlink -f -- $Local.App) | Should-Be $before
+        Get-ServedVersion $Local.Port | Should-Be '1.2.3'
+    }
+}
+
 Describe 'Failures before the stop leave the old version serving' {
     It 'fails on <Case> with <ErrorId>, and the backend never stopped' -ForEach @(
         @{ Case = 'a ref that does not exist'; Params = @{ Ref = 'v9.9.9' }; ErrorId = 'RefNotFound' }

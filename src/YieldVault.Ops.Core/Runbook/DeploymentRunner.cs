@@ -27,6 +27,7 @@ public sealed class DeploymentRunner
     private readonly List<VaultDeploymentStep> _steps;
     private IDeploymentStrategy _strategy = null!;
     private DeploymentJournal? _journal;
+    private bool _nothingToMigrate;
 
     public DeploymentRunner(VaultTarget target, IHostShell shell, DeploymentRequest request, SecretRedactor redactor)
     {
@@ -151,7 +152,10 @@ public sealed class DeploymentRunner
                     return "env ok; " + await MigrateAsync(cancellationToken).ConfigureAwait(false);
                 }
 
-                return "env ok; migrations after the stop";
+                // A status check now, while the old version serves: when nothing is pending, the stop is not
+                // lengthened by a migration run that would do nothing.
+                _nothingToMigrate = await NothingPendingAsync(cancellationToken).ConfigureAwait(false);
+                return _nothingToMigrate ? "env ok; no migration pending" : "env ok; migrations after the stop";
             }, cancellationToken).ConfigureAwait(false);
 
             await RunStepAsync(6, async () =>
@@ -283,11 +287,31 @@ public sealed class DeploymentRunner
         return $"stopped in {stop.DurationMs:0} ms" + (stop.Forced ? " (killed after the graceful stop timed out)" : "");
     }
 
+    private async Task<bool> NothingPendingAsync(CancellationToken cancellationToken)
+    {
+        if (_request.SkipMigrations || _request.MigrationCommand is not null || _request.Image is not null
+            || _target.MigrationPreset is not (MigrationPreset.NodePgMigrate or MigrationPreset.Prisma))
+        {
+            return false;
+        }
+
+        var status = await RunbookOperations.MigrateAsync(_target, _shell, _redactor, MigrationAction.Status, _strategy.MigrationDirectory, null, cancellationToken).ConfigureAwait(false);
+        return status is { Succeeded: true }
+            && (_target.MigrationPreset == MigrationPreset.NodePgMigrate
+                ? status.Output.IndexOf("No migrations to run", StringComparison.OrdinalIgnoreCase) >= 0
+                : status.Output.IndexOf("Database schema is up to date", StringComparison.OrdinalIgnoreCase) >= 0);
+    }
+
     private async Task<string> MigrateAsync(CancellationToken cancellationToken)
     {
         if (_request.SkipMigrations || (_request.MigrationCommand is null && _target.MigrationPreset == MigrationPreset.None))
         {
             return "no migrations";
+        }
+
+        if (_nothingToMigrate)
+        {
+            return "no migration pending (checked before the stop)";
         }
 
         if (_request.Image is not null && _request.MigrationCommand is null)

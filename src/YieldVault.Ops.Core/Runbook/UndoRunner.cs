@@ -63,6 +63,29 @@ public sealed class UndoRunner
             return (current, current);
         }
 
+        // The release the current one replaced, from the record of the deployment that made it current
+        // (names sort by preparation time, which after a deploy, an undo and a redeploy is not the same).
+        IReadOnlyList<VaultDeploymentRecord> history;
+        try
+        {
+            history = await DeploymentRecords.ReadAsync(_target, _shell, cancellationToken).ConfigureAwait(false);
+        }
+        catch (VaultException ex) when (!ex.IsConnectionFailure)
+        {
+            Reporting.Current.Warning($"{_target.Name}: the deployment history could not be read ({ex.Message}); choosing the release before the current one by name.");
+            history = Array.Empty<VaultDeploymentRecord>();
+        }
+
+        var replaced = history
+            .Where(r => r.Kind == DeploymentRecords.DeployKind && r.Status == DeploymentStatus.Succeeded && r.ReleaseAfter == current)
+            .OrderByDescending(r => r.EndedAt)
+            .Select(r => r.ReleaseBefore)
+            .FirstOrDefault();
+        if (replaced is not null && replaced != current && releases.Any(r => r.Name == replaced))
+        {
+            return (replaced, current);
+        }
+
         var index = releases.ToList().FindIndex(r => r.IsCurrent);
         return index > 0
             ? (releases[index - 1].Name, current)
