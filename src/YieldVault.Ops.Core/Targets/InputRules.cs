@@ -7,18 +7,19 @@ namespace YieldVault.Ops;
 
 // Small, strict rules for values that end up on a remote command line or in a file path. Every value
 // is quoted anyway (ShellQuote); these rules exist so hostile input is refused early with a clear
-// message, before anything is connected to, stopped or changed.
+// message, before anything is connected to, stopped or changed. Patterns end in \z, not $: in .NET, $
+// also matches before a final newline, so "v1.3.0\n" would pass.
 
 internal static class TargetNames
 {
-    private static readonly Regex Pattern = new("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static readonly Regex Pattern = new("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
     public static bool IsValid(string? name) => name is not null && Pattern.IsMatch(name);
 }
 
 internal static class ServiceNames
 {
-    private static readonly Regex Pattern = new("^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static readonly Regex Pattern = new("^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
     public static bool IsValid(string? name) => name is not null && Pattern.IsMatch(name);
 }
@@ -26,10 +27,10 @@ internal static class ServiceNames
 internal static class HostNames
 {
     private static readonly Regex DnsName = new(
-        "^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?$",
+        "^(?=.{1,253}\\z)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?\\z",
         RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
-    private static readonly Regex UserName = new("^[A-Za-z_][A-Za-z0-9._-]{0,31}$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static readonly Regex UserName = new("^[A-Za-z_][A-Za-z0-9._-]{0,31}\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
     public static bool IsValid(string? host) =>
         !string.IsNullOrEmpty(host) && (IPAddress.TryParse(host, out _) || DnsName.IsMatch(host));
@@ -51,8 +52,8 @@ internal static class RemotePaths
 
 internal static class DockerHosts
 {
-    private static readonly Regex Tcp = new("^tcp://[A-Za-z0-9.-]+:[0-9]{1,5}$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
-    private static readonly Regex Ssh = new("^ssh://[A-Za-z_][A-Za-z0-9._-]{0,31}@[A-Za-z0-9.-]+(:[0-9]{1,5})?$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static readonly Regex Tcp = new("^tcp://[A-Za-z0-9.-]+:[0-9]{1,5}\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static readonly Regex Ssh = new("^ssh://[A-Za-z_][A-Za-z0-9._-]{0,31}@[A-Za-z0-9.-]+(:[0-9]{1,5})?\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
     public static bool IsValid(string value) =>
         (value.StartsWith("unix://", StringComparison.Ordinal) && RemotePaths.IsSafeAbsolute(value.Substring(7)))
@@ -61,7 +62,7 @@ internal static class DockerHosts
 
 internal static class HostKeyFingerprints
 {
-    private static readonly Regex Sha256 = new("^SHA256:[A-Za-z0-9+/]{43}=?$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static readonly Regex Sha256 = new("^SHA256:[A-Za-z0-9+/]{43}=?\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
     public static bool IsSha256(string? text) => text is not null && Sha256.IsMatch(text);
 
@@ -75,8 +76,8 @@ internal static class HostKeyFingerprints
 
 internal static class Repositories
 {
-    private static readonly Regex Url = new("^(https?|ssh|git|file)://[^\\s'\"`$;|&<>]+$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
-    private static readonly Regex Scp = new("^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static readonly Regex Url = new("^(https?|ssh|git|file)://[^\\s'\"`$;|&<>]+\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static readonly Regex Scp = new("^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
     public static bool IsValid(string value) =>
         !value.StartsWith("-", StringComparison.Ordinal)
@@ -86,7 +87,7 @@ internal static class Repositories
 /// <summary>Git refs accepted for deployment: tags, branches, commits. Never an option, never shell syntax.</summary>
 public static class GitRefs
 {
-    private static readonly Regex Pattern = new("^[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static readonly Regex Pattern = new("^[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
     public static bool IsValid(string? value) =>
         value is not null && Pattern.IsMatch(value) && value.IndexOf("..", StringComparison.Ordinal) < 0

@@ -21,7 +21,7 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
     private const string GitSet = "Git";
     private const string ImageSet = "Image";
     private const string ArtifactSet = "Artifact";
-    private static readonly Regex ImageName = new("^[a-z0-9][a-z0-9._/:@-]{0,254}$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static readonly Regex ImageName = new("^[a-z0-9][a-z0-9._/:@-]{0,254}\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
     [Parameter(Mandatory = true, ParameterSetName = GitSet)]
     [ValidateNotNullOrEmpty]
@@ -40,7 +40,7 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
     public string Sha256 { get; set; } = "";
 
     [Parameter]
-    [ValidatePattern("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    [ValidatePattern("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\\z")]
     public string? Incident { get; set; }
 
     [Parameter]

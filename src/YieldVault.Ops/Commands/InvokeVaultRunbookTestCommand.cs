@@ -24,7 +24,7 @@ public sealed class InvokeVaultRunbookTestCommand : VaultActionCmdlet
     public string? ReportPath { get; set; }
 
     [Parameter]
-    [ValidatePattern("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    [ValidatePattern("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\\z")]
     public string? Incident { get; set; }
 
     [Parameter]

@@ -20,7 +20,7 @@ public sealed class UndoVaultDeploymentCommand : VaultActionCmdlet
     private string? _current;
 
     [Parameter(Mandatory = true, ParameterSetName = ReleaseSet)]
-    [ValidatePattern("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    [ValidatePattern("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\\z")]
     public string Release { get; set; } = "";
 
     [Parameter(Mandatory = true, ParameterSetName = BackupSet)]
