@@ -12,7 +12,8 @@ namespace YieldVault.Ops.Releases;
 /// </summary>
 public static class ArtifactReleaseSource
 {
-    private static readonly Regex Sha256 = new("^[0-9a-fA-F]{64}$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    // \z, not $: $ also matches before a final newline.
+    private static readonly Regex Sha256 = new("^[0-9a-fA-F]{64}\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
     public static void Validate(string artifact, string? sha256)
     {
@@ -25,8 +26,10 @@ public static class ArtifactReleaseSource
         var isUrl = Uri.TryCreate(artifact, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
         if (isUrl ? !string.IsNullOrEmpty(uri!.UserInfo) || artifact.IndexOfAny(new[] { '\'', '"', '`', ' ', '\n', '\r', '\0' }) >= 0 : !RemotePaths.IsSafeAbsolute(artifact))
         {
+            // The message never repeats credentials given in the URL.
+            var shown = isUrl && !string.IsNullOrEmpty(uri!.UserInfo) ? $"{uri.Scheme}://***@{uri.Authority}{uri.PathAndQuery}" : artifact;
             throw new VaultException("InvalidArtifact", VaultErrorKind.InvalidArgument,
-                $"-Artifact must be an http(s) URL without credentials or an absolute path on the host: '{artifact}'.");
+                $"-Artifact must be an http(s) URL without credentials or an absolute path on the host: '{shown}'.");
         }
     }
 
