@@ -187,15 +187,45 @@ true";
         _ => null,
     };
 
-    // Loads the env file the way the backend does (dotenv, when the release has it; else sh) and runs the
-    // tool with it: values stay in the child's environment, never on a command line.
+    // Loads the env file the way the backend does (dotenv, when the release has it; else read line by line as
+    // dotenv would) and runs the tool with it: values stay in the child's environment, never on a command line.
+    // The file is never sourced: a value such as $(cmd) or `cmd`, or a line that is not KEY=VALUE, stays data.
     private const string WithEnvScript = @"cd -- ""$1"" || exit 90
 shift
 if node -e ""require.resolve('dotenv')"" >/dev/null 2>&1; then
   exec node -e ""require('dotenv').config({quiet: true}); const r = require('child_process').spawnSync(process.argv[1], process.argv.slice(2), {stdio: 'inherit'}); process.exit(r.status === null ? 1 : r.status)"" ""$@""
 fi
-if [ -f ./.env ]; then set -a; . ./.env; set +a; fi
+if [ -f ./.env ]; then
+  while IFS= read -r line || [ -n ""$line"" ]; do
+    line=${line#""${line%%[![:space:]]*}""}
+    case $line in 'export '*) line=${line#export }; line=${line#""${line%%[![:space:]]*}""};; esac
+    key=${line%%=*}
+    [ ""$key"" != ""$line"" ] || continue
+    key=${key%""${key##*[![:space:]]}""}
+    case $key in ''|[0-9]*|*[!A-Za-z0-9_]*) continue;; esac
+    value=${line#*=}
+    value=${value#""${value%%[![:space:]]*}""}
+    value=${value%""${value##*[![:space:]]}""}
+    case $value in
+      \""*\"") value=${value#\""}; value=${value%\""};;
+      \'*\') value=${value#\'}; value=${value%\'};;
+      \`*\`) value=${value#\`}; value=${value%\`};;
+      *) value=${value%%"" #""*};;
+    esac
+    export ""$key=$value""
+  done < ./.env
+fi
 exec ""$@""";
+
+    /// <summary>A directory to run a migration in: absolute, without control characters or '..' segments.</summary>
+    public static void ValidateDirectory(string directory)
+    {
+        if (!RemotePaths.IsSafeAbsolute(directory))
+        {
+            throw new VaultException("InvalidPath", VaultErrorKind.InvalidArgument,
+                $"'{directory}' is not a directory to run a migration in: it must be an absolute path on the host, without control characters or '..' segments.");
+        }
+    }
 
     public static async Task<VaultMigrationResult?> MigrateAsync(VaultTarget target, IHostShell shell, SecretRedactor redactor, MigrationAction action, string directory,
         IReadOnlyList<string>? command, CancellationToken cancellationToken)
@@ -206,6 +236,7 @@ exec ""$@""";
             return null;
         }
 
+        ValidateDirectory(directory);
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var line = CommandLine.Script(WithEnvScript, new[] { directory }.Concat(command).ToArray());
         Reporting.Current.Verbose($"[{shell.Description}] (in {directory}) {string.Join(" ", command.Select(ShellQuote.Quote))}");

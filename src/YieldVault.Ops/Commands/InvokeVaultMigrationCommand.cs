@@ -51,9 +51,9 @@ public sealed class InvokeVaultMigrationCommand : VaultActionCmdlet
 
     protected override void Validate(VaultTarget target)
     {
-        if (Path is not null && !Path.StartsWith("/", StringComparison.Ordinal))
+        if (Path is not null)
         {
-            throw new VaultException("InvalidPath", VaultErrorKind.InvalidArgument, $"-Path '{Path}' must be an absolute path on the host.");
+            RunbookOperations.ValidateDirectory(Path);
         }
 
         if (Command is null && RunbookOperations.MigrationCommand(Preset ?? target.MigrationPreset, ActionKind) is null)
