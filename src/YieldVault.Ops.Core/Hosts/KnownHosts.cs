@@ -35,8 +35,40 @@ public sealed class KnownHosts
 
     private KnownHosts(List<Entry> entries) => _entries = entries;
 
+    /// <summary>The largest known_hosts file read; anything longer is not one (a device such as /dev/zero never ends).</summary>
+    public const int MaxFileBytes = 16 * 1024 * 1024;
+
     public static KnownHosts Load(string path) =>
-        File.Exists(path) ? Parse(File.ReadAllLines(path)) : new KnownHosts(new List<Entry>());
+        File.Exists(path) ? Parse(ReadBounded(path)) : new KnownHosts(new List<Entry>());
+
+    private static string[] ReadBounded(string path)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var content = new MemoryStream();
+            var chunk = new byte[81920];
+            int read;
+            while ((read = stream.Read(chunk, 0, chunk.Length)) > 0)
+            {
+                if (content.Length + read > MaxFileBytes)
+                {
+                    throw new VaultException("KnownHostsInvalid", VaultErrorKind.InvalidData,
+                        $"The known_hosts file {path} is larger than {MaxFileBytes / (1024 * 1024)} MB (or never ends, like a device); it was not used and nothing was sent to the server.",
+                        "Point KnownHostsFile at an OpenSSH known_hosts file.");
+                }
+
+                content.Write(chunk, 0, read);
+            }
+
+            return Encoding.UTF8.GetString(content.ToArray()).Split('\n');
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new VaultException("KnownHostsUnreadable", VaultErrorKind.SecurityError,
+                $"Could not read the known_hosts file {path}: {ex.Message}. Nothing was sent to the server.", "Check the KnownHostsFile path and its permissions.", ex);
+        }
+    }
 
     public static KnownHosts Parse(IEnumerable<string> lines)
     {

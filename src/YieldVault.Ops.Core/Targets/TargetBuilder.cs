@@ -143,6 +143,19 @@ public static class TargetBuilder
             }
         }
 
+        // Checked for every target, so a wrong value in a local target's settings is an error too, not ignored.
+        var connectSec = Number("ConnectTimeoutSec") ?? RunbookDefaults.ConnectTimeoutSec;
+        var commandSec = Number("CommandTimeoutSec") ?? RunbookDefaults.CommandTimeoutSec;
+        if (connectSec is < 1 or > 600)
+        {
+            throw Error("ConnectTimeoutSec", $"{connectSec} is outside 1-600 seconds");
+        }
+
+        if (commandSec is < 1 or > 86400)
+        {
+            throw Error("CommandTimeoutSec", $"{commandSec} is outside 1-86400 seconds");
+        }
+
         SshEndpoint? ssh = null;
         if (hostName is not null)
         {
@@ -150,18 +163,6 @@ public static class TargetBuilder
             if (string.IsNullOrEmpty(user))
             {
                 throw Error("User", "an SSH target needs a User (or a Credential)");
-            }
-
-            var connectSec = Number("ConnectTimeoutSec") ?? RunbookDefaults.ConnectTimeoutSec;
-            var commandSec = Number("CommandTimeoutSec") ?? RunbookDefaults.CommandTimeoutSec;
-            if (connectSec is < 1 or > 600)
-            {
-                throw Error("ConnectTimeoutSec", $"{connectSec} is outside 1-600 seconds");
-            }
-
-            if (commandSec is < 1 or > 86400)
-            {
-                throw Error("CommandTimeoutSec", $"{commandSec} is outside 1-86400 seconds");
             }
 
             var keyFile = FilePath("KeyFile");

@@ -82,6 +82,32 @@ public sealed class GetVaultTargetCommand : VaultCmdlet
         }
     }
 
+    /// <summary>The largest targets file read; a bigger one (or a device such as /dev/zero) is refused before it is parsed.</summary>
+    internal const int MaxFileBytes = 4 * 1024 * 1024;
+
+    private static string ReadBounded(string path, Func<string, VaultException> invalid)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            var buffer = new byte[MaxFileBytes + 1];
+            var total = 0;
+            int read;
+            while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0)
+            {
+                total += read;
+            }
+
+            return total > MaxFileBytes
+                ? throw invalid($"the file is larger than {MaxFileBytes / (1024 * 1024)} MB (or never ends); a targets file is far smaller")
+                : new StreamReader(new MemoryStream(buffer, 0, total), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true).ReadToEnd();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw invalid($"could not be read: {ex.Message}");
+        }
+    }
+
     /// <summary>
     /// Parses a .psd1 with PowerShell's parser and evaluates only constant data: a config file can never
     /// run a command.
@@ -97,7 +123,7 @@ public sealed class GetVaultTargetCommand : VaultCmdlet
                 $"The targets file '{path}' does not exist.", "Check the path, or set $env:YIELDVAULT_TARGETS.");
         }
 
-        var ast = Parser.ParseFile(path, out _, out var errors);
+        var ast = Parser.ParseInput(ReadBounded(path, Invalid), path, out _, out var errors);
         if (errors.Length > 0)
         {
             var first = errors[0];
