@@ -127,3 +127,43 @@ public class BadInputFaultTests
         }
     }
 }
+
+public class BadInputPm2KillTests
+{
+    private static readonly string Stopping = Pm2JlistParsingTests.Sample("pm2-jlist-online.json").Replace("\"status\":\"online\"", "\"status\":\"stopping\"", StringComparison.Ordinal);
+
+    [Fact]
+    public async Task A_forced_kill_of_an_app_PM2_is_stopping_already_does_not_wait_its_kill_timeout()
+    {
+        // A graceful stop timed out (an app that ignores PM2's signal): PM2 waits kill_timeout, which may be minutes.
+        var calls = new List<string>();
+        using var shell = new RecordingShell(c =>
+        {
+            var script = c.Arguments.Count > 1 ? c.Arguments[1] : "";
+            calls.Add(c.Program == "pm2" ? "pm2 " + c.Arguments[0] : script.Contains("kill -s", StringComparison.Ordinal) ? "kill -" + c.Arguments[3] : "jlist");
+            return new CommandResult("fake", 0, script.Contains("pm2 jlist", StringComparison.Ordinal) ? Stopping : "", "", TimeSpan.Zero);
+        });
+        var target = new VaultTarget { Name = "fault-1", ServiceManager = ServiceManagerKind.Pm2, Pm2Home = "/srv/pm2" };
+        await new YieldVault.Ops.Services.Pm2ServiceManager(target, shell).KillAsync(CancellationToken.None);
+        Assert.Equal(new[] { "jlist", "kill -STOP", "kill -KILL" }, calls);
+    }
+
+    private sealed class RecordingShell : IHostShell
+    {
+        private readonly Func<CommandLine, CommandResult> _answer;
+
+        public RecordingShell(Func<CommandLine, CommandResult> answer) => _answer = answer;
+
+        public string Description => "fake";
+
+        public Task<CommandResult> RunAsync(CommandLine command, TimeSpan? timeout, CancellationToken cancellationToken) => Task.FromResult(_answer(command));
+
+        public Task<Uri> GetHttpBaseAsync(int port, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<(string Host, int Port)> ForwardTcpAsync(string host, int port, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public void Dispose()
+        {
+        }
+    }
+}

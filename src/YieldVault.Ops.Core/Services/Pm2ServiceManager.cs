@@ -38,6 +38,11 @@ public sealed class Pm2ServiceManager : IServiceManager
     private static readonly TimeSpan QueryTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ActionTimeout = TimeSpan.FromSeconds(60);
 
+    // The longest kill_timeout a forced kill waits for PM2 to end the app itself; with a longer one it waits only
+    // until PM2 has taken the stop (it marks the app stopping on arrival), then kills.
+    private static readonly TimeSpan KillWaitLimit = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan StopRequestWait = TimeSpan.FromSeconds(10);
+
     private readonly VaultTarget _target;
     private readonly IHostShell _shell;
 
@@ -113,7 +118,9 @@ public sealed class Pm2ServiceManager : IServiceManager
     /// SIGKILL first would make PM2 restart the app at once (it only leaves alone a process it is stopping), so:
     /// SIGSTOP every live process (pids from jlist: frozen, no drain, no exit PM2 could react to), "pm2 stop" (PM2
     /// marks it stopping, signals it, waits the app's kill_timeout, then SIGKILLs it), then SIGKILL whatever still
-    /// runs. Takes about kill_timeout (PM2's default 1.6 s).
+    /// runs. Takes about kill_timeout (PM2's default 1.6 s). An app PM2 is stopping already (a graceful stop that
+    /// timed out) is killed at once, and a long kill_timeout is not waited out: PM2 marks the app stopping as soon
+    /// as the stop arrives, so the SIGKILL after a bounded wait is not a crash it restarts.
     /// </summary>
     public async Task KillAsync(CancellationToken cancellationToken)
     {
@@ -124,8 +131,19 @@ public sealed class Pm2ServiceManager : IServiceManager
             await SignalAsync("STOP", pids, cancellationToken).ConfigureAwait(false);
         }
 
-        var killTimeout = TimeSpan.FromMilliseconds(app.Max(p => p.KillTimeoutMs) ?? Pm2Process.DefaultKillTimeoutMs);
-        await RunPm2Async(null, QueryTimeout + killTimeout, cancellationToken, "stop", Name).ConfigureAwait(false);
+        if (!app.Any(p => p.Status == Pm2Status.Stopping))
+        {
+            var killTimeout = TimeSpan.FromMilliseconds(app.Max(p => p.KillTimeoutMs) ?? Pm2Process.DefaultKillTimeoutMs);
+            try
+            {
+                await RunPm2Async(null, killTimeout <= KillWaitLimit ? QueryTimeout + killTimeout : StopRequestWait, cancellationToken, "stop", Name).ConfigureAwait(false);
+            }
+            catch (VaultException ex) when (ex.ErrorId == "CommandTimeout" && pids.Length > 0)
+            {
+                Reporting.Current.Verbose($"{_shell.Description}: pm2 stop {Name} waits the app's kill_timeout ({killTimeout.TotalSeconds:0.#} s); sending SIGKILL now.");
+            }
+        }
+
         if (pids.Length > 0)
         {
             await SignalAsync("KILL", pids, cancellationToken).ConfigureAwait(false);
