@@ -167,3 +167,114 @@ public class BadInputPm2KillTests
         }
     }
 }
+
+public class BadInputDowntimeMonitorTests
+{
+    [Fact]
+    public async Task Probes_while_the_host_cannot_be_reached_are_unobserved_not_downtime()
+    {
+        // The SSH connection was cut: the forward's port refuses, and asking the shell again fails to connect.
+        using var shell = new ForwardingShell(_ => throw new VaultException("TargetUnreachable", VaultErrorKind.ConnectionError, "connection refused"), ClosedPort());
+        var report = await RunMonitorAsync(shell);
+        Assert.Equal(0, report.FailedProbes);
+        Assert.Equal(0, report.DowntimeMs);
+        Assert.True(report.UnobservedProbes > 0);
+    }
+
+    [Fact]
+    public async Task A_new_forward_after_a_reconnect_is_probed_instead_of_the_dead_one()
+    {
+        using var backend = new OkServer();
+        using var shell = new ForwardingShell(_ => backend.Url, ClosedPort());
+        var report = await RunMonitorAsync(shell);
+        Assert.Equal(0, report.FailedProbes);
+        Assert.True(report.Probes > 0);
+    }
+
+    [Fact]
+    public async Task A_backend_that_refuses_on_a_reachable_host_is_downtime()
+    {
+        var closed = ClosedPort();
+        using var shell = new ForwardingShell(_ => closed, closed);
+        var report = await RunMonitorAsync(shell);
+        Assert.True(report.FailedProbes > 0);
+        Assert.True(report.DowntimeMs > 0);
+    }
+
+    private static async Task<YieldVault.Ops.Probes.DowntimeReport> RunMonitorAsync(IHostShell shell)
+    {
+        var monitor = await YieldVault.Ops.Probes.DowntimeMonitor.StartAsync(shell, 3000, "/health", TimeSpan.FromMilliseconds(25), CancellationToken.None);
+        await Task.Delay(700);
+        var report = await monitor.StopAsync();
+        await monitor.DisposeAsync();
+        return report;
+    }
+
+    private static Uri ClosedPort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return new Uri($"http://127.0.0.1:{port}/");
+    }
+
+    private sealed class OkServer : IDisposable
+    {
+        private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
+        private readonly CancellationTokenSource _stop = new();
+
+        public OkServer()
+        {
+            _listener.Start();
+            Url = new Uri($"http://127.0.0.1:{((System.Net.IPEndPoint)_listener.LocalEndpoint).Port}/");
+            _ = Task.Run(async () =>
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    using var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                    var stream = client.GetStream();
+                    var buffer = new byte[4096];
+                    _ = await stream.ReadAsync(buffer, _stop.Token);
+                    var answer = System.Text.Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    await stream.WriteAsync(answer, _stop.Token);
+                }
+            });
+        }
+
+        public Uri Url { get; }
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _listener.Stop();
+            _stop.Dispose();
+        }
+    }
+
+    private sealed class ForwardingShell : IHostShell
+    {
+        private readonly Func<int, Uri> _resolve;
+        private readonly Uri _first;
+        private int _calls;
+
+        public ForwardingShell(Func<int, Uri> resolve, Uri first)
+        {
+            _resolve = resolve;
+            _first = first;
+        }
+
+        public string Description => "fake";
+
+        public Task<CommandResult> RunAsync(CommandLine command, TimeSpan? timeout, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<Uri> GetHttpBaseAsync(int port, CancellationToken cancellationToken) =>
+            Task.FromResult(Interlocked.Increment(ref _calls) == 1 ? _first : _resolve(_calls - 1));
+
+        public Task<(string Host, int Port)> ForwardTcpAsync(string host, int port, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public void Dispose()
+        {
+        }
+    }
+}

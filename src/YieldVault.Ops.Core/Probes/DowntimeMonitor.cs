@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net.Http;
 using System.Threading;
 using System.Threading.Tasks;
+using YieldVault.Ops.Hosts;
 
 namespace YieldVault.Ops.Probes;
 
@@ -19,6 +20,9 @@ public sealed class DowntimeReport
     public double LongestOutageMs { get; init; }
 
     public double IntervalMs { get; init; }
+
+    /// <summary>Probes that could not see the backend because the host itself could not be reached (not downtime).</summary>
+    public int UnobservedProbes { get; init; }
 }
 
 /// <summary>
@@ -35,14 +39,27 @@ public sealed class DowntimeMonitor : IAsyncDisposable
     private readonly CancellationTokenSource _stop;
     private readonly Task<DowntimeReport> _loop;
 
-    private DowntimeMonitor(Uri url, TimeSpan interval, CancellationToken cancellationToken)
+    private DowntimeMonitor(Uri url, Func<CancellationToken, Task<Uri>>? resolve, TimeSpan interval, CancellationToken cancellationToken)
     {
         _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        _loop = Task.Run(() => RunAsync(url, interval, _stop.Token));
+        _loop = Task.Run(() => RunAsync(url, resolve, interval, _stop.Token));
     }
 
     public static DowntimeMonitor Start(Uri baseUri, string healthPath, TimeSpan interval, CancellationToken cancellationToken) =>
-        new(new Uri(baseUri, healthPath), interval, cancellationToken);
+        new(new Uri(baseUri, healthPath), null, interval, cancellationToken);
+
+    /// <summary>
+    /// Probes <paramref name="port"/> on the host through <paramref name="shell"/>. Over SSH that is a port forward of
+    /// the connection, which dies with it: after a failed probe the shell is asked for the address again (a
+    /// reconnected SSH connection forwards anew) and the probe retried; when the host cannot be reached at all the
+    /// probe is unobserved, not downtime (a cut connection said nothing about the backend).
+    /// </summary>
+    public static async Task<DowntimeMonitor> StartAsync(IHostShell shell, int port, string healthPath, TimeSpan interval, CancellationToken cancellationToken)
+    {
+        var baseUri = await shell.GetHttpBaseAsync(port, cancellationToken).ConfigureAwait(false);
+        return new DowntimeMonitor(new Uri(baseUri, healthPath), async token => new Uri(await shell.GetHttpBaseAsync(port, token).ConfigureAwait(false), healthPath),
+            interval, cancellationToken);
+    }
 
     public async Task<DowntimeReport> StopAsync()
     {
@@ -60,34 +77,41 @@ public sealed class DowntimeMonitor : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private static async Task<DowntimeReport> RunAsync(Uri url, TimeSpan interval, CancellationToken token)
+    private static async Task<DowntimeReport> RunAsync(Uri url, Func<CancellationToken, Task<Uri>>? resolve, TimeSpan interval, CancellationToken token)
     {
         var clock = Stopwatch.StartNew();
-        int probes = 0, failed = 0;
+        int probes = 0, failed = 0, unobserved = 0;
         double downtime = 0, longest = 0;
         double? outageStart = null;
         while (!token.IsCancellationRequested)
         {
             var started = clock.Elapsed.TotalMilliseconds;
-            bool ok;
+            bool? ok = null;
             try
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-                timeout.CancelAfter(TimeSpan.FromSeconds(2));
-                using var response = await Client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-                ok = (int)response.StatusCode == 200;
+                ok = await ProbeAsync(url, token).ConfigureAwait(false);
+                if (ok == false && resolve is not null)
+                {
+                    ok = null;
+                    var current = await resolve(token).ConfigureAwait(false);
+                    ok = current == url ? false : await ProbeAsync(url = current, token).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
                 break;
             }
-            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or System.IO.IOException)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                ok = false;
+                // The host cannot be reached (whatever the transport threw): this probe saw nothing (ok stays null).
             }
 
             probes++;
-            if (!ok)
+            if (ok is null)
+            {
+                unobserved++;
+            }
+            else if (!ok.Value)
             {
                 failed++;
                 outageStart ??= started;
@@ -100,7 +124,8 @@ public sealed class DowntimeMonitor : IAsyncDisposable
                 outageStart = null;
             }
 
-            var rest = interval.TotalMilliseconds - (clock.Elapsed.TotalMilliseconds - started);
+            // While the host is out of reach, ask for it at most twice a second.
+            var rest = (ok is null ? Math.Max(interval.TotalMilliseconds, 500) : interval.TotalMilliseconds) - (clock.Elapsed.TotalMilliseconds - started);
             if (rest > 0)
             {
                 try
@@ -124,6 +149,22 @@ public sealed class DowntimeMonitor : IAsyncDisposable
         return new DowntimeReport
         {
             Probes = probes, FailedProbes = failed, DowntimeMs = Math.Round(downtime, 1), LongestOutageMs = Math.Round(longest, 1), IntervalMs = interval.TotalMilliseconds,
+            UnobservedProbes = unobserved,
         };
+    }
+
+    private static async Task<bool> ProbeAsync(Uri url, CancellationToken token)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+            timeout.CancelAfter(TimeSpan.FromSeconds(2));
+            using var response = await Client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            return (int)response.StatusCode == 200;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or System.IO.IOException || (ex is OperationCanceledException && !token.IsCancellationRequested))
+        {
+            return false;
+        }
     }
 }

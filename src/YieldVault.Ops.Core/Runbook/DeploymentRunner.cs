@@ -80,8 +80,7 @@ public sealed class DeploymentRunner
         _strategy = _request.Image is not null
             ? DeploymentStrategies.CreateDocker(_target, _shell, _request, Detail)
             : new ReleaseStrategy(_target, _shell, _request, Detail);
-        var baseUri = await _shell.GetHttpBaseAsync(_target.Port, cancellationToken).ConfigureAwait(false);
-        await using var monitor = DowntimeMonitor.Start(baseUri, _target.HealthPath, _request.ProbeInterval, cancellationToken);
+        await using var monitor = await DowntimeMonitor.StartAsync(_shell, _target.Port, _target.HealthPath, _request.ProbeInterval, cancellationToken).ConfigureAwait(false);
         DeploymentLock? held = null;
         var stopped = false;
         string? expectedVersion = null, expectedCommit = null;
