@@ -1,0 +1,420 @@
+# Fault injection into real PM2 deployments (on this machine; over SSH where the fault is about SSH). Every fault
+# must end with the backend serving the expected version (/health 200), a complete journal (a "run" "end" line),
+# the lock released, and nothing lost: the shared .env byte-identical, earlier backups and the previous release
+# still there. Post-stop faults deploy pre-built artifacts (runbook Option C) of the fixture's fault tags, so the
+# suite pays for one npm ci and a tsc per tag instead of a full build per fault.
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestCommon.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../services/YieldVault.TestServices.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../services/Pm2.TestServices.psm1') -Force
+    Import-Module (Get-VaultModuleManifest) -Force
+
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    $script:Root = Join-Path ([IO.Path]::GetTempPath()) ('yv-faults-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+    [void][IO.Directory]::CreateDirectory($Root)
+    # yvops (the SSH side) reads the origin and the artifacts from here.
+    [IO.File]::SetUnixFileMode($Root, [IO.UnixFileMode]'UserRead, UserWrite, UserExecute, GroupRead, GroupExecute, OtherRead, OtherExecute')
+    $script:Origin = New-TestSampleOrigin -Directory $Root
+    $script:Mounts = [Collections.Generic.List[string]]::new()
+
+    # In the background while the services start: one npm ci and one tsc (v1.2.3, the checkout every workspace
+    # copies), then each fault tag as an artifact: its sources, v1.2.3's dist with the files the tag changed
+    # transpiled again (TypeScript's own emit, without a type check per tag), and the production node_modules
+    # (so the deployment skips npm ci).
+    $script:ArtifactTags = 'v1.3.0', 'v1.3.1-broken', 'v1.3.3-notready', 'v1.3.4-wrongversion'
+    $builder = Join-Path $Root 'build-artifacts.sh'
+    Set-Content -LiteralPath $builder -Value @'
+set -eu
+origin=$1; out=$2; shift 2
+base=$out/base
+git clone -q "$origin" "$base"
+git -C "$base" -c advice.detachedHead=false checkout -q v1.2.3
+(cd "$base" && npm ci --include=dev --no-audit --no-fund --prefer-offline >/dev/null && npx --no-install tsc)
+touch "$out/base.done"
+mkdir "$out/prod"; cp "$base/package.json" "$base/package-lock.json" "$out/prod/"; cp -a "$base/node_modules" "$out/prod/"
+(cd "$out/prod" && npm prune --omit=dev --no-audit --no-fund >/dev/null)
+cat > "$out/transpile.js" <<'JS'
+const [tsPath, stage, ...files] = process.argv.slice(2);
+const ts = require(tsPath), fs = require('fs'), path = require('path');
+const config = ts.parseJsonConfigFileContent(ts.readConfigFile(path.join(stage, 'tsconfig.json'), ts.sys.readFile).config, ts.sys, stage).options;
+for (const file of files) {
+  const out = ts.transpileModule(fs.readFileSync(path.join(stage, file), 'utf8'), { compilerOptions: config, fileName: file });
+  fs.writeFileSync(path.join(config.outDir, path.relative(config.rootDir, path.join(stage, file)).replace(/\.ts$/, '.js')), out.outputText);
+}
+JS
+for tag in "$@"; do
+  stage="$out/stage-$tag"; mkdir "$stage"
+  git -C "$base" archive "$tag" | tar -x -C "$stage"
+  cp -r "$base/dist" "$stage/dist"; cp -a "$out/prod/node_modules" "$stage/"
+  node "$out/transpile.js" "$base/node_modules/typescript" "$stage" $(git -C "$base" diff --name-only v1.2.3 "$tag" -- 'src/*.ts')
+  tar -czf "$out/$tag.tar.gz" -C "$stage" .; rm -rf "$stage"
+done
+rm -rf "$out/prod"
+'@
+    $script:ArtifactBuild = Start-Process -FilePath /bin/bash -ArgumentList (@($builder, $Origin, $Root) + $ArtifactTags) -PassThru `
+        -RedirectStandardOutput (Join-Path $Root 'artifacts.out') -RedirectStandardError (Join-Path $Root 'artifacts.err')
+
+    $script:Postgres = Start-TestPostgres
+    $script:Rpc = Start-TestStellarRpc
+    $script:Sshd = Start-TestSshd
+    $script:ApiKey = 'Planted-Api-Key-' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+    $deadline = [DateTime]::UtcNow.AddSeconds(300)
+    while (-not (Test-Path -LiteralPath (Join-Path $Root 'base.done')) -and -not $ArtifactBuild.HasExited -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 200 }
+    $script:Base = Join-Path $Root 'base'
+    if (-not (Test-Path -LiteralPath (Join-Path $Root 'base.done'))) { throw "The v1.2.3 checkout was not built:`n$(Get-Content -LiteralPath (Join-Path $Root 'artifacts.err') -Raw)" }
+    [void](Invoke-TestSampleMigration -Path $Base -DatabaseUrl $Postgres.DatabaseUrl)
+
+    function New-FaultWorkspace([string] $Owner = 'root', [string] $Name = 'ws') {
+        $ws = New-TestPm2Workspace -User $Owner
+        $dir = Join-Path $ws.Directory $Name
+        New-Item -ItemType Directory -Path $dir | Out-Null
+        $app = Join-Path $dir 'app'
+        & cp -a -- $Base $app
+        & cp -a -- $Origin (Join-Path $dir 'origin.git')
+        & git -C $app remote set-url origin (Join-Path $dir 'origin.git')
+        $port = Get-FreeTcpPort
+        @("PORT=$port", 'NODE_ENV=production', "STELLAR_RPC_URL=$($Rpc.Url)", "DATABASE_URL=$($Postgres.DatabaseUrl)",
+            'VAULT_CONTRACT_ID=CDLZFC3SYJYDZT7K67VZ75HPJVIEUVNIXF47ZG2FB2RMQQVU2HHGCYSC', "ADMIN_API_KEY=$ApiKey",
+            "LOG_FILE=$dir/logs/backend.log", 'SHUTDOWN_DRAIN_MS=300') | Set-Content -LiteralPath (Join-Path $app '.env')
+        & chmod 600 (Join-Path $app '.env')
+        if ($Owner -ne 'root') { & chown -R "$Owner`:" $ws.Directory }
+        [pscustomobject]@{ Directory = $dir; Root = $ws.Directory; Pm2Home = $ws.Pm2Home; Pm2Ws = $ws; App = $app; Port = $port; Owner = $Owner
+            State = "$dir/state/yieldvault-backend"; Lock = "$dir/state/yieldvault-backend/deploy.lock" }
+    }
+
+    function New-WsTarget($Ws, [switch] $Ssh, [hashtable] $Extra = @{}) {
+        $p = @{
+            Name = 'fault-1'; Port = $Ws.Port; AppPath = $Ws.App; ServiceManager = 'Pm2'; Pm2Home = $Ws.Pm2Home; MigrationPreset = 'None'
+            LogPath = "$($Ws.Directory)/logs/backend.log"; BackupPath = "$($Ws.Directory)/backups"; StatePath = "$($Ws.Directory)/state"
+        }
+        if ($Ssh) { $p += @{ HostName = $Sshd.HostName; SshPort = $Sshd.Port; User = $Sshd.User; KeyFile = $Sshd.UserKeyFile; KnownHostsFile = $Sshd.KnownHostsFile } }
+        foreach ($k in $Extra.Keys) { $p[$k] = $Extra[$k] }
+        New-VaultTarget @p
+    }
+
+    function Get-Served($Ws) {
+        $health = Invoke-WebRequest -Uri "http://127.0.0.1:$($Ws.Port)/health" -TimeoutSec 5 -SkipHttpErrorCheck
+        $version = Invoke-RestMethod -Uri "http://127.0.0.1:$($Ws.Port)/api/v1/version" -TimeoutSec 5
+        [pscustomobject]@{ Health = [int]$health.StatusCode; Version = $version.version; Commit = $version.commit }
+    }
+
+    function Get-Pm2Pid($Ws) { (Get-TestPm2List -Workspace $Ws.Pm2Ws | Where-Object name -EQ 'yieldvault-backend').pid }
+
+    # What must survive any fault: the env file's bytes, the backups, the release that served.
+    function Get-WsState($Ws) {
+        [pscustomobject]@{
+            EnvHash  = (Get-FileHash -LiteralPath "$($Ws.App)/.env").Hash
+            Backups  = @(Get-ChildItem -LiteralPath "$($Ws.Directory)/backups" -Directory -ErrorAction Ignore | ForEach-Object FullName)
+            Current  = [string](& readlink -f -- $Ws.App)
+            Journals = @(Get-ChildItem -LiteralPath "$($Ws.State)/journal" -Filter *.jsonl -ErrorAction Ignore | ForEach-Object FullName)
+            Served   = Get-Served $Ws
+        }
+    }
+
+    function Assert-Recovered($Ws, $Before, [string] $Version, $Result) {
+        $served = Get-Served $Ws
+        $served.Health | Should-Be 200
+        $served.Version | Should-Be $Version
+        Test-Path -LiteralPath $Ws.Lock | Should-BeFalse -Because 'the lock is released'
+        (Get-FileHash -LiteralPath "$($Ws.App)/.env").Hash | Should-Be $Before.EnvHash -Because 'the shared .env is untouched'
+        foreach ($b in $Before.Backups) { Test-Path -LiteralPath "$b/env.backup" | Should-BeTrue -Because "backup $b is kept" }
+        Test-Path -LiteralPath $Before.Current -PathType Container | Should-BeTrue -Because 'the release that served is kept'
+        if ($Result) {
+            if ($Result.ReleaseBefore) { Test-Path -LiteralPath "$($Ws.App)-releases/releases/$($Result.ReleaseBefore)" -PathType Container | Should-BeTrue }
+            $Result.JournalPath | Should-NotBeEmptyString
+            (Get-Content -LiteralPath $Result.JournalPath -Raw) | Should-MatchString '"step":"run","phase":"end"'
+            $backup = $Result.Steps | Where-Object Number -EQ 3
+            if ($backup.Outcome -eq 'Succeeded') {
+                (Get-FileHash -LiteralPath "$($backup.Detail)/env.backup").Hash | Should-Be $Before.EnvHash -Because 'this run backed up the env file'
+            }
+        }
+    }
+
+    function Wait-Journal($Ws, [string[]] $Known, [string] $Pattern, [int] $TimeoutSec = 120) {
+        $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
+        while ([DateTime]::UtcNow -lt $deadline) {
+            foreach ($f in @(Get-ChildItem -LiteralPath "$($Ws.State)/journal" -Filter *.jsonl -ErrorAction Ignore | Where-Object FullName -NotIn $Known)) {
+                if ((Get-Content -LiteralPath $f.FullName -Raw) -match $Pattern) { return $f.FullName }
+            }
+            Start-Sleep -Milliseconds 100
+        }
+        throw "No new journal in $($Ws.State)/journal matched $Pattern within $TimeoutSec s."
+    }
+
+    function Get-Descendants([int] $Id) {
+        $children = @(& ps -o pid= --ppid $Id | ForEach-Object { [int]$_.Trim() })
+        foreach ($c in $children) { $c; Get-Descendants $c }
+    }
+
+    $script:Local = New-FaultWorkspace -Name 'local'
+    $script:LocalTarget = New-WsTarget $Local
+    $null = $LocalTarget | Start-VaultBackend -Confirm:$false
+    $script:Remote = New-FaultWorkspace -Owner $Sshd.User -Name 'remote'
+    $script:SshTarget = New-WsTarget $Remote -Ssh
+    $null = $SshTarget | Start-VaultBackend -Confirm:$false
+
+    if (-not $ArtifactBuild.WaitForExit(300000)) { throw 'The artifacts were not built within 300 s.' }
+    $ArtifactBuild.WaitForExit()
+    if ($ArtifactBuild.ExitCode -ne 0) { throw "Building the artifacts failed:`n$(Get-Content -LiteralPath (Join-Path $Root 'artifacts.err') -Raw)" }
+    $script:Art = @{}
+    foreach ($tag in $ArtifactTags) {
+        $file = Join-Path $Root "$tag.tar.gz"
+        $Art[$tag] = @{ Artifact = $file; Sha256 = (Get-FileHash -LiteralPath $file -Algorithm SHA256).Hash.ToLowerInvariant() }
+    }
+    Write-Host "    set-up (services, v1.2.3 checkout, two PM2 workspaces, $($ArtifactTags.Count) artifacts): $([math]::Round($clock.Elapsed.TotalSeconds, 1)) s"
+}
+
+AfterAll {
+    foreach ($m in $script:Mounts) { & umount -l -- $m 2>$null }
+    foreach ($ws in $script:Local, $script:Remote) {
+        if (-not $ws) { continue }
+        # The SIGTERM fault leaves an app that ignores PM2's stop for a long kill_timeout: kill it outright.
+        foreach ($id in @(Get-TestPm2Daemon -Pm2Home $ws.Pm2Home) + @(Get-TestPm2WorkspaceProcess -Workspace $ws.Pm2Ws)) { & kill -9 $id 2>$null }
+        Stop-TestPm2 -Workspace $ws.Pm2Ws -ErrorAction Continue
+    }
+    if ($script:ArtifactBuild -and -not $ArtifactBuild.HasExited) { $ArtifactBuild.Kill($true) }
+    if ($script:Sshd) { Stop-TestSshd $Sshd }
+    if ($script:Rpc) { Stop-TestStellarRpc $Rpc }
+    if ($script:Postgres) { Stop-TestPostgres $Postgres }
+    foreach ($ws in $script:Local, $script:Remote) { if ($ws) { Remove-Item -LiteralPath $ws.Root -Recurse -Force -ErrorAction Ignore } }
+    if ($script:Root) { Remove-Item -LiteralPath $Root -Recurse -Force -ErrorAction Ignore }
+    Stop-AllTestServices
+}
+
+Describe 'Faults before the stop: the old version never stops serving' {
+    It 'a build that fails (v1.3.2-badbuild): BuildFailed' {
+        $before = Get-WsState $Local
+        $pidBefore = Get-Pm2Pid $Local
+        $r = $LocalTarget | Invoke-VaultDeployment -Ref v1.3.2-badbuild -ErrorVariable errs -ErrorAction SilentlyContinue
+        $r.Status | Should-Be 'Failed'
+        $r.ErrorId | Should-Be 'BuildFailed'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'BuildFailed,*'
+        ($r.Steps | Where-Object Number -EQ 6).Outcome | Should-Be 'NotRun'
+        $r.FailedProbes | Should-Be 0
+        (Get-Pm2Pid $Local) | Should-Be $pidBefore
+        # The half-built release is gone; only the adopted checkout is left.
+        @(Get-ChildItem -LiteralPath "$($Local.App)-releases/releases" -Directory).Name | Should-All { $_ -like '*-adopted' }
+        Assert-Recovered $Local $before '1.2.3' $r
+    }
+
+    It 'a full disk while the release is prepared (tmpfs ReleasesPath): npm ci fails with ENOSPC' {
+        $mount = Join-Path $Root 'full-releases'
+        New-Item -ItemType Directory -Path $mount | Out-Null
+        & mount -t tmpfs -o size=20m tmpfs $mount
+        $LASTEXITCODE | Should-Be 0
+        $Mounts.Add($mount)
+        $target = New-WsTarget $Local -Extra @{ ReleasesPath = $mount }
+        $before = Get-WsState $Local
+        $pidBefore = Get-Pm2Pid $Local
+        $r = $target | Invoke-VaultDeployment -Ref v1.3.0 -ErrorVariable errs -ErrorAction SilentlyContinue
+        $r.Status | Should-Be 'Failed'
+        $r.ErrorId | Should-Be 'DependencyInstallFailed'
+        $r.Error | Should-MatchString 'ENOSPC|no space left'
+        ($r.Steps | Where-Object Number -EQ 6).Outcome | Should-Be 'NotRun'
+        $r.FailedProbes | Should-Be 0
+        (Get-Pm2Pid $Local) | Should-Be $pidBefore
+        @(Get-ChildItem -LiteralPath "$mount/releases" -ErrorAction Ignore).Count | Should-Be 0 -Because 'the partial release is removed'
+        Assert-Recovered $Local $before '1.2.3' $r
+    }
+}
+
+Describe 'Faults after the stop: the runner rolls back and the old version serves again' {
+    It '<Case>: <ErrorId>, rolled back' -ForEach @(
+        @{ Case = 'health never comes (v1.3.1-broken)'; Tag = 'v1.3.1-broken'; ErrorId = 'HealthCheckTimeout'; Message = '*HTTP 503*'; Migration = $null }
+        @{ Case = 'readiness never comes (v1.3.3-notready)'; Tag = 'v1.3.3-notready'; ErrorId = 'HealthCheckTimeout'; Message = '*not ready*'; Migration = $null }
+        @{ Case = 'the version differs after the start (v1.3.4-wrongversion)'; Tag = 'v1.3.4-wrongversion'; ErrorId = 'VersionMismatch'; Message = '*reports 1.4.0, expected 1.3.4-wrongversion*'; Migration = $null }
+        @{ Case = 'the migration fails (exit 3)'; Tag = 'v1.3.0'; ErrorId = 'MigrationFailed'; Message = '*exit code 3*'; Migration = @('sh', '-c', 'exit 3') }
+    ) {
+        $before = Get-WsState $Local
+        $p = @{ Artifact = $Art[$Tag].Artifact; Sha256 = $Art[$Tag].Sha256; HealthTimeoutSec = 6 }
+        if ($Migration) { $p.MigrationCommand = $Migration }
+        $r = $LocalTarget | Invoke-VaultDeployment @p -ErrorVariable errs -ErrorAction SilentlyContinue
+        $r.Status | Should-Be 'RolledBack'
+        $r.ErrorId | Should-Be $ErrorId
+        $r.Error | Should-BeLikeString $Message
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'DeploymentRolledBack,*'
+        $r.VersionAfter | Should-Be '1.2.3'
+        (& readlink -f -- $Local.App) | Should-Be $before.Current
+        (Get-Content -LiteralPath $r.JournalPath -Raw) | Should-BeLikeString '*"step":"rollback","phase":"end","outcome":"Succeeded"*'
+        Assert-Recovered $Local $before '1.2.3' $r
+    }
+
+    It 'a smoke check fails (the target''s own check in its targets file): SmokeTestFailed, rolled back' {
+        $config = Join-Path $Root 'smoke-targets.psd1'
+        $q = { param($s) "'" + ($s -replace "'", "''") + "'" }
+        Set-Content -LiteralPath $config -Value @"
+@{ Targets = @( @{
+    Name = 'fault-1'; Port = $($Local.Port); AppPath = $(& $q $Local.App); ServiceManager = 'Pm2'; Pm2Home = $(& $q $Local.Pm2Home); MigrationPreset = 'None'
+    LogPath = $(& $q "$($Local.Directory)/logs/backend.log"); BackupPath = $(& $q "$($Local.Directory)/backups"); StatePath = $(& $q "$($Local.Directory)/state")
+    # The release must lower the management fee to 25 bps; v1.3.0 still charges 50.
+    SmokeChecks = @( @{ Name = 'fees'; Path = '/api/v1/vault/fees'; JsonPath = 'managementFeeBps'; ExpectedValue = '25' } )
+} ) }
+"@
+        $target = Get-VaultTarget -Path $config -Name fault-1
+        $before = Get-WsState $Local
+        $r = $target | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -ErrorVariable errs -ErrorAction SilentlyContinue
+        $r.Status | Should-Be 'RolledBack'
+        $r.ErrorId | Should-Be 'SmokeTestFailed'
+        $r.Error | Should-BeLikeString '*fees*'
+        ($r.Steps | Where-Object Number -EQ 9).Outcome | Should-Be 'Failed'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'DeploymentRolledBack,*'
+        Assert-Recovered $Local $before '1.2.3' $r
+    }
+}
+
+Describe 'The deploying pwsh killed after the stop' {
+    It 'leaves the backend stopped and a stale lock; the next run with -Force clears it, completes its journal and serves' {
+        $before = Get-WsState $Local
+        $module = Get-VaultModuleManifest
+        $q = { param($s) "'" + ($s -replace "'", "''") + "'" }
+        $script = @"
+Import-Module $(& $q $module)
+`$t = New-VaultTarget -Name fault-1 -Port $($Local.Port) -AppPath $(& $q $Local.App) -ServiceManager Pm2 -Pm2Home $(& $q $Local.Pm2Home) -MigrationPreset None -LogPath $(& $q "$($Local.Directory)/logs/backend.log") -BackupPath $(& $q "$($Local.Directory)/backups") -StatePath $(& $q "$($Local.Directory)/state")
+`$t | Invoke-VaultDeployment -Artifact $(& $q $Art['v1.3.0'].Artifact) -Sha256 $($Art['v1.3.0'].Sha256) -MigrationCommand sh, -c, 'sleep 60'
+"@
+        $file = Join-Path $Root 'killed-run.ps1'
+        Set-Content -LiteralPath $file -Value $script
+        $child = Start-Process -FilePath (Get-PwshPath) -ArgumentList '-NoProfile', '-NonInteractive', '-File', $file -PassThru `
+            -RedirectStandardOutput (Join-Path $Root 'killed.out') -RedirectStandardError (Join-Path $Root 'killed.err')
+        $orphans = @()
+        try {
+            $journal = Wait-Journal $Local $before.Journals '"step":"Stop current service","phase":"start"'
+            # Killed once the backend is down (the migration after the stop sleeps).
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while ([DateTime]::UtcNow -lt $deadline) {
+                try { Invoke-WebRequest -Uri "http://127.0.0.1:$($Local.Port)/health" -TimeoutSec 1 | Out-Null; Start-Sleep -Milliseconds 100 } catch { break }
+            }
+            $orphans = @(Get-Descendants $child.Id)
+        }
+        finally { & kill -9 $child.Id; $child.WaitForExit(10000) | Out-Null; foreach ($o in $orphans) { & kill -9 $o 2>$null } }
+
+        { Invoke-WebRequest -Uri "http://127.0.0.1:$($Local.Port)/health" -TimeoutSec 2 } | Should-Throw
+        Test-Path -LiteralPath $Local.Lock | Should-BeTrue
+        (Get-Content -LiteralPath $journal -Raw) | Should-NotBeLikeString '*"step":"run","phase":"end"*'
+
+        $r = $LocalTarget | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -Force -WarningVariable warns -WarningAction SilentlyContinue
+        $r.Status | Should-Be 'Succeeded'
+        $r.VersionAfter | Should-Be '1.3.0'
+        ($warns -join "`n") | Should-BeLikeString '*clearing a stale deployment lock*'
+        # The dead run's journal is closed by the run that cleared its lock.
+        (Get-Content -LiteralPath $journal -Raw) | Should-BeLikeString '*"step":"run","phase":"end","outcome":"Abandoned"*'
+        Assert-Recovered $Local $before '1.3.0' $r
+    }
+}
+
+Describe 'The lock held by another live run' {
+    It 'refuses with DeploymentLocked and changes nothing' {
+        $before = Get-WsState $Local
+        $pidBefore = Get-Pm2Pid $Local
+        $other = Start-Process -FilePath sleep -ArgumentList 300 -PassThru
+        try {
+            New-Item -ItemType Directory -Force -Path $Local.State | Out-Null
+            $holder = "run=20990101T000000Z-0ther0 host=$([Environment]::MachineName) pid=$($other.Id) user=someone started=2099-01-01T00:00:00Z"
+            Set-Content -LiteralPath $Local.Lock -Value $holder
+            $r = $LocalTarget | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -Force -ErrorVariable errs -ErrorAction SilentlyContinue
+            $r.Status | Should-Be 'Failed'
+            $r.ErrorId | Should-Be 'DeploymentLocked'
+            $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'DeploymentLocked,*'
+            (Get-Content -LiteralPath $Local.Lock -Raw).Trim() | Should-Be $holder -Because 'another run''s lock is never taken, even with -Force'
+            (Get-Pm2Pid $Local) | Should-Be $pidBefore
+            $r.FailedProbes | Should-Be 0
+            @(Get-ChildItem -LiteralPath "$($Local.State)/journal" -Filter *.jsonl | ForEach-Object FullName) | Should-BeCollection $before.Journals
+            @(Get-ChildItem -LiteralPath "$($Local.Directory)/backups" -Directory | ForEach-Object FullName) | Should-BeCollection $before.Backups
+        }
+        finally { $other.Kill(); Remove-Item -LiteralPath $Local.Lock -ErrorAction Ignore }
+        Assert-Recovered $Local $before '1.3.0' $null
+    }
+}
+
+Describe 'A backend that ignores SIGTERM' {
+    It 'is killed when the graceful stop times out, and the deployment still succeeds' {
+        # PM2 stops apps with SIGINT, which the backend handles: a daemon started with PM2_KILL_SIGNAL=SIGTERM sends
+        # SIGTERM (ignored here) and waits a kill_timeout far beyond the deployment's stop timeout, so only the
+        # runner's forced kill can end the old process in time.
+        Add-Content -LiteralPath "$($Local.App)/.env" -Value 'IGNORE_SIGTERM=1'
+        [void](Invoke-TestPm2 -Workspace $Local.Pm2Ws -ArgumentList 'kill')
+        Push-Location -LiteralPath $Local.App
+        try {
+            & /usr/bin/env -i 'PATH=/usr/local/bin:/usr/bin:/bin' "HOME=$($Local.Pm2Ws.Home)" "PM2_HOME=$($Local.Pm2Home)" 'PM2_KILL_SIGNAL=SIGTERM' /usr/bin/pm2 start dist/index.js `
+                --name yieldvault-backend --cwd $Local.App --time --kill-timeout 45000 *> $null
+        }
+        finally { Pop-Location }
+        $null = $LocalTarget | Wait-VaultBackendHealthy -TimeoutSec 30
+        $before = Get-WsState $Local
+        $r = $LocalTarget | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -StopTimeoutSec 3 -WarningVariable warns -WarningAction SilentlyContinue
+        $r.Status | Should-Be 'Succeeded'
+        ($r.Steps | Where-Object Number -EQ 6).Detail | Should-BeLikeString '*killed after the graceful stop timed out*'
+        ($r.Steps | Where-Object Number -EQ 6).Duration.TotalSeconds | Should-BeLessThan 20
+        ($warns -join "`n") | Should-BeLikeString '*killing the process*'
+        (Get-Content -LiteralPath "$($Local.Directory)/logs/backend.log" -Raw) | Should-BeLikeString '*Received SIGTERM, ignoring it*'
+        Assert-Recovered $Local $before '1.3.0' $r
+    }
+}
+
+Describe 'SSH faults' {
+    It 'a wrong host key: HostKeyMismatch, and nothing runs on the server' {
+        $before = Get-WsState $Remote
+        $accepted = @(Select-String -LiteralPath $Sshd.LogFile -Pattern 'Accepted publickey').Count
+        $target = New-WsTarget $Remote -Ssh -Extra @{ KnownHostsFile = $Sshd.WrongKnownHostsFile }
+        $r = $target | Invoke-VaultDeployment -Ref v1.3.0 -ErrorVariable errs -ErrorAction SilentlyContinue
+        $r | Should-BeNull
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'HostKeyMismatch,*'
+        @(Select-String -LiteralPath $Sshd.LogFile -Pattern 'Accepted publickey').Count | Should-Be $accepted -Because 'no login happened'
+        @(Get-ChildItem -LiteralPath "$($Remote.State)/journal" -Filter *.jsonl -ErrorAction Ignore | ForEach-Object FullName) | Should-BeCollection $before.Journals
+        Assert-Recovered $Remote $before '1.2.3' $null
+    }
+
+    It 'the connection cut while the release is prepared: the run reports it, the old version serves, the next run proceeds' {
+        $before = Get-WsState $Remote
+        # Kill sshd and every session under it once Step 4 runs: the TCP connection dies mid-command.
+        $killer = Start-ThreadJob -ArgumentList $Remote.State, $before.Journals, $Sshd.Pid -ScriptBlock {
+            param($state, $known, $sshdPid)
+            $deadline = [DateTime]::UtcNow.AddSeconds(120)
+            while ([DateTime]::UtcNow -lt $deadline) {
+                $hit = Get-ChildItem -LiteralPath "$state/journal" -Filter *.jsonl -ErrorAction Ignore | Where-Object FullName -NotIn $known |
+                    Where-Object { (Get-Content -LiteralPath $_.FullName -Raw) -match '"step":"Prepare new version \(old one serves\)","phase":"start"' }
+                if ($hit) { break }
+                Start-Sleep -Milliseconds 100
+            }
+            Start-Sleep -Milliseconds 1500
+            $all = [Collections.Generic.List[int]]::new(); $all.Add($sshdPid)
+            for ($i = 0; $i -lt $all.Count; $i++) { foreach ($c in @(& ps -o pid= --ppid $all[$i])) { $all.Add([int]$c.Trim()) } }
+            & kill -9 @all
+            "killed $($all -join ' ')"
+        }
+        try {
+            $r = $SshTarget | Invoke-VaultDeployment -Ref v1.3.0 -ErrorVariable errs -ErrorAction SilentlyContinue -WarningVariable warns -WarningAction SilentlyContinue
+        }
+        finally {
+            $killed = $killer | Wait-Job -Timeout 150 | Receive-Job
+            $killer | Remove-Job -Force
+            # A new sshd on the same port with the same keys and config.
+            $new = Start-Process -FilePath /usr/sbin/sshd -ArgumentList '-D', '-f', $Sshd.ConfigFile, '-E', $Sshd.LogFile -PassThru `
+                -RedirectStandardOutput (Join-Path $Root 'sshd2.out') -RedirectStandardError (Join-Path $Root 'sshd2.err')
+            $Sshd.Pid = $new.Id
+            $Sshd.Process = $new
+            $deadline = [DateTime]::UtcNow.AddSeconds(15)
+            while ([DateTime]::UtcNow -lt $deadline) {
+                $c = [Net.Sockets.TcpClient]::new()
+                try { if ($c.ConnectAsync('127.0.0.1', $Sshd.Port).Wait(300)) { break } } catch { Start-Sleep -Milliseconds 100 } finally { $c.Dispose() }
+            }
+        }
+        Write-Host "    cut: $killed; result $($r.Status) $($r.ErrorId), probes $($r.Probes), failed $($r.FailedProbes), downtime $($r.DowntimeMs) ms: $($r.Error)`n    warnings: $($warns -join ' | ')"
+        $r | Should-NotBeNull -Because 'a cut connection still gives the run a result'
+        $r.Status | Should-Be 'Failed'
+        $r.ErrorId | Should-Be 'ConnectionLost'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'ConnectionLost,*'
+        ($r.Steps | Where-Object Number -EQ 6).Outcome | Should-Be 'NotRun'
+        (Get-Served $Remote).Version | Should-Be '1.2.3'
+        # The prober's forward died with the connection: what it could not see is not downtime.
+        $r.FailedProbes | Should-Be 0
+        $r.DowntimeMs | Should-Be 0
+        # Cleanup that needed the server is reported, and the run's own error kept.
+        ($warns -join "`n") | Should-BeLikeString '*Could not remove the deployment lock*-Force*'
+
+        $next = $SshTarget | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -Force -WarningAction SilentlyContinue
+        $next.Status | Should-Be 'Succeeded'
+        (Get-Content -LiteralPath $r.JournalPath -Raw) | Should-MatchString '"step":"run","phase":"end"'
+        Assert-Recovered $Remote $before '1.3.0' $next
+    }
+}
