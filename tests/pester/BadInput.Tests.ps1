@@ -115,6 +115,11 @@ Describe 'Refused before anything runs: <Case>' -ForEach @(
     @{ Case = 'migration-path-relative'; ErrorId = 'InvalidPath'; Do = { param($m) $Local | Invoke-VaultMigration -Deploy -Command 'true' -Path 'app' -Confirm:$false } }
     @{ Case = 'migration-path-newline'; ErrorId = 'InvalidPath'; Do = { param($m) $Local | Invoke-VaultMigration -Deploy -Command 'true' -Path "$Ws/local/app`n$m" -Confirm:$false } }
 ) {
+    AfterEach {
+        # A case that got further than it should must not make the next ones fail too.
+        Remove-Item -LiteralPath "$($WsOf.Local)/state", "$($WsOf.Local)/backups", "$($WsOf.Local)/logs" -Recurse -Force -ErrorAction Ignore
+    }
+
     It 'fails with <ErrorId> and runs nothing' {
         $marker = New-Marker $Case
         $id = Get-ErrorId { & $Do $marker }
