@@ -16,7 +16,7 @@ namespace YieldVault.Ops.Runbook;
 /// any failure switches back to the previous version and verifies it serves. Each step is journaled on the
 /// host as it starts and ends, and timed against the runbook's targets.
 /// </summary>
-public sealed class DeploymentRunner
+public sealed partial class DeploymentRunner
 {
     private const int ProgressId = 3100;
     private readonly VaultTarget _target;
@@ -42,37 +42,6 @@ public sealed class DeploymentRunner
             StartedAt = DateTimeOffset.UtcNow, Steps = _steps,
         };
     }
-
-    /// <summary>The steps of a deployment with what each runs (what -WhatIf shows).</summary>
-    public static IReadOnlyList<VaultDeploymentStep> Plan(VaultTarget target, DeploymentRequest request)
-    {
-        var manager = target.ServiceManager;
-        var migrate = request.SkipMigrations || target.MigrationPreset == MigrationPreset.None
-            ? new[] { "(skipped)" }
-            : new[] { string.Join(" ", request.MigrationCommand ?? RunbookOperations.MigrationCommand(target.MigrationPreset, MigrationAction.Deploy)!) + " (in the new release, env file loaded)" };
-        var prepare = request.Image is { } image
-            ? new[] { $"docker pull {image} (unless present)", $"docker create (restart unless-stopped, port {target.Port}, env file {target.EnvFilePath})" }
-            : request.Ref is not null
-                ? new[] { $"git fetch + checkout {request.Ref} into a new release", "npm ci --include=dev; npm run build; npm prune --omit=dev; test -f dist/index.js", "link the env file" }
-                : new[] { $"download {request.Artifact}", $"sha256sum == {request.Sha256}", "tar -xzf into a new release", "link the env file" };
-        var list = new List<VaultDeploymentStep>
-        {
-            Step(1, "Assess current state", "Step 1", TimeSpan.FromMinutes(5), $"{manager} state of {target.ServiceName}", $"GET {target.HealthPath}, {target.VersionPath}"),
-            Step(2, "Lock and journal", "-", null, $"create {DeploymentReadiness.LockPath(target)}", $"journal in {DeploymentJournal.DirectoryOf(target)}"),
-            Step(3, "Back up", "Step 2.1", TimeSpan.FromMinutes(5), $"copy {target.EnvFilePath} (mode 600) and record the running version in {target.BackupPath}"),
-            Step(4, "Prepare new version (old one serves)", "Step 4", TimeSpan.FromMinutes(10), prepare),
-            Step(5, "Check environment and migrate", "Step 5", TimeSpan.FromMinutes(3), new[] { $"required variables {string.Join(", ", target.RequiredVariables)} in {target.EnvFilePath}" }.Concat(migrate).ToArray()),
-            Step(6, "Stop current service", "Step 3", TimeSpan.FromMinutes(2), $"{manager} stop {target.ServiceName} (graceful, {request.StopTimeout.TotalSeconds:0} s, then kill)", $"verify the process is gone and port {target.Port} is free"),
-            Step(7, "Switch and start new version", "Step 6", TimeSpan.FromMinutes(2), request.Image is null ? $"ln -sfn <new release> {target.AppPath}" : "rename containers (previous kept)", $"{manager} start {target.ServiceName}"),
-            Step(8, "Verify deployment", "Step 7", TimeSpan.FromMinutes(5), $"wait for {target.HealthPath} (up to {request.HealthTimeout.TotalSeconds:0} s)", $"{target.ReadyPath} ready", $"{target.VersionPath} == the new version", "log: startup markers, no errors"),
-            Step(9, "Smoke tests", "Step 8", TimeSpan.FromMinutes(5), request.Smoke is null ? "(none given)" : "the target's smoke checks"),
-            Step(10, "Finish and record", "Steps 9-10", TimeSpan.FromMinutes(3), request.Maintenance ? "remove MAINTENANCE_MODE" : "(no maintenance flag)", $"keep the last {target.KeepReleases} releases", "release the lock"),
-        };
-        return list;
-    }
-
-    private static VaultDeploymentStep Step(int number, string name, string runbook, TimeSpan? target, params string[] commands) =>
-        new() { Number = number, Name = name, Runbook = runbook, Target = target, Commands = commands };
 
     public async Task<VaultDeploymentResult> RunAsync(CancellationToken cancellationToken)
     {
@@ -284,50 +253,6 @@ public sealed class DeploymentRunner
 
         var stop = await BackendControl.StopAsync(_target, _shell, _request.StopTimeout, force: true, cancellationToken).ConfigureAwait(false);
         return $"stopped in {stop.DurationMs:0} ms" + (stop.Forced ? " (killed after the graceful stop timed out)" : "");
-    }
-
-    private async Task<bool> NothingPendingAsync(CancellationToken cancellationToken)
-    {
-        if (_request.SkipMigrations || _request.MigrationCommand is not null || _request.Image is not null
-            || _target.MigrationPreset is not (MigrationPreset.NodePgMigrate or MigrationPreset.Prisma))
-        {
-            return false;
-        }
-
-        var status = await RunbookOperations.MigrateAsync(_target, _shell, _redactor, MigrationAction.Status, _strategy.MigrationDirectory, null, cancellationToken).ConfigureAwait(false);
-        return status is { Succeeded: true }
-            && (_target.MigrationPreset == MigrationPreset.NodePgMigrate
-                ? status.Output.IndexOf("No migrations to run", StringComparison.OrdinalIgnoreCase) >= 0
-                : status.Output.IndexOf("Database schema is up to date", StringComparison.OrdinalIgnoreCase) >= 0);
-    }
-
-    private async Task<string> MigrateAsync(CancellationToken cancellationToken)
-    {
-        if (_request.SkipMigrations || (_request.MigrationCommand is null && _target.MigrationPreset == MigrationPreset.None))
-        {
-            return "no migrations";
-        }
-
-        if (_nothingToMigrate)
-        {
-            return "no migration pending (checked before the stop)";
-        }
-
-        if (_request.Image is not null && _request.MigrationCommand is null)
-        {
-            // The image carries its own migrations; a preset would run the host's copy of the app, not the image's.
-            return "no migrations (Docker: give -MigrationCommand to run one)";
-        }
-
-        var migration = await RunbookOperations.MigrateAsync(_target, _shell, _redactor, MigrationAction.Deploy, _strategy.MigrationDirectory, _request.MigrationCommand, cancellationToken).ConfigureAwait(false);
-        if (migration is { Succeeded: false })
-        {
-            throw new VaultException("MigrationFailed", VaultErrorKind.InvalidOperation,
-                $"{_target.DisplayName}: the migration ({migration.Command}) failed with exit code {migration.ExitCode}:{Environment.NewLine}{migration.Output}",
-                "Fix the migration; the new version was not started.");
-        }
-
-        return migration is null ? "no migrations" : $"migrated ({migration.Command}) in {migration.DurationMs:0} ms";
     }
 
     private async Task<string> VerifyAsync(string? expectedVersion, string? expectedCommit, CancellationToken cancellationToken)

@@ -1,0 +1,53 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace YieldVault.Ops.Runbook;
+
+/// <summary>Runbook 5.2 inside a deployment: a status check while the old version serves, then the migration.</summary>
+public sealed partial class DeploymentRunner
+{
+    private async Task<bool> NothingPendingAsync(CancellationToken cancellationToken)
+    {
+        if (_request.SkipMigrations || _request.MigrationCommand is not null || _request.Image is not null
+            || _target.MigrationPreset is not (MigrationPreset.NodePgMigrate or MigrationPreset.Prisma))
+        {
+            return false;
+        }
+
+        var status = await RunbookOperations.MigrateAsync(_target, _shell, _redactor, MigrationAction.Status, _strategy.MigrationDirectory, null, cancellationToken).ConfigureAwait(false);
+        return status is { Succeeded: true }
+            && (_target.MigrationPreset == MigrationPreset.NodePgMigrate
+                ? status.Output.IndexOf("No migrations to run", StringComparison.OrdinalIgnoreCase) >= 0
+                : status.Output.IndexOf("Database schema is up to date", StringComparison.OrdinalIgnoreCase) >= 0);
+    }
+
+    private async Task<string> MigrateAsync(CancellationToken cancellationToken)
+    {
+        if (_request.SkipMigrations || (_request.MigrationCommand is null && _target.MigrationPreset == MigrationPreset.None))
+        {
+            return "no migrations";
+        }
+
+        if (_nothingToMigrate)
+        {
+            return "no migration pending (checked before the stop)";
+        }
+
+        if (_request.Image is not null && _request.MigrationCommand is null)
+        {
+            // The image carries its own migrations; a preset would run the host's copy of the app, not the image's.
+            return "no migrations (Docker: give -MigrationCommand to run one)";
+        }
+
+        var migration = await RunbookOperations.MigrateAsync(_target, _shell, _redactor, MigrationAction.Deploy, _strategy.MigrationDirectory, _request.MigrationCommand, cancellationToken).ConfigureAwait(false);
+        if (migration is { Succeeded: false })
+        {
+            throw new VaultException("MigrationFailed", VaultErrorKind.InvalidOperation,
+                $"{_target.DisplayName}: the migration ({migration.Command}) failed with exit code {migration.ExitCode}:{Environment.NewLine}{migration.Output}",
+                "Fix the migration; the new version was not started.");
+        }
+
+        return migration is null ? "no migrations" : $"migrated ({migration.Command}) in {migration.DurationMs:0} ms";
+    }
+}
