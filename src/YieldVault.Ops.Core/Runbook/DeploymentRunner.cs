@@ -214,28 +214,7 @@ public sealed partial class DeploymentRunner
         }
         finally
         {
-            var cancelled = cancellationToken.IsCancellationRequested;
-            var downtime = await monitor.StopAsync().ConfigureAwait(false);
-            _result.DowntimeMs = downtime.DowntimeMs;
-            _result.FailedProbes = downtime.FailedProbes;
-            _result.Probes = downtime.Probes;
-            _result.Duration = clock.Elapsed;
-            if (_journal is not null)
-            {
-                await _journal.WriteAsync("run", "end", cancelled ? "Cancelled" : _result.Status.ToString(), cancelled ? "stopped by the user (Ctrl+C)" : _result.Error, clock.Elapsed.TotalMilliseconds,
-                    new Newtonsoft.Json.Linq.JObject
-                    {
-                        ["versionBefore"] = _result.VersionBefore, ["versionAfter"] = _result.VersionAfter, ["releaseBefore"] = _result.ReleaseBefore,
-                        ["releaseAfter"] = _result.ReleaseAfter, ["downtimeMs"] = _result.DowntimeMs,
-                    }).ConfigureAwait(false);
-            }
-
-            await DeploymentRecords.AppendAsync(_target, _shell, _result, _redactor, cancellationToken).ConfigureAwait(false);
-
-            if (held is not null)
-            {
-                await held.DisposeAsync().ConfigureAwait(false);
-            }
+            await RunEnding.FinishAsync(_target, _shell, _redactor, _result, monitor, clock, _journal, held, cancellationToken).ConfigureAwait(false);
 
             Reporting.Current.Progress(ProgressId, $"Deploying {_request.Source} to {_target.Name}", "done", 100, completed: true);
         }

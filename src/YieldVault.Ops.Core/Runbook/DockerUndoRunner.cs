@@ -132,27 +132,7 @@ internal sealed class DockerUndoRunner
         }
         finally
         {
-            var downtime = await monitor.StopAsync().ConfigureAwait(false);
-            result.DowntimeMs = downtime.DowntimeMs;
-            result.FailedProbes = downtime.FailedProbes;
-            result.Probes = downtime.Probes;
-            result.Duration = clock.Elapsed;
-            if (journal is not null)
-            {
-                await journal.WriteAsync("run", "end", result.Status.ToString(), result.Error, clock.Elapsed.TotalMilliseconds,
-                    new Newtonsoft.Json.Linq.JObject
-                    {
-                        ["versionBefore"] = result.VersionBefore, ["versionAfter"] = result.VersionAfter, ["releaseBefore"] = result.ReleaseBefore,
-                        ["releaseAfter"] = result.ReleaseAfter, ["downtimeMs"] = result.DowntimeMs,
-                    }).ConfigureAwait(false);
-            }
-
-            await DeploymentRecords.AppendAsync(_target, _shell, result, _redactor, cancellationToken).ConfigureAwait(false);
-
-            if (held is not null)
-            {
-                await held.DisposeAsync().ConfigureAwait(false);
-            }
+            await RunEnding.FinishAsync(_target, _shell, _redactor, result, monitor, clock, journal, held, cancellationToken).ConfigureAwait(false);
 
             Reporting.Current.Progress(ProgressId, $"Rolling back {_target.Name}", "done", 100, completed: true);
         }
