@@ -19,6 +19,7 @@ namespace YieldVault.Ops.Runbook;
 public sealed partial class DeploymentRunner
 {
     private const int ProgressId = 3100;
+    private static readonly TimeSpan RollbackHealthFloor = TimeSpan.FromSeconds(60);
     private readonly VaultTarget _target;
     private readonly IHostShell _shell;
     private readonly DeploymentRequest _request;
@@ -283,7 +284,10 @@ public sealed partial class DeploymentRunner
 
             await _strategy.SwitchBackAsync(cancellationToken).ConfigureAwait(false);
             await manager.StartAsync(cancellationToken).ConfigureAwait(false);
-            await HealthWaiter.WaitAsync(_target, _shell, ready: true, _request.HealthTimeout, TimeSpan.FromSeconds(1), ProgressId + 2, cancellationToken).ConfigureAwait(false);
+            // The version going back was healthy before: give it at least a minute, whatever -HealthTimeoutSec
+            // the new version had (a short timeout there must not fail the rollback of a slower starter).
+            var rollbackWait = _request.HealthTimeout > RollbackHealthFloor ? _request.HealthTimeout : RollbackHealthFloor;
+            await HealthWaiter.WaitAsync(_target, _shell, ready: true, rollbackWait, TimeSpan.FromSeconds(1), ProgressId + 2, cancellationToken).ConfigureAwait(false);
             var version = await VersionProbe.GetAsync(_target, _shell, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
             _result.VersionAfter = version.Version;
             _result.CommitAfter = version.Commit;
