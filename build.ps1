@@ -50,13 +50,8 @@ $ResultsDir = if ($OutputRoot) { Join-Path $OutRoot 'results' } else { Join-Path
 $NuGetRoot = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path $HOME '.nuget/packages' }
 $PesterManifest = Join-Path $NuGetRoot 'pester/6.2.0/tools/Pester.psd1'
 
-# Debian packages the real test services need (tests start them on 127.0.0.1 themselves).
-$AptPackages = @(
-    'git', 'openssh-server', 'openssh-client', 'docker.io', 'busybox-static', 'nginx',
-    'postgresql', 'postgresql-client', 'procps', 'lsof', 'iproute2', 'curl', 'ca-certificates',
-    # the systemd "app server" test image is a debootstrap root
-    'debootstrap'
-)
+# What the machine needs (Debian packages, the programs the tests start) and how to detect it.
+Import-Module (Join-Path $Root 'build/Prerequisites.psm1') -Force
 
 function Invoke-Native {
     param([Parameter(Mandatory)][string] $FilePath, [string[]] $ArgumentList = @(), [string] $What)
@@ -72,29 +67,31 @@ function Write-Step([string] $Text) {
 }
 
 function Invoke-Bootstrap {
+    # -Demo: the demo's programs are enough (the sample backend on PM2 with PostgreSQL).
+    param([switch] $Demo)
     Write-Step 'Bootstrap'
     $isRoot = $IsLinux -and ((& id -u) -eq '0')
     if ($isRoot -and (Get-Command apt-get -ErrorAction Ignore)) {
-        $missing = @($AptPackages | Where-Object {
-                $status = & dpkg-query -W -f='${Status}' $_ 2>$null
-                $status -notmatch 'install ok installed'
-            })
+        $missing = @(Get-VaultMissingDebianPackage -Name (Get-VaultDebianPackage))
         if ($missing) {
-            Write-Step "apt-get install $($missing -join ' ')"
+            Write-Step "apt-get install $($missing -join ' ') (first run on a fresh machine: about 1-2 minutes)"
             $env:DEBIAN_FRONTEND = 'noninteractive'
             Invoke-Native apt-get @('update', '-qq') -What 'apt-get update'
             Invoke-Native apt-get (@('install', '-y', '-qq', '--no-install-recommends') + $missing) -What 'apt-get install'
+            $still = @(Get-VaultMissingDebianPackage -Name $missing)
+            if ($still) { throw "apt-get install ended without installing: $($still -join ', ')." }
         }
     }
-    elseif ($IsLinux) {
-        Write-Warning "Not root: Debian packages are not installed. The tests need: apt-get install -y $($AptPackages -join ' ')"
-    }
-
     # PM2 runs the backend on PM2 targets (and in the tests); a global npm install like the runbook's servers.
-    if (-not (Get-Command pm2 -ErrorAction Ignore)) {
+    # Not root, npm's global folder may not be writable: then the check below says what to run.
+    if (-not (Get-Command pm2 -CommandType Application -ErrorAction Ignore) -and (Get-Command npm -ErrorAction Ignore)) {
         Write-Step 'npm install -g pm2@7.0.4'
-        Invoke-Native npm @('install', '-g', '--no-audit', '--no-fund', 'pm2@7.0.4') -What 'npm install -g pm2'
+        & npm install -g --no-audit --no-fund pm2@7.0.4
+        if ($LASTEXITCODE -ne 0 -and $isRoot) { throw "npm install -g pm2 failed with exit code $LASTEXITCODE." }
     }
+    # Root or not: every program the tests (or the demo) start must be here now, or one message says how
+    # to install them all, before any test runs.
+    if ($IsLinux) { Assert-VaultTestProgram -Sudo:(-not $isRoot) -Demo:$Demo }
 
     Invoke-Native dotnet @('restore', "$Root/YieldVault.Ops.sln", '--nologo', '-v', 'q') -What 'dotnet restore'
     Invoke-Native dotnet @('restore', "$Root/build/tools/tools.csproj", '--nologo', '-v', 'q') -What 'dotnet restore (Pester)'
@@ -205,7 +202,7 @@ function Invoke-Test {
 }
 
 function Invoke-Demo {
-    if (-not $SkipBootstrap) { Invoke-Bootstrap }
+    if (-not $SkipBootstrap) { Invoke-Bootstrap -Demo }
     Invoke-Build
     & "$Root/examples/demo.ps1" -ModuleManifest (Join-Path $ModuleOut 'YieldVault.Ops.psd1')
     if (-not $?) { exit 1 }
