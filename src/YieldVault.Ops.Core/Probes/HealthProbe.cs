@@ -48,8 +48,9 @@ public static class HealthProbe
         double? uptime = null;
         if (health.Json is { } json)
         {
-            status = (string?)json["status"];
-            environment = (string?)json["environment"];
+            // A value of another type (an object where a string belongs) is no answer, never an exception.
+            status = Text(json["status"]);
+            environment = Text(json["environment"]);
             uptime = json["uptime"]?.Type is JTokenType.Float or JTokenType.Integer ? (double?)json["uptime"] : null;
             if (json["checks"] is JObject checkObject)
             {
@@ -64,6 +65,10 @@ public static class HealthProbe
         if (error is null && health.StatusCode is not null && health.Json is null)
         {
             error = $"{serverUrl} answered {health.StatusCode} but not with JSON.";
+        }
+        else if (error is null && health.Json?["status"] is { } statusToken && status is null)
+        {
+            error = $"{serverUrl} answered {health.StatusCode} with a \"status\" that is not a string (a JSON {statusToken.Type}).";
         }
 
         var healthy = health.StatusCode == 200 && string.Equals(status, "healthy", StringComparison.OrdinalIgnoreCase);
@@ -146,6 +151,8 @@ public static class HealthProbe
             };
         }
     }
+
+    private static string? Text(JToken? token) => token?.Type == JTokenType.String ? (string?)token : null;
 
     private static Exception Innermost(Exception ex)
     {

@@ -88,5 +88,5 @@ public static class HealthWaiter
         result.StatusCode is null
             ? result.Error ?? "no answer"
             : $"HTTP {result.StatusCode} {result.Status}" + (result.Checks.Count > 0 ? " (" + result.ChecksSummary + ")" : "") +
-              (result.Ready == false ? ", not ready" : "");
+              (result.Ready == false ? ", not ready" : "") + (result.Error is null ? "" : "; " + result.Error);
 }
