@@ -77,7 +77,7 @@ public class BadInputRulesTests
     [InlineData("/srv/app\ntouch /tmp/x")]
     public void A_migration_directory_must_be_absolute_without_dot_dot(string directory)
     {
-        var ex = Assert.Throws<VaultException>(() => RunbookOperations.ValidateDirectory(directory));
+        var ex = Assert.Throws<VaultException>(() => Migrations.ValidateDirectory(directory));
         Assert.Equal("InvalidPath", ex.ErrorId);
     }
 
@@ -99,7 +99,7 @@ public class BadInputRulesTests
                 $"A=$(touch {marker}-a)", $"B=`touch {marker}-b`", $"export C=$(touch {marker}-c)", $"MY-KEY=$(touch {marker}-d)", $"touch {marker}-e",
                 $"D='$(touch {marker}-f)'", "  E = \"quoted # kept\"  ", "F=plain # comment", "G=a=b"));
             using var shell = new LocalShell();
-            var result = await RunbookOperations.MigrateAsync(new VaultTarget { Name = "t1" }, shell, new SecretRedactor(), MigrationAction.Deploy, dir,
+            var result = await Migrations.RunAsync(new VaultTarget { Name = "t1" }, shell, new SecretRedactor(), MigrationAction.Deploy, dir,
                 new[] { "sh", "-c", "printf '%s|' \"$A\" \"$B\" \"$C\" \"$D\" \"$E\" \"$F\" \"$G\"" }, CancellationToken.None);
             Assert.NotNull(result);
             Assert.Equal(0, result!.ExitCode);

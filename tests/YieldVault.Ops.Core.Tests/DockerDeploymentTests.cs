@@ -4,6 +4,7 @@ using System.Linq;
 using Docker.DotNet.Models;
 using YieldVault.Ops;
 using YieldVault.Ops.Runbook;
+using YieldVault.Ops.Services;
 
 namespace YieldVault.Ops.Core.Tests;
 

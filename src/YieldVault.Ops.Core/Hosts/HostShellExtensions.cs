@@ -24,11 +24,4 @@ public static class HostShellExtensions
 
         return result;
     }
-
-    /// <summary>Runs a command and shows it on -Verbose; a non-zero exit is returned, not thrown.</summary>
-    public static Task<CommandResult> RunLoggedAsync(this IHostShell shell, CommandLine command, TimeSpan? timeout, CancellationToken cancellationToken)
-    {
-        Reporting.Current.Verbose($"[{shell.Description}] {command}");
-        return shell.RunAsync(command, timeout, cancellationToken);
-    }
 }

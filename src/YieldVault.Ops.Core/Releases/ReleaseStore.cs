@@ -8,21 +8,6 @@ using YieldVault.Ops.Hosts;
 
 namespace YieldVault.Ops.Releases;
 
-/// <summary>A prepared release directory under releases/.</summary>
-public sealed class VaultRelease
-{
-    public VaultTarget? Target { get; init; }
-
-    /// <summary>"20261126T040000Z-1d137c0" (time of preparation, short commit).</summary>
-    public string Name { get; init; } = "";
-
-    public string Path { get; init; } = "";
-
-    public bool IsCurrent { get; init; }
-
-    public override string ToString() => Name;
-}
-
 /// <summary>
 /// The release layout on a host: releases/&lt;time&gt;-&lt;shortsha&gt; directories, a shared/ directory with the .env,
 /// and the app path as a symlink to the current release. Switching is an atomic rename of a new link over

@@ -8,23 +8,6 @@ using YieldVault.Ops.Services;
 
 namespace YieldVault.Ops.Runbook;
 
-/// <summary>The outcome of Stop-VaultBackend (runbook Step 3).</summary>
-public sealed class VaultStopResult
-{
-    public VaultTarget? Target { get; init; }
-
-    public bool Stopped { get; init; }
-
-    /// <summary>True when the graceful stop did not end the process in time and it was killed.</summary>
-    public bool Forced { get; init; }
-
-    public int? Pid { get; init; }
-
-    public double DurationMs { get; init; }
-
-    public ServiceStatus StateAfter { get; init; }
-}
-
 /// <summary>
 /// Runbook Steps 3 and 6 done with verification: a graceful stop through the service manager, then a
 /// bounded wait until the process is gone and the port is free (3.2), and the forced kill only when asked.

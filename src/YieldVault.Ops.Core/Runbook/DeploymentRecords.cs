@@ -71,6 +71,38 @@ public static class DeploymentRecords
             $"{target.Name}: could not write to the runbook's deployment log {log}" + (historyWritten ? $" (the run is recorded in {history})" : "")).ConfigureAwait(false);
     }
 
+    /// <summary>Appends the quarterly drill to the target's records (kind "drill"); returns whether it was written.</summary>
+    public static async Task<bool> AppendDrillAsync(IHostShell shell, VaultDrillResult drill, SecretRedactor redactor, CancellationToken cancellationToken)
+    {
+        var record = new VaultDeploymentResult
+        {
+            Target = drill.Target,
+            RunId = (drill.Deployment?.RunId ?? DeploymentJournal.NewRunId(drill.TestedAt)) + "-drill",
+            Kind = DrillKind,
+            Status = drill.Passed ? DeploymentStatus.Succeeded : DeploymentStatus.Failed,
+            Source = drill.Ref,
+            Incident = drill.Deployment?.Incident,
+            VersionBefore = drill.VersionBefore,
+            VersionAfter = drill.Rollback?.VersionAfter ?? drill.Deployment?.VersionAfter,
+            CommitAfter = drill.Rollback?.CommitAfter ?? drill.Deployment?.CommitAfter,
+            StartedAt = drill.TestedAt,
+            Duration = drill.Duration,
+            DowntimeMs = (drill.Deployment?.DowntimeMs ?? 0) + (drill.Rollback?.DowntimeMs ?? 0),
+            JournalPath = drill.Deployment?.JournalPath ?? "",
+            Error = drill.Error,
+        };
+        try
+        {
+            await AppendAsync(drill.Target!, shell, record, redactor, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (VaultException ex)
+        {
+            Reporting.Current.Warning($"The drill could not be recorded: {redactor.Redact(ex.Message)}");
+            return false;
+        }
+    }
+
     /// <summary>The record of a run, every text redacted.</summary>
     public static VaultDeploymentRecord Create(VaultTarget target, VaultDeploymentResult result, SecretRedactor redactor, string deployedBy, bool cancelled = false)
     {

@@ -1,18 +1,8 @@
 using System;
 using System.Collections.Generic;
-using System.Threading;
-using System.Threading.Tasks;
+using YieldVault.Ops.Smoke;
 
 namespace YieldVault.Ops.Runbook;
-
-public enum MigrationTiming
-{
-    /// <summary>After the old version stopped, before the new one starts (the runbook's order).</summary>
-    AfterStop,
-
-    /// <summary>While the old version still serves (for backward-compatible migrations): less downtime.</summary>
-    BeforeStop,
-}
 
 /// <summary>What to deploy and how (Invoke-VaultDeployment's parameters, as Core sees them).</summary>
 public sealed class DeploymentRequest
@@ -49,8 +39,8 @@ public sealed class DeploymentRequest
 
     public TimeSpan ProbeInterval { get; init; } = TimeSpan.FromMilliseconds(25);
 
-    /// <summary>Smoke tests after verification (runbook Step 8); a failure rolls back. Returns a failure text or null.</summary>
-    public Func<VaultTarget, CancellationToken, Task<string?>>? Smoke { get; init; }
+    /// <summary>The smoke checks after verification (runbook Step 8; a failure rolls back), or null to skip them.</summary>
+    public SmokeOptions? Smoke { get; init; }
 
     public string Source => Ref ?? Image ?? Artifact ?? "";
 }

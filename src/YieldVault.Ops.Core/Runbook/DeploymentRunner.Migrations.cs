@@ -15,7 +15,7 @@ public sealed partial class DeploymentRunner
             return false;
         }
 
-        var status = await RunbookOperations.MigrateAsync(_target, _shell, _redactor, MigrationAction.Status, _strategy.MigrationDirectory, null, cancellationToken).ConfigureAwait(false);
+        var status = await Migrations.RunAsync(_target, _shell, _redactor, MigrationAction.Status, _strategy.MigrationDirectory, null, cancellationToken).ConfigureAwait(false);
         return status is { Succeeded: true }
             && (_target.MigrationPreset == MigrationPreset.NodePgMigrate
                 ? status.Output.IndexOf("No migrations to run", StringComparison.OrdinalIgnoreCase) >= 0
@@ -40,7 +40,7 @@ public sealed partial class DeploymentRunner
             return "no migrations (Docker: give -MigrationCommand to run one)";
         }
 
-        var migration = await RunbookOperations.MigrateAsync(_target, _shell, _redactor, MigrationAction.Deploy, _strategy.MigrationDirectory, _request.MigrationCommand, cancellationToken).ConfigureAwait(false);
+        var migration = await Migrations.RunAsync(_target, _shell, _redactor, MigrationAction.Deploy, _strategy.MigrationDirectory, _request.MigrationCommand, cancellationToken).ConfigureAwait(false);
         if (migration is { Succeeded: false })
         {
             throw new VaultException("MigrationFailed", VaultErrorKind.InvalidOperation,

@@ -1,24 +1,27 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using YieldVault.Ops.Hosts;
 
 namespace YieldVault.Ops.Runbook;
 
 /// <summary>The plan of a deployment: its ten steps, the runbook section and time target of each, and what each runs.</summary>
 public sealed partial class DeploymentRunner
 {
-    /// <summary>The steps of a deployment with what each runs (what -WhatIf shows).</summary>
-    public static IReadOnlyList<VaultDeploymentStep> Plan(VaultTarget target, DeploymentRequest request)
+    /// <summary>The steps of a deployment with what each runs (what -WhatIf shows). Connects to nothing.</summary>
+    public static IReadOnlyList<VaultDeploymentStep> Plan(VaultTarget target, IHostShell shell, DeploymentRequest request) =>
+        Plan(target, request, CreateStrategy(target, shell, request, _ => { }));
+
+    private static IDeploymentStrategy CreateStrategy(VaultTarget target, IHostShell shell, DeploymentRequest request, Action<string> detail) =>
+        request.Image is not null ? new DockerStrategy(target, shell, request, detail) : new ReleaseStrategy(target, shell, request, detail);
+
+    private static IReadOnlyList<VaultDeploymentStep> Plan(VaultTarget target, DeploymentRequest request, IDeploymentStrategy strategy)
     {
         var manager = target.ServiceManager;
-        var migrate = request.SkipMigrations || target.MigrationPreset == MigrationPreset.None
+        var migrate = request.SkipMigrations || (request.MigrationCommand is null && target.MigrationPreset == MigrationPreset.None)
             ? new[] { "(skipped)" }
-            : new[] { string.Join(" ", request.MigrationCommand ?? RunbookOperations.MigrationCommand(target.MigrationPreset, MigrationAction.Deploy)!) + " (in the new release, env file loaded)" };
-        var prepare = request.Image is { } image
-            ? new[] { $"docker pull {image} (unless present)", $"docker create (restart unless-stopped, port {target.Port}, env file {target.EnvFilePath})" }
-            : request.Ref is not null
-                ? new[] { $"git fetch + checkout {request.Ref} into a new release", "npm ci --include=dev; npm run build; npm prune --omit=dev; test -f dist/index.js", "link the env file" }
-                : new[] { $"download {request.Artifact}", $"sha256sum == {request.Sha256}", "tar -xzf into a new release", "link the env file" };
+            : new[] { string.Join(" ", request.MigrationCommand ?? Migrations.CommandFor(target.MigrationPreset, MigrationAction.Deploy)!) + " (in the new release, env file loaded)" };
+        var prepare = strategy.PlanPrepare();
         var list = new List<VaultDeploymentStep>
         {
             Step(1, "Assess current state", "Step 1", TimeSpan.FromMinutes(5), $"{manager} state of {target.ServiceName}", $"GET {target.HealthPath}, {target.VersionPath}"),
@@ -29,7 +32,7 @@ public sealed partial class DeploymentRunner
             Step(6, "Stop current service", "Step 3", TimeSpan.FromMinutes(2), $"{manager} stop {target.ServiceName} (graceful, {request.StopTimeout.TotalSeconds:0} s, then kill)", $"verify the process is gone and port {target.Port} is free"),
             Step(7, "Switch and start new version", "Step 6", TimeSpan.FromMinutes(2), request.Image is null ? $"ln -sfn <new release> {target.AppPath}" : "rename containers (previous kept)", $"{manager} start {target.ServiceName}"),
             Step(8, "Verify deployment", "Step 7", TimeSpan.FromMinutes(5), $"wait for {target.HealthPath} (up to {request.HealthTimeout.TotalSeconds:0} s)", $"{target.ReadyPath} ready", $"{target.VersionPath} == the new version", "log: startup markers, no errors"),
-            Step(9, "Smoke tests", "Step 8", TimeSpan.FromMinutes(5), request.Smoke is null ? "(none given)" : "the target's smoke checks"),
+            Step(9, "Smoke tests", "Step 8", TimeSpan.FromMinutes(5), request.Smoke is null ? "(skipped: -SkipSmoke)" : "the target's smoke checks" + (request.Smoke.IncludeWrite ? ", with the write test" : "")),
             Step(10, "Finish and record", "Steps 9-10", TimeSpan.FromMinutes(3), request.Maintenance ? "remove MAINTENANCE_MODE" : "(no maintenance flag)", $"keep the last {target.KeepReleases} releases", "release the lock"),
         };
         return list;

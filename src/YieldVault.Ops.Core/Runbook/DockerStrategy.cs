@@ -5,6 +5,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Docker.DotNet.Models;
 using YieldVault.Ops.Hosts;
+using YieldVault.Ops.Services;
 
 namespace YieldVault.Ops.Runbook;
 

@@ -2,15 +2,18 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
+using System.Security;
 using System.Threading;
 using System.Threading.Tasks;
 using YieldVault.Ops.Hosts;
+using YieldVault.Ops.Notifications;
 using YieldVault.Ops.Probes;
 using YieldVault.Ops.Services;
+using YieldVault.Ops.Smoke;
 
 namespace YieldVault.Ops.Runbook;
 
-/// <summary>What the drill needs from the rest of the module (smoke checks, records, a notification).</summary>
+/// <summary>What the quarterly drill runs and where it reports (Invoke-VaultRunbookTest's parameters, as Core sees them).</summary>
 public sealed class DrillOptions
 {
     public string Ref { get; init; } = "";
@@ -19,18 +22,14 @@ public sealed class DrillOptions
 
     public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Runbook Step 8 against the target; one outcome per check.</summary>
-    public Func<VaultTarget, CancellationToken, Task<IReadOnlyList<VaultCheckOutcome>>>? Smoke { get; init; }
+    /// <summary>The smoke checks (runbook Step 8, and 9.2 through the target's public URL); null: none.</summary>
+    public SmokeOptions? Smoke { get; init; } = new();
 
-    /// <summary>Appends the drill to the target's records; returns whether it was written.</summary>
-    public Func<VaultDrillResult, CancellationToken, Task<bool>>? Record { get; init; }
+    /// <summary>A Slack incoming webhook to report the drill to (runbook 10.3); null: no notification.</summary>
+    public SecureString? WebhookUrl { get; init; }
 
-    /// <summary>Notifies stakeholders; returns whether the message was delivered.</summary>
-    public Func<VaultDrillResult, CancellationToken, Task<bool>>? Notify { get; init; }
-
+    /// <summary>Where to write the report on this machine: .html or .htm for HTML, anything else Markdown; null: none.</summary>
     public string? ReportPath { get; init; }
-
-    public Action<string>? WriteReport { get; init; }
 }
 
 /// <summary>
@@ -75,19 +74,10 @@ public sealed class DrillRunner
             }
 
             Reporting.Current.Progress(ProgressId, progress, "Back up", 15);
-            drill.BackupPath = (await RunbookOperations.BackupAsync(_target, _shell, false, cancellationToken).ConfigureAwait(false)).Path;
+            drill.BackupPath = (await Backups.CreateAsync(_target, _shell, false, cancellationToken).ConfigureAwait(false)).Path;
 
             Reporting.Current.Progress(ProgressId, progress, $"Deploy {options.Ref}", 25);
-            var request = new DeploymentRequest
-            {
-                Ref = options.Ref, Incident = options.Incident, HealthTimeout = options.HealthTimeout,
-                Smoke = options.Smoke is null ? null : async (t, ct) =>
-                {
-                    var checks = await options.Smoke(t, ct).ConfigureAwait(false);
-                    var failed = checks.Where(c => !c.Passed).Select(c => c.Name).ToList();
-                    return failed.Count == 0 ? null : "smoke checks failed: " + string.Join(", ", failed);
-                },
-            };
+            var request = new DeploymentRequest { Ref = options.Ref, Incident = options.Incident, HealthTimeout = options.HealthTimeout, Smoke = options.Smoke };
             drill.Deployment = await new DeploymentRunner(_target, _shell, request, _redactor).RunAsync(cancellationToken).ConfigureAwait(false);
 
             Reporting.Current.Progress(ProgressId, progress, "Verify the new version", 55);
@@ -95,7 +85,7 @@ public sealed class DrillRunner
             if (options.Smoke is not null)
             {
                 Reporting.Current.Progress(ProgressId, progress, "Smoke tests", 65);
-                foreach (var check in await options.Smoke(_target, cancellationToken).ConfigureAwait(false))
+                foreach (var check in await SmokeAsync(options.Smoke, cancellationToken).ConfigureAwait(false))
                 {
                     drill.Smoke.Add(check);
                 }
@@ -104,9 +94,9 @@ public sealed class DrillRunner
             if (drill.Deployment.Status == DeploymentStatus.Succeeded)
             {
                 Reporting.Current.Progress(ProgressId, progress, "Roll back", 75);
-                var undo = new UndoRunner(_target, _shell, _redactor);
-                var (release, current) = await undo.ChooseAsync(null, null, cancellationToken).ConfigureAwait(false);
-                drill.Rollback = await undo.RunAsync(release, current, null, false, TimeSpan.FromSeconds(30), options.HealthTimeout, cancellationToken).ConfigureAwait(false);
+                var undo = new RollbackRunner(_target, _shell, _redactor);
+                var plan = await undo.PlanAsync(new RollbackRequest { HealthTimeout = options.HealthTimeout }, cancellationToken).ConfigureAwait(false);
+                drill.Rollback = await undo.RunAsync(plan, cancellationToken).ConfigureAwait(false);
             }
 
             Reporting.Current.Progress(ProgressId, progress, "Verify the previous version", 85);
@@ -116,10 +106,10 @@ public sealed class DrillRunner
                 && drill.Rollback?.Status == DeploymentStatus.Succeeded
                 && drill.VerifyAfterDeploy.All(c => c.Passed) && drill.Smoke.All(c => c.Passed) && drill.VerifyAfterRollback.All(c => c.Passed);
         }
-        catch (VaultException ex) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             drill.Passed = false;
-            drill.Error = _redactor.Redact(ex.Message);
+            drill.Error = _redactor.Redact(RunbookRun.Failure(ex).Message);
         }
         finally
         {
@@ -127,23 +117,59 @@ public sealed class DrillRunner
             Reporting.Current.Progress(ProgressId, progress, "done", 100, completed: true);
         }
 
-        if (options.Record is not null)
+        drill.Recorded = await DeploymentRecords.AppendDrillAsync(_shell, drill, _redactor, cancellationToken).ConfigureAwait(false);
+        if (options.WebhookUrl is not null)
         {
-            drill.Recorded = await options.Record(drill, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (options.Notify is not null)
-        {
-            drill.Notified = await options.Notify(drill, cancellationToken).ConfigureAwait(false);
+            drill.Notified = await NotifyAsync(drill, options.WebhookUrl, cancellationToken).ConfigureAwait(false);
         }
 
         if (options.ReportPath is not null && drill.Deployment is not null)
         {
             drill.ReportPath = options.ReportPath;
-            options.WriteReport?.Invoke(RunbookReport.ToMarkdown(drill.Deployment, drill));
+            RunbookReport.Write(options.ReportPath, drill.Deployment, drill, _redactor);
         }
 
         return drill;
+    }
+
+    /// <summary>Runbook Step 8 on the target, and 9.2 (the same checks through its public URL) when it has one.</summary>
+    private async Task<IReadOnlyList<VaultCheckOutcome>> SmokeAsync(SmokeOptions options, CancellationToken cancellationToken)
+    {
+        var results = await SmokeRunner.RunAsync(_target, _shell, options, _redactor, null, cancellationToken).ConfigureAwait(false);
+        var outcomes = results.Select(r => new VaultCheckOutcome(r.Name, r.Passed, r.Detail)).ToList();
+        if (_target.PublicUrl is { } publicUrl)
+        {
+            var external = await SmokeRunner.RunAsync(_target, _shell, new SmokeOptions { BaseUrl = publicUrl }, _redactor, null, cancellationToken).ConfigureAwait(false);
+            var failed = external.Where(r => !r.Passed).Select(r => r.Name).ToList();
+            outcomes.Add(new VaultCheckOutcome("External", failed.Count == 0,
+                failed.Count == 0 ? $"{external.Count} checks passed through {publicUrl.GetLeftPart(UriPartial.Authority)}" : "failed through the public URL: " + string.Join(", ", failed)));
+        }
+
+        return outcomes;
+    }
+
+    /// <summary>Runbook 10.3: the drill's result to Slack. A failed notification is a warning, never a failed drill.</summary>
+    private async Task<bool> NotifyAsync(VaultDrillResult drill, SecureString webhookUrl, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var address = WebhookAddress.Parse(SecureStrings.Unprotect(webhookUrl), _redactor);
+            var message = drill.Deployment is null
+                ? SlackMessage.ForText($"Runbook drill on {_target.Name}: FAILED before the deployment. {drill.Error}", _redactor)
+                : SlackMessage.ForDeployment(drill.Deployment, _redactor);
+            var result = await WebhookSender.SendAsync(address, message, new WebhookRetryPolicy(), _redactor, Reporting.Current, cancellationToken).ConfigureAwait(false);
+            if (!result.Delivered)
+            {
+                Reporting.Current.Warning($"The drill notification was not delivered: {result.Error}");
+            }
+
+            return result.Delivered;
+        }
+        catch (VaultException ex)
+        {
+            Reporting.Current.Warning($"The drill notification was not sent: {_redactor.Redact(ex.Message)}");
+            return false;
+        }
     }
 
     private async Task VerifyAsync(IList<VaultCheckOutcome> checks, string? expectedVersion, CancellationToken cancellationToken)
@@ -154,7 +180,8 @@ public sealed class DrillRunner
         checks.Add(new VaultCheckOutcome("Health", health.StatusCode == 200 && health.Status == "healthy", HealthWaiter.Describe(health)));
         checks.Add(new VaultCheckOutcome("Readiness", health.Ready == true, "ready: " + (health.Ready?.ToString() ?? "no answer")));
         var version = await VersionProbe.GetAsync(_target, _shell, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
-        checks.Add(new VaultCheckOutcome("Version", expectedVersion is not null && version.Version == expectedVersion, $"serves {version.Version} ({version.ShortCommit}), expected {expectedVersion}"));
+        var versionProblem = expectedVersion is null ? "no version to expect" : new ExpectedVersion(expectedVersion, null, "the drill").Mismatch(_target, version);
+        checks.Add(new VaultCheckOutcome("Version", versionProblem is null, $"serves {version.Version} ({version.ShortCommit}), expected {expectedVersion}"));
         var (source, entries) = await LogReader.ReadAsync(_target, _shell, VaultLogSource.Auto, 500, null, cancellationToken).ConfigureAwait(false);
         var log = LogParser.Verify(entries, LogParser.DefaultMarkers(_target), _target, source);
         checks.Add(new VaultCheckOutcome("Logs", log.Passed, log.Passed ? $"{source}: startup markers present, no errors" : $"{source}: missing {string.Join(", ", log.MarkersMissing)}; {log.ErrorCount} error(s) {_redactor.Redact(log.FirstError)}"));

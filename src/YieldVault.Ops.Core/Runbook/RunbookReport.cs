@@ -104,6 +104,13 @@ public static class RunbookReport
         };
     }
 
+    /// <summary>Writes the report to <paramref name="path"/> on this machine: HTML for .html or .htm, Markdown otherwise; redacted.</summary>
+    public static void Write(string path, VaultDeploymentResult deployment, VaultDrillResult? drill, SecretRedactor redactor)
+    {
+        var html = path.EndsWith(".html", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".htm", StringComparison.OrdinalIgnoreCase);
+        System.IO.File.WriteAllText(path, redactor.Redact(html ? ToHtml(deployment, drill) : ToMarkdown(deployment, drill)));
+    }
+
     public static string ToMarkdown(VaultDeploymentResult deployment, VaultDrillResult? drill = null)
     {
         var text = new StringBuilder();

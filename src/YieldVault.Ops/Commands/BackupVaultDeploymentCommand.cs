@@ -20,5 +20,5 @@ public sealed class BackupVaultDeploymentCommand : VaultActionCmdlet
         $"Back up {target.EnvFilePath} and the running version to {target.BackupPath}" + (IncludeNodeModules ? " (with node_modules)" : "");
 
     internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken) =>
-        output.Output(await RunbookOperations.BackupAsync(target, shell, IncludeNodeModules, cancellationToken).ConfigureAwait(false));
+        output.Output(await Backups.CreateAsync(target, shell, IncludeNodeModules, cancellationToken).ConfigureAwait(false));
 }

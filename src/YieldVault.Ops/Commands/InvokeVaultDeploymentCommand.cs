@@ -123,7 +123,7 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
 
     protected override void WhatIfDetails(VaultTarget target)
     {
-        foreach (var step in DeploymentRunner.Plan(target, Request()))
+        foreach (var step in DeploymentRunner.Plan(target, Hosts.For(target), Request()))
         {
             ShouldProcess($"  Step {step.Number}/10 {step.Name} [{step.Runbook}]: {string.Join("; ", step.Commands)}", "", "");
         }
@@ -131,7 +131,7 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
 
     internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
     {
-        var result = await new DeploymentRunner(target, shell, Request(shell), Redactor).RunAsync(cancellationToken).ConfigureAwait(false);
+        var result = await new DeploymentRunner(target, shell, Request(), Redactor).RunAsync(cancellationToken).ConfigureAwait(false);
         if (result.Status == DeploymentStatus.RolledBack)
         {
             output.Error(ErrorRecords.Create("DeploymentRolledBack", ErrorCategory.InvalidResult,
@@ -147,8 +147,7 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
         output.Output(result);
     }
 
-    /// <param name="shell">The target's host, for the smoke tests; null only for plans, which never run them.</param>
-    private DeploymentRequest Request(IHostShell? shell = null) => new()
+    private DeploymentRequest Request() => new()
     {
         Ref = ParameterSetName == GitSet ? Ref : null,
         Image = ParameterSetName == ImageSet ? Image : null,
@@ -164,7 +163,6 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
         MigrationCommand = MigrationCommand,
         StopTimeout = TimeSpan.FromSeconds(StopTimeoutSec),
         HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),
-        Smoke = SkipSmoke ? null : (target, token) => SmokeRunner.RunForDeploymentAsync(target, shell ?? throw new InvalidOperationException("No host for the smoke tests."),
-            new SmokeOptions { ApiKey = SmokeApiKey, IncludeWrite = SmokeApiKey is not null }, Redactor, Maintenance, token),
+        Smoke = SkipSmoke ? null : new SmokeOptions { ApiKey = SmokeApiKey, IncludeWrite = SmokeApiKey is not null },
     };
 }

@@ -53,10 +53,10 @@ public sealed class InvokeVaultMigrationCommand : VaultActionCmdlet
     {
         if (Path is not null)
         {
-            RunbookOperations.ValidateDirectory(Path);
+            Migrations.ValidateDirectory(Path);
         }
 
-        if (Command is null && RunbookOperations.MigrationCommand(Preset ?? target.MigrationPreset, ActionKind) is null)
+        if (Command is null && Migrations.CommandFor(Preset ?? target.MigrationPreset, ActionKind) is null)
         {
             throw new VaultException("NoMigrationTool", VaultErrorKind.InvalidArgument,
                 $"{target.DisplayName} has MigrationPreset None; give -Preset or -Command.");
@@ -65,14 +65,14 @@ public sealed class InvokeVaultMigrationCommand : VaultActionCmdlet
 
     protected override string Action(VaultTarget target)
     {
-        var command = Command ?? RunbookOperations.MigrationCommand(Preset ?? target.MigrationPreset, ActionKind)!.ToArray();
+        var command = Command ?? Migrations.CommandFor(Preset ?? target.MigrationPreset, ActionKind)!.ToArray();
         return $"Run '{string.Join(" ", command.Select(ShellQuote.Quote))}' in {Path ?? target.AppPath} with {target.EnvFilePath} loaded";
     }
 
     internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
     {
-        var command = Command ?? RunbookOperations.MigrationCommand(Preset ?? target.MigrationPreset, ActionKind);
-        var result = await RunbookOperations.MigrateAsync(target, shell, Redactor, ActionKind, Path ?? target.AppPath, command, cancellationToken).ConfigureAwait(false);
+        var command = Command ?? Migrations.CommandFor(Preset ?? target.MigrationPreset, ActionKind);
+        var result = await Migrations.RunAsync(target, shell, Redactor, ActionKind, Path ?? target.AppPath, command, cancellationToken).ConfigureAwait(false);
         if (result is { Succeeded: false })
         {
             output.Error(ErrorRecords.Create("MigrationFailed", ErrorCategory.InvalidResult,

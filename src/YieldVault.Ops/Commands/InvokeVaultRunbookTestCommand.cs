@@ -1,11 +1,11 @@
 using System;
-using System.IO;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
 using YieldVault.Ops.Hosting;
 using YieldVault.Ops.Hosts;
 using YieldVault.Ops.Runbook;
+using YieldVault.Ops.Smoke;
 
 namespace YieldVault.Ops.Commands;
 
@@ -68,24 +68,16 @@ public sealed class InvokeVaultRunbookTestCommand : VaultActionCmdlet
 
     internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
     {
-        var html = _reportFile is not null && (_reportFile.EndsWith(".html", StringComparison.OrdinalIgnoreCase) || _reportFile.EndsWith(".htm", StringComparison.OrdinalIgnoreCase));
         var options = new DrillOptions
         {
             Ref = Ref,
             Incident = Incident,
             HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),
-            Smoke = DrillHooks.Smoke(shell, Redactor, SmokeApiKey),
-            Record = DrillHooks.Record(shell, Redactor),
-            Notify = DrillHooks.Notify(Redactor, WebhookUrl),
+            Smoke = new SmokeOptions { ApiKey = SmokeApiKey, IncludeWrite = SmokeApiKey is not null },
+            WebhookUrl = WebhookUrl,
             ReportPath = _reportFile,
-            WriteReport = html ? null : markdown => File.WriteAllText(_reportFile!, Redactor.Redact(markdown)),
         };
         var finished = await new DrillRunner(target, shell, Redactor).RunAsync(options, cancellationToken).ConfigureAwait(false);
-        if (html && finished.Deployment is not null)
-        {
-            File.WriteAllText(_reportFile!, Redactor.Redact(RunbookReport.ToHtml(finished.Deployment, finished)));
-        }
-
         if (!finished.Passed)
         {
             output.Error(ErrorRecords.Create("DrillFailed", ErrorCategory.InvalidResult,

@@ -24,6 +24,6 @@ public sealed class TestVaultEnvironmentCommand : VaultTargetCmdlet
             throw new VaultException("InvalidPath", VaultErrorKind.InvalidArgument, $"-ReleasePath '{ReleasePath}' must be an absolute path on the host.");
         }
 
-        output.Output(await RunbookOperations.CheckEnvironmentAsync(target, shell, Redactor, ReleasePath, cancellationToken).ConfigureAwait(false));
+        output.Output(await EnvironmentCheck.CheckAsync(target, shell, Redactor, ReleasePath, cancellationToken).ConfigureAwait(false));
     }
 }

@@ -16,8 +16,7 @@ public sealed class UndoVaultDeploymentCommand : VaultActionCmdlet
     private const string PreviousSet = "Previous";
     private const string ReleaseSet = "Release";
     private const string BackupSet = "Backup";
-    private string? _chosen;
-    private string? _current;
+    private RollbackPlan? _plan;
 
     [Parameter(Mandatory = true, ParameterSetName = ReleaseSet)]
     [ValidatePattern("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\\z")]
@@ -53,42 +52,25 @@ public sealed class UndoVaultDeploymentCommand : VaultActionCmdlet
                 $"The backup {Backup.Path} was taken before releases were managed; it names no release to go back to. Use -Release.");
         }
 
-        if (target.ServiceManager == ServiceManagerKind.Docker)
+        // What to go back to, resolved now: the prompt names it, and a bad name fails before anything is asked.
+        var request = new RollbackRequest
         {
-            if (ParameterSetName != PreviousSet)
-            {
-                throw new VaultException("DockerUndoPreviousOnly", VaultErrorKind.InvalidArgument,
-                    $"{target.DisplayName} is run by Docker, which keeps one previous container ({target.ServiceName}-previous), not releases; -Release and -Backup do not apply.",
-                    "Run Undo-VaultDeployment without -Release/-Backup, or deploy the image you want with Invoke-VaultDeployment -Image.");
-            }
-
-            return;
-        }
-
-        // Resolve the release now, so the prompt names it and a bad name fails before anything is asked.
+            Release = ParameterSetName == ReleaseSet ? Release : null,
+            Backup = ParameterSetName == BackupSet ? Backup : null,
+            RestoreEnvFile = RestoreEnvFile,
+            ClearStaleLock = Force,
+            StopTimeout = TimeSpan.FromSeconds(StopTimeoutSec),
+            HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),
+        };
         var shell = Hosts.For(target);
-        (_chosen, _current) = Run((_, token) => new UndoRunner(target, shell, Redactor).ChooseAsync(
-            ParameterSetName == ReleaseSet ? Release : null, ParameterSetName == BackupSet ? Backup : null, token));
+        _plan = Run((_, token) => new RollbackRunner(target, shell, Redactor).PlanAsync(request, token));
     }
 
-    protected override string Action(VaultTarget target) =>
-        target.ServiceManager == ServiceManagerKind.Docker
-            ? $"Roll back {target.ServiceName} to the previous container"
-            : $"Roll back {target.ServiceName} from release {_current ?? "(none)"} to {_chosen}";
+    protected override string Action(VaultTarget target) => $"Roll back {target.ServiceName} {_plan!.Description}";
 
     internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
     {
-        VaultDeploymentResult result;
-        if (target.ServiceManager == ServiceManagerKind.Docker)
-        {
-            result = await DeploymentStrategies.UndoDockerAsync(target, shell, Redactor, Force, TimeSpan.FromSeconds(StopTimeoutSec), TimeSpan.FromSeconds(HealthTimeoutSec), cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            result = await new UndoRunner(target, shell, Redactor).RunAsync(_chosen!, _current, RestoreEnvFile ? Backup : null, Force,
-                TimeSpan.FromSeconds(StopTimeoutSec), TimeSpan.FromSeconds(HealthTimeoutSec), cancellationToken).ConfigureAwait(false);
-        }
-
+        var result = await new RollbackRunner(target, shell, Redactor).RunAsync(_plan!, cancellationToken).ConfigureAwait(false);
         if (result.Status != DeploymentStatus.Succeeded)
         {
             output.Error(ErrorRecords.Create(result.ErrorId ?? "RollbackFailed", ErrorCategory.InvalidOperation, result.Error ?? "The rollback failed.", target,

@@ -26,7 +26,7 @@ public abstract class MaintenanceModeCmdlet : VaultActionCmdlet
     protected override string Action(VaultTarget target) =>
         ScriptBlock is not null
             ? $"Run the maintenance script block ({(TurnOn ? "on" : "off")})"
-            : (TurnOn ? "Create " : "Remove ") + RunbookOperations.MaintenanceFlag(target);
+            : (TurnOn ? "Create " : "Remove ") + MaintenanceFlag.PathOf(target);
 
     protected override void ProcessRecord()
     {
@@ -55,8 +55,8 @@ public abstract class MaintenanceModeCmdlet : VaultActionCmdlet
 
     internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
     {
-        await RunbookOperations.SetMaintenanceAsync(target, shell, TurnOn, cancellationToken).ConfigureAwait(false);
-        output.Verbose($"{target.Name}: maintenance mode {(TurnOn ? "on" : "off")} ({RunbookOperations.MaintenanceFlag(target)})");
+        await MaintenanceFlag.SetAsync(target, shell, TurnOn, cancellationToken).ConfigureAwait(false);
+        output.Verbose($"{target.Name}: maintenance mode {(TurnOn ? "on" : "off")} ({MaintenanceFlag.PathOf(target)})");
         if (PassThru)
         {
             output.Output(target);

@@ -1,7 +1,7 @@
 using System;
 using System.Text.RegularExpressions;
 
-namespace YieldVault.Ops.Runbook;
+namespace YieldVault.Ops.Services;
 
 /// <summary>
 /// The containers of one service: <c>&lt;name&gt;</c> serves; <c>&lt;name&gt;-previous</c> is the version before it (kept,

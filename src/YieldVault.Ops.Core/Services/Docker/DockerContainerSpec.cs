@@ -5,7 +5,7 @@ using System.Linq;
 using Docker.DotNet.Models;
 using Newtonsoft.Json;
 
-namespace YieldVault.Ops.Runbook;
+namespace YieldVault.Ops.Services;
 
 /// <summary>What to create for a new version, and what else to do to it before it starts.</summary>
 internal sealed class DockerCreatePlan

@@ -9,9 +9,8 @@ using System.Threading.Tasks;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using YieldVault.Ops.Hosts;
-using YieldVault.Ops.Services;
 
-namespace YieldVault.Ops.Runbook;
+namespace YieldVault.Ops.Services;
 
 /// <summary>
 /// The container and image calls of Docker deployments and rollbacks, each bounded and mapped to our errors, on one

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Text.RegularExpressions;
 
-namespace YieldVault.Ops.Runbook;
+namespace YieldVault.Ops.Services;
 
 /// <summary>Image references and what an image says about the version it holds.</summary>
 internal static class DockerImages

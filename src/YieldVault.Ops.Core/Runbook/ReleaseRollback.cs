@@ -1,0 +1,144 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using YieldVault.Ops.Hosts;
+using YieldVault.Ops.Releases;
+
+namespace YieldVault.Ops.Runbook;
+
+/// <summary>
+/// The runbook's Rollback Procedure without its rebuild: point the app path at an earlier release (a link switch) and
+/// optionally put back the env file from a backup. Which release: the named one, the backup's, or the one the last
+/// deployment replaced.
+/// </summary>
+internal sealed class ReleaseRollback : IRollbackStrategy
+{
+    private readonly VaultTarget _target;
+    private readonly IHostShell _shell;
+    private readonly ReleaseStore _store;
+    private readonly RollbackPlan _plan;
+
+    public ReleaseRollback(VaultTarget target, IHostShell shell, RollbackPlan plan)
+    {
+        _target = target;
+        _shell = shell;
+        _store = new ReleaseStore(target, shell);
+        _plan = plan;
+    }
+
+    public string Runbook => "Rollback";
+
+    private string Release => _plan.Release ?? throw new InvalidOperationException("A release rollback needs a chosen release.");
+
+    /// <summary>The release to go back to: the named one, the backup's, or the one the current one replaced.</summary>
+    public static async Task<RollbackPlan> PlanAsync(VaultTarget target, IHostShell shell, RollbackRequest request, CancellationToken cancellationToken)
+    {
+        var (release, current) = await ChooseAsync(target, shell, request.Release ?? request.Backup?.Release, cancellationToken).ConfigureAwait(false);
+        return new RollbackPlan(request, $"from release {current ?? "(none)"} to {release}", release, current);
+    }
+
+    public async Task<ExpectedVersion> ResolveAsync(VaultDeploymentResult result, CancellationToken cancellationToken)
+    {
+        // Under the lock: the release chosen before the prompt must still be there (a cleanup may have run since).
+        var releases = await _store.ListAsync(cancellationToken).ConfigureAwait(false);
+        if (!releases.Any(r => r.Name == Release))
+        {
+            throw new VaultException("ReleaseNotFound", VaultErrorKind.ObjectNotFound,
+                $"{_target.DisplayName}: the release '{Release}' is no longer in {_store.ReleasesDirectory}. Nothing was changed.", "List the releases with Get-VaultRelease.");
+        }
+
+        result.ReleaseBefore = releases.FirstOrDefault(r => r.IsCurrent)?.Name;
+        result.ReleaseAfter = Release;
+        var git = await _shell.RunAsync(CommandLine.Script("git -c safe.directory='*' -C \"$1/$2\" rev-parse HEAD 2>/dev/null", _store.ReleasesDirectory, Release),
+            TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        var commit = git.Succeeded ? git.StandardOutput.Trim() : null;
+        return new ExpectedVersion(null, commit is { Length: 40 } ? commit : null, "release " + Release);
+    }
+
+    public async Task<string> SwitchAsync(CancellationToken cancellationToken)
+    {
+        await _store.SwitchAsync(Release, cancellationToken).ConfigureAwait(false);
+        var restore = _plan.Request.RestoreEnvFile ? _plan.Request.Backup : null;
+        if (restore?.EnvFileCopy is { } copy)
+        {
+            await _shell.RunCheckedAsync(CommandLine.Script("umask 077; cat -- \"$1\" > \"$2.yv-restore\" && mv -f -- \"$2.yv-restore\" \"$2\"", copy, _store.SharedEnvFile),
+                "EnvRestoreFailed", "Restoring the env file from " + restore.Path, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            return $"switched to {Release} with the env file from {restore.Path}";
+        }
+
+        return "switched to " + Release;
+    }
+
+    private static async Task<(string Release, string? Current)> ChooseAsync(VaultTarget target, IHostShell shell, string? wanted, CancellationToken cancellationToken)
+    {
+        var store = new ReleaseStore(target, shell);
+        var releases = await store.ListAsync(cancellationToken).ConfigureAwait(false);
+        var current = releases.FirstOrDefault(r => r.IsCurrent)?.Name;
+        if (wanted is not null)
+        {
+            return releases.Any(r => r.Name == wanted)
+                ? (wanted, current)
+                : throw new VaultException("ReleaseNotFound", VaultErrorKind.ObjectNotFound,
+                    $"{target.DisplayName}: there is no release '{wanted}' in {store.ReleasesDirectory}.", "List the releases with Get-VaultRelease.");
+        }
+
+        if (current is null)
+        {
+            throw new VaultException("NoPreviousRelease", VaultErrorKind.ObjectNotFound,
+                $"{target.DisplayName}: {target.AppPath} is not a link into {store.ReleasesDirectory}, so there is no release to go back to.",
+                "Deploy with Invoke-VaultDeployment first, or pass -Release.");
+        }
+
+        // A deployment that died (or was stopped) after the stop but before the switch left the old release
+        // current and stopped: going "back" means starting the current release again, not the one before it.
+        if (await LastRunDiedBeforeSwitchAsync(target, shell, cancellationToken).ConfigureAwait(false))
+        {
+            Reporting.Current.Warning($"{target.Name}: the last deployment did not finish and never switched releases; starting the current release {current} again.");
+            return (current, current);
+        }
+
+        // The release the current one replaced, from the record of the deployment that made it current
+        // (names sort by preparation time, which after a deploy, an undo and a redeploy is not the same).
+        IReadOnlyList<VaultDeploymentRecord> history;
+        try
+        {
+            history = await DeploymentRecords.ReadAsync(target, shell, cancellationToken).ConfigureAwait(false);
+        }
+        catch (VaultException ex) when (!ex.IsConnectionFailure)
+        {
+            Reporting.Current.Warning($"{target.Name}: the deployment history could not be read ({ex.Message}); choosing the release before the current one by name.");
+            history = Array.Empty<VaultDeploymentRecord>();
+        }
+
+        var replaced = history
+            .Where(r => r.Kind == DeploymentRecords.DeployKind && r.Status == DeploymentStatus.Succeeded && r.ReleaseAfter == current)
+            .OrderByDescending(r => r.EndedAt)
+            .Select(r => r.ReleaseBefore)
+            .FirstOrDefault();
+        if (replaced is not null && replaced != current && releases.Any(r => r.Name == replaced))
+        {
+            return (replaced, current);
+        }
+
+        var index = releases.ToList().FindIndex(r => r.IsCurrent);
+        return index > 0
+            ? (releases[index - 1].Name, current)
+            : throw new VaultException("NoPreviousRelease", VaultErrorKind.ObjectNotFound,
+                $"{target.DisplayName}: {current} is the oldest release; there is nothing before it.", "Pass -Release to pick one.");
+    }
+
+    private static async Task<bool> LastRunDiedBeforeSwitchAsync(VaultTarget target, IHostShell shell, CancellationToken cancellationToken)
+    {
+        // The newest run stopped the service (Step 3 started) but never switched releases or rolled back.
+        const string script = @"last=$(ls -1t -- ""$1""/*.jsonl 2>/dev/null | head -n 1)
+[ -n ""$last"" ] || exit 0
+grep -q '""step"":""Stop current service"",""phase"":""start""' ""$last"" || exit 0
+grep -q '""step"":""Switch and start [a-z]* version"",""phase"":""start""' ""$last"" && exit 0
+grep -q '""step"":""rollback""' ""$last"" && exit 0
+echo died-before-switch";
+        var result = await shell.RunAsync(CommandLine.Script(script, DeploymentJournal.DirectoryOf(target)), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        return result.StandardOutput.Contains("died-before-switch");
+    }
+}

@@ -1,0 +1,46 @@
+using System;
+
+namespace YieldVault.Ops.Runbook;
+
+/// <summary>What to roll back to and how (Undo-VaultDeployment's parameters, as Core sees them).</summary>
+public sealed class RollbackRequest
+{
+    /// <summary>A named release (release layout only); null: the release the last deployment replaced.</summary>
+    public string? Release { get; init; }
+
+    /// <summary>Go back to the release this backup recorded (release layout only).</summary>
+    public VaultBackupRecord? Backup { get; init; }
+
+    /// <summary>Also put back the env file saved in <see cref="Backup"/>.</summary>
+    public bool RestoreEnvFile { get; init; }
+
+    /// <summary>Clear a stale lock left by a dead run.</summary>
+    public bool ClearStaleLock { get; init; }
+
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>What a rollback will go back to, resolved before anything is asked or changed (for the prompt and the run).</summary>
+public sealed class RollbackPlan
+{
+    internal RollbackPlan(RollbackRequest request, string description, string? release = null, string? current = null)
+    {
+        Request = request;
+        Description = description;
+        Release = release;
+        Current = current;
+    }
+
+    public RollbackRequest Request { get; }
+
+    /// <summary>"from release A to B", "to the previous container": what ShouldProcess names.</summary>
+    public string Description { get; }
+
+    /// <summary>The release (or, for Docker, the previous container's image) it goes back to, as seen before the lock.</summary>
+    public string? Release { get; }
+
+    /// <summary>The release or image that runs now, as seen before the lock.</summary>
+    public string? Current { get; }
+}

@@ -1,0 +1,99 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using YieldVault.Ops.Hosts;
+using YieldVault.Ops.Services;
+
+namespace YieldVault.Ops.Runbook;
+
+/// <summary>
+/// Undo-VaultDeployment: the runbook's Rollback Procedure as one run on the engine (<see cref="RunbookRun"/>): lock and
+/// journal, stop, put the previous version back (the strategy the target's kind calls for), start, and verify it
+/// serves the version it was. Core picks the strategy; the caller only says what to go back to.
+/// </summary>
+public sealed class RollbackRunner
+{
+    private const int ProgressId = 3200;
+    private readonly VaultTarget _target;
+    private readonly IHostShell _shell;
+    private readonly SecretRedactor _redactor;
+
+    public RollbackRunner(VaultTarget target, IHostShell shell, SecretRedactor redactor)
+    {
+        _target = target ?? throw new ArgumentNullException(nameof(target));
+        _shell = shell ?? throw new ArgumentNullException(nameof(shell));
+        _redactor = redactor ?? throw new ArgumentNullException(nameof(redactor));
+    }
+
+    /// <summary>Checks the request and resolves what the rollback goes back to, before anything is asked or changed.</summary>
+    public Task<RollbackPlan> PlanAsync(RollbackRequest request, CancellationToken cancellationToken) =>
+        _target.ServiceManager == ServiceManagerKind.Docker
+            ? ContainerRollback.PlanAsync(_target, _shell, request, cancellationToken)
+            : ReleaseRollback.PlanAsync(_target, _shell, request, cancellationToken);
+
+    public async Task<VaultDeploymentResult> RunAsync(RollbackPlan plan, CancellationToken cancellationToken)
+    {
+        if (plan is null)
+        {
+            throw new ArgumentNullException(nameof(plan));
+        }
+
+        IRollbackStrategy strategy = _target.ServiceManager == ServiceManagerKind.Docker
+            ? new ContainerRollback(_target, _shell)
+            : new ReleaseRollback(_target, _shell, plan);
+        var request = plan.Request;
+        var result = new VaultDeploymentResult
+        {
+            Target = _target, RunId = DeploymentJournal.NewRunId(DateTimeOffset.UtcNow), Kind = DeploymentRecords.RollbackKind,
+            Source = plan.Release ?? new DockerContainerNames(_target.ServiceName).Previous, StartedAt = DateTimeOffset.UtcNow,
+            ReleaseBefore = plan.Current, ReleaseAfter = plan.Release,
+            Steps = new List<VaultDeploymentStep>
+            {
+                new() { Number = 1, Name = "Lock and journal", Runbook = "-" },
+                new() { Number = 2, Name = "Stop current service", Runbook = "Step 3", Target = TimeSpan.FromMinutes(2) },
+                new() { Number = 3, Name = "Switch and start previous version", Runbook = strategy.Runbook, Target = TimeSpan.FromMinutes(2) },
+                new() { Number = 4, Name = "Verify deployment", Runbook = "Step 7", Target = TimeSpan.FromMinutes(5) },
+            },
+        };
+        var before = await Probes.VersionProbe.GetAsync(_target, _shell, TimeSpan.FromSeconds(3), cancellationToken).ConfigureAwait(false);
+        result.VersionBefore = before.Version;
+        result.CommitBefore = before.Commit;
+        var run = new RunbookRun(_target, _shell, _redactor, result, ProgressId, $"Rolling back {_target.Name}");
+        await run.StartProberAsync(TimeSpan.FromMilliseconds(25), cancellationToken).ConfigureAwait(false);
+        var expected = ExpectedVersion.Unknown(plan.Release ?? "the previous version");
+        return await run.ExecuteAsync(async () =>
+        {
+            await run.StepAsync(1, async () =>
+            {
+                // What to go back to is read under the lock: a deployment may have changed it since the prompt.
+                var lockPath = await run.LockAsync(request.ClearStaleLock, $"rollback {plan.Description}", async () =>
+                {
+                    expected = await strategy.ResolveAsync(result, cancellationToken).ConfigureAwait(false);
+                    return new Newtonsoft.Json.Linq.JObject { ["releaseBefore"] = result.ReleaseBefore, ["versionBefore"] = before.Version, ["commitBefore"] = before.Commit };
+                }, cancellationToken).ConfigureAwait(false);
+                return lockPath;
+            }, cancellationToken).ConfigureAwait(false);
+
+            await run.StepAsync(2, async () => await BackendVerification.StopIfRunningAsync(_target, _shell, request.StopTimeout, cancellationToken).ConfigureAwait(false),
+                cancellationToken).ConfigureAwait(false);
+
+            await run.StepAsync(3, async () =>
+            {
+                var switched = await strategy.SwitchAsync(cancellationToken).ConfigureAwait(false);
+                await ServiceManagers.For(_target, _shell).StartAsync(cancellationToken).ConfigureAwait(false);
+                return switched + "; started";
+            }, cancellationToken).ConfigureAwait(false);
+
+            await run.StepAsync(4, async () =>
+            {
+                var (health, version) = await BackendVerification.WaitServingAsync(_target, _shell, request.HealthTimeout, ProgressId + 1, cancellationToken).ConfigureAwait(false);
+                result.VersionAfter = version.Version;
+                result.CommitAfter = version.Commit;
+                expected.Check(_target, version);
+                return BackendVerification.Describe(health, version);
+            }, cancellationToken).ConfigureAwait(false);
+            result.Status = DeploymentStatus.Succeeded;
+        }, _ => Task.CompletedTask, cancellationToken).ConfigureAwait(false);
+    }
+}

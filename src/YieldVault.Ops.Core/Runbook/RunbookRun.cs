@@ -1,0 +1,169 @@
+using System;
+using System.Diagnostics;
+using System.Threading;
+using System.Threading.Tasks;
+using Newtonsoft.Json.Linq;
+using YieldVault.Ops.Hosts;
+using YieldVault.Ops.Probes;
+
+namespace YieldVault.Ops.Runbook;
+
+/// <summary>
+/// The skeleton every run of the runbook on one target shares, whatever it puts in place (a deployment, a
+/// rollback): its steps and their progress, the target's lock and the run's journal, the downtime prober,
+/// one step helper that journals, redacts and times each step against the runbook's target, the mapping of
+/// any failure (not only <see cref="VaultException"/>) to the result, and the end of the run
+/// (<see cref="RunEnding"/>). What a run does lives in its steps and its strategy; how it fails is decided here.
+/// </summary>
+internal sealed class RunbookRun
+{
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly string _activity;
+    private DowntimeMonitor? _prober;
+    private DeploymentLock? _lock;
+
+    public RunbookRun(VaultTarget target, IHostShell shell, SecretRedactor redactor, VaultDeploymentResult result, int progressId, string activity)
+    {
+        Target = target ?? throw new ArgumentNullException(nameof(target));
+        Shell = shell ?? throw new ArgumentNullException(nameof(shell));
+        Redactor = redactor ?? throw new ArgumentNullException(nameof(redactor));
+        Result = result ?? throw new ArgumentNullException(nameof(result));
+        ProgressId = progressId;
+        _activity = activity;
+    }
+
+    public VaultTarget Target { get; }
+
+    public IHostShell Shell { get; }
+
+    public SecretRedactor Redactor { get; }
+
+    public VaultDeploymentResult Result { get; }
+
+    /// <summary>The run's progress activity; nested activities (waits) use the ids after it.</summary>
+    public int ProgressId { get; }
+
+    public DeploymentJournal? Journal { get; private set; }
+
+    /// <summary>Measures what the users of the backend see during the run: /health every <paramref name="interval"/>.</summary>
+    public async Task StartProberAsync(TimeSpan interval, CancellationToken cancellationToken) =>
+        _prober = await DowntimeMonitor.StartAsync(Shell, Target.Port, Target.HealthPath, interval, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Takes the target's lock (one run at a time), opens the run's journal and writes its start line, with the
+    /// <paramref name="state"/> read under the lock (what runs now).
+    /// </summary>
+    /// <returns>The lock's path, for the step's detail.</returns>
+    public async Task<string> LockAsync(bool clearStaleLock, string what, Func<Task<JObject?>> state, CancellationToken cancellationToken)
+    {
+        _lock = await DeploymentLock.AcquireAsync(Target, Shell, Result.RunId, clearStaleLock, cancellationToken).ConfigureAwait(false);
+        Journal = new DeploymentJournal(Target, Shell, Redactor, Result.RunId);
+        Result.JournalPath = Journal.Path;
+        var data = await state().ConfigureAwait(false);
+        await Journal.WriteAsync("run", "start", detail: $"{what} by {Environment.UserName} on {Environment.MachineName}", data: data).ConfigureAwait(false);
+        return _lock.Path;
+    }
+
+    /// <summary>A journal line outside the steps (the rollback inside a deployment); nothing before the lock.</summary>
+    public Task JournalAsync(string step, string phase, string? outcome = null, string? detail = null, double? durationMs = null) =>
+        Journal?.WriteAsync(step, phase, outcome, detail, durationMs) ?? Task.CompletedTask;
+
+    /// <summary>What a step is doing, as verbose output (redacted).</summary>
+    public void Detail(string text) => Reporting.Current.Verbose($"{Target.Name}:   {Redactor.Redact(text)}");
+
+    /// <summary>
+    /// Runs step <paramref name="number"/> of the result's steps: progress and verbose output, the journal's start
+    /// and end lines, the step's outcome, redacted detail and duration, and a warning when it overran the runbook's
+    /// time for it. A body that returns null was skipped. A failure is recorded and thrown on.
+    /// </summary>
+    public async Task StepAsync(int number, Func<Task<string?>> body, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var steps = Result.Steps;
+        var step = steps[number - 1];
+        Reporting.Current.Progress(ProgressId, _activity, $"Step {number}/{steps.Count}: {step.Name}", (number - 1) * 100 / steps.Count);
+        Reporting.Current.Verbose($"{Target.Name}: Step {number}/{steps.Count}: {step.Name}");
+        await JournalAsync(step.Name, "start").ConfigureAwait(false);
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            var detail = await body().ConfigureAwait(false);
+            step.Outcome = detail is null ? StepOutcome.Skipped : StepOutcome.Succeeded;
+            step.Detail = detail is null ? null : Redactor.Redact(detail);
+        }
+        catch (Exception ex)
+        {
+            step.Outcome = StepOutcome.Failed;
+            step.Detail = cancellationToken.IsCancellationRequested && ex is OperationCanceledException
+                ? "stopped by the user (Ctrl+C)"
+                : Redactor.Redact(Failure(ex).Message);
+            throw;
+        }
+        finally
+        {
+            step.Duration = watch.Elapsed;
+            await JournalAsync(step.Name, "end", step.Outcome.ToString(), step.Detail, watch.Elapsed.TotalMilliseconds).ConfigureAwait(false);
+            if (!step.WithinTarget)
+            {
+                Reporting.Current.Warning($"{Target.Name}: '{step.Name}' took {step.Duration.TotalMinutes:0.0} min, over the runbook's {step.Target!.Value.TotalMinutes:0} min for {step.Runbook}.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="steps"/>. Any failure but the user's cancel (a <see cref="VaultException"/>, a JSON value of
+    /// the wrong type, an SSH channel refused, a disposed connection) is recorded in the result (its error id and
+    /// redacted message) and handed to <paramref name="recover"/>, which decides the status (nothing changed, rolled
+    /// back, failed). The end of the run always follows: prober figures, journal end, records, then the lock.
+    /// </summary>
+    public async Task<VaultDeploymentResult> ExecuteAsync(Func<Task> steps, Func<VaultException, Task> recover, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await steps().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            var failure = Failure(ex);
+            Result.Status = DeploymentStatus.Failed;
+            Result.Error = Redactor.Redact(failure.Message);
+            Result.ErrorId = failure.ErrorId;
+            try
+            {
+                await recover(failure).ConfigureAwait(false);
+            }
+            catch (Exception recoveryFailure) when (!cancellationToken.IsCancellationRequested)
+            {
+                // A recovery must not lose the run's own error, nor skip the end of the run.
+                Result.Status = DeploymentStatus.Failed;
+                Result.Error = Redactor.Redact($"{failure.Message} Then: {Failure(recoveryFailure).Message}");
+                Reporting.Current.Warning($"{Target.Name}: {Result.Error} Check the backend now (Get-VaultBackendStatus).");
+            }
+        }
+        finally
+        {
+            if (_prober is not null)
+            {
+                await RunEnding.FinishAsync(Target, Shell, Redactor, Result, _prober, _clock, Journal, _lock, cancellationToken).ConfigureAwait(false);
+            }
+            else if (_lock is not null)
+            {
+                await _lock.DisposeAsync().ConfigureAwait(false);
+            }
+
+            Reporting.Current.Progress(ProgressId, _activity, "done", 100, completed: true);
+        }
+
+        return Result;
+    }
+
+    /// <summary>Any exception as the run reports it: a <see cref="VaultException"/> as it is, anything else with an id of its own.</summary>
+    public static VaultException Failure(Exception exception) => exception switch
+    {
+        VaultException vault => vault,
+        TimeoutException or TaskCanceledException => new VaultException(ErrorIds.OperationTimeout, VaultErrorKind.OperationTimeout,
+            $"an operation timed out ({exception.GetType().Name}: {exception.Message})", "Read the run's journal; run it again when the host answers.", exception),
+        _ => new VaultException(ErrorIds.UnexpectedFailure, VaultErrorKind.InvalidOperation,
+            $"an unexpected {exception.GetType().Name}: {exception.Message}", "Read the run's journal; this is a defect of YieldVault.Ops worth reporting.", exception),
+    };
+}
