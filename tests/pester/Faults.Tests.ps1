@@ -21,7 +21,7 @@ BeforeAll {
     # copies), then each fault tag as an artifact: its sources, v1.2.3's dist with the files the tag changed
     # transpiled again (TypeScript's own emit, without a type check per tag), and the production node_modules
     # (so the deployment skips npm ci).
-    $script:ArtifactTags = 'v1.3.0', 'v1.3.1-broken', 'v1.3.3-notready', 'v1.3.4-wrongversion'
+    $script:ArtifactTags = 'v1.3.0', 'v1.3.1-broken', 'v1.3.3-notready', 'v1.3.4-wrongversion', 'v1.3.5-oddhealth'
     $builder = Join-Path $Root 'build-artifacts.sh'
     Set-Content -LiteralPath $builder -Value @'
 set -eu
@@ -224,6 +224,7 @@ Describe 'Faults after the stop: the runner rolls back and the old version serve
         @{ Case = 'readiness never comes (v1.3.3-notready)'; Tag = 'v1.3.3-notready'; ErrorId = 'HealthCheckTimeout'; Message = '*not ready*'; Migration = $null }
         @{ Case = 'the version differs after the start (v1.3.4-wrongversion)'; Tag = 'v1.3.4-wrongversion'; ErrorId = 'VersionMismatch'; Message = '*reports 1.4.0, expected 1.3.4-wrongversion*'; Migration = $null }
         @{ Case = 'the migration fails (exit 3)'; Tag = 'v1.3.0'; ErrorId = 'MigrationFailed'; Message = '*exit code 3*'; Migration = @('sh', '-c', 'exit 3') }
+        @{ Case = '/health answers {"status":{}} (v1.3.5-oddhealth)'; Tag = 'v1.3.5-oddhealth'; ErrorId = 'HealthCheckTimeout'; Message = '*"status" that is not a string (a JSON Object)*'; Migration = $null }
     ) {
         $before = Get-WsState $Local
         $p = @{ Artifact = $Art[$Tag].Artifact; Sha256 = $Art[$Tag].Sha256; HealthTimeoutSec = 6 }
@@ -362,6 +363,42 @@ Describe 'SSH faults' {
         @(Select-String -LiteralPath $Sshd.LogFile -Pattern 'Accepted publickey').Count | Should-Be $accepted -Because 'no login happened'
         @(Get-ChildItem -LiteralPath "$($Remote.State)/journal" -Filter *.jsonl -ErrorAction Ignore | ForEach-Object FullName) | Should-BeCollection $before.Journals
         Assert-Recovered $Remote $before '1.2.3' $null
+    }
+
+    It 'the connection cut after the stop (during the migration): rolled back over a new connection, the old version serves' {
+        $before = Get-WsState $Remote
+        $marker = 'yv-cut-' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+        # Once the migration (after the stop) runs, kill every session process of the test sshd but the listener:
+        # the run's connection dies mid-command, and the next connection is accepted.
+        $killer = Start-ThreadJob -ArgumentList $marker, $Sshd.Pid -ScriptBlock {
+            param($marker, $sshdPid)
+            $deadline = [DateTime]::UtcNow.AddSeconds(180)
+            while ([DateTime]::UtcNow -lt $deadline -and -not (& pgrep -f $marker)) { Start-Sleep -Milliseconds 100 }
+            $all = [Collections.Generic.List[int]]::new(); $all.Add($sshdPid)
+            for ($i = 0; $i -lt $all.Count; $i++) { foreach ($c in @(& ps -o pid= --ppid $all[$i])) { $all.Add([int]$c.Trim()) } }
+            $sessions = @($all | Select-Object -Skip 1)
+            if ($sessions) { & /bin/kill -9 @sessions }
+            "killed $($sessions -join ' ')"
+        }
+        try {
+            $r = $SshTarget | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -MigrationCommand 'sh', '-c', "sleep 60; : $marker" `
+                -ErrorVariable errs -ErrorAction SilentlyContinue -WarningVariable warns -WarningAction SilentlyContinue
+        }
+        finally {
+            $killed = $killer | Wait-Job -Timeout 200 | Receive-Job
+            $killer | Remove-Job -Force
+        }
+        Write-Host "    cut after the stop: $killed; result $($r.Status) $($r.ErrorId), downtime $($r.DowntimeMs) ms: $($r.Error)"
+        $killed | Should-BeLikeString 'killed [0-9]*'
+        $r.Status | Should-Be 'RolledBack'
+        $r.ErrorId | Should-Be 'ConnectionLost'
+        ($r.Steps | Where-Object Number -EQ 6).Outcome | Should-Be 'Failed'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'DeploymentRolledBack,*'
+        $r.VersionAfter | Should-Be '1.2.3'
+        # The first deployment here adopted the plain app directory as a release; that release serves again.
+        (& readlink -f -- $Remote.App) | Should-Be "$($Remote.App)-releases/releases/$($r.ReleaseBefore)"
+        (Get-Content -LiteralPath $r.JournalPath -Raw) | Should-BeLikeString '*"step":"rollback","phase":"end","outcome":"Succeeded"*'
+        Assert-Recovered $Remote $before '1.2.3' $r
     }
 
     It 'the connection cut while the release is prepared: the run reports it, the old version serves, the next run proceeds' {

@@ -244,7 +244,7 @@ Describe 'Invoke-VaultDeployment step 9' {
         $lines = @(Get-Content -LiteralPath $transcript | Where-Object { $_ -like '*Step 9/10 Smoke tests*' })
         $lines.Count | Should-Be 2
         $lines[0] | Should-BeLikeString "*the target's smoke checks*"
-        $lines[1] | Should-BeLikeString '*(none given)*'
+        $lines[1] | Should-BeLikeString '*(skipped: -SkipSmoke)*'
     }
 
     It 'rolls back v1.3.0 when a smoke check fails, and v1.2.3 serves again' {
