@@ -186,21 +186,16 @@ Describe 'The Docker engine over SSH' {
         $s.State | Should-Be 'Unknown'
         $s.Healthy | Should-BeTrue
         @($s.Problems | Where-Object { $_ -like "service (Docker): $expected" }).Count | Should-Be 1
-        $null = $missing | Get-VaultBackendLog -Source Manager -ErrorVariable errs -ErrorAction SilentlyContinue
-        $errs.Count | Should-Be 1
-        $errs[0].FullyQualifiedErrorId | Should-Be 'DockerUnreachable,YieldVault.Ops.Commands.GetVaultBackendLogCommand'
-        $errs[0].Exception.Message | Should-BeLikeString $expected
+        $e = Get-VaultCommandError $missing Get-VaultBackendLog 'DockerUnreachable,YieldVault.Ops.Commands.GetVaultBackendLogCommand' -Parameters @{ Source = 'Manager' }
+        $e.Exception.Message | Should-BeLikeString $expected
     }
 
     It 'writes DockerUnreachable with the remote error when the SSH user may not use the engine' {
         $script:NoDockerSshd = Start-TestSshd -User yvnodocker
         $target = New-DockerTarget ssh $Web.Name $Web.Port -Extra @{ SshPort = $NoDockerSshd.Port; User = $NoDockerSshd.User; KeyFile = $NoDockerSshd.UserKeyFile; KnownHostsFile = $NoDockerSshd.KnownHostsFile }
-        $null = $target | Get-VaultBackendLog -Source Manager -ErrorVariable errs -ErrorAction SilentlyContinue
-        $errs.Count | Should-Be 1
-        $errs[0].FullyQualifiedErrorId | Should-Be 'DockerUnreachable,YieldVault.Ops.Commands.GetVaultBackendLogCommand'
-        $errs[0].CategoryInfo.Category | Should-Be 'ConnectionError'
-        $errs[0].Exception.Message | Should-BeLikeString "'docker system dial-stdio' on ssh://yvnodocker@127.0.0.1:$($NoDockerSshd.Port) exited with status 1 before the Docker engine answered: *permission denied*"
-        $errs[0].ErrorDetails.RecommendedAction | Should-BeLikeString '*usermod -aG docker yvnodocker*'
+        $e = Get-VaultCommandError $target Get-VaultBackendLog 'DockerUnreachable,YieldVault.Ops.Commands.GetVaultBackendLogCommand' -Category ConnectionError -Parameters @{ Source = 'Manager' }
+        $e.Exception.Message | Should-BeLikeString "'docker system dial-stdio' on ssh://yvnodocker@127.0.0.1:$($NoDockerSshd.Port) exited with status 1 before the Docker engine answered: *permission denied*"
+        $e.ErrorDetails.RecommendedAction | Should-BeLikeString '*usermod -aG docker yvnodocker*'
     }
 
     It 'dials an ssh:// DockerHost of another login over a connection of its own, with the target''s key' {
@@ -285,19 +280,10 @@ Describe 'Stop-, Start- and Restart-VaultBackend change the container state' {
 
     It 'writes ContainerNotFound or ServiceNotFound when asked to act on an unknown container over <Transport>' -ForEach @(@{ Transport = 'local' }, @{ Transport = 'ssh' }) {
         $target = New-DockerTarget $Transport $Unknown
-        foreach ($case in @(
-                @{ Command = 'Start-VaultBackend'; Id = 'ContainerNotFound,YieldVault.Ops.Commands.StartVaultBackendCommand' }
-                @{ Command = 'Restart-VaultBackend'; Id = 'ContainerNotFound,YieldVault.Ops.Commands.RestartVaultBackendCommand' }
-                @{ Command = 'Stop-VaultBackend'; Id = 'ServiceNotFound,YieldVault.Ops.Commands.StopVaultBackendCommand' })) {
-            $out = $target | & $case.Command -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
-            $out | Should-BeNull
-            $errs.Count | Should-Be 1
-            $errs[0].FullyQualifiedErrorId | Should-Be $case.Id
-            $errs[0].CategoryInfo.Category | Should-Be 'ObjectNotFound'
-            $errs[0].TargetObject.ServiceName | Should-Be $Unknown
-        }
-        $errs = @()
-        $null = $target | Start-VaultBackend -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
-        $errs[0].Exception.Message | Should-BeLikeString "There is no container named '$Unknown' on the Docker engine at *"
+        $e = Get-VaultCommandError $target Start-VaultBackend 'ContainerNotFound,YieldVault.Ops.Commands.StartVaultBackendCommand' -Category ObjectNotFound
+        $e.Exception.Message | Should-BeLikeString "There is no container named '$Unknown' on the Docker engine at *"
+        $e.TargetObject.ServiceName | Should-Be $Unknown
+        $null = Get-VaultCommandError $target Restart-VaultBackend 'ContainerNotFound,YieldVault.Ops.Commands.RestartVaultBackendCommand' -Category ObjectNotFound
+        $null = Get-VaultCommandError $target Stop-VaultBackend 'ServiceNotFound,YieldVault.Ops.Commands.StopVaultBackendCommand' -Category ObjectNotFound
     }
 }

@@ -217,12 +217,8 @@ Describe 'The backend cmdlets against systemd in an app server, over SSH' {
             ($Target | Restart-VaultBackend -Confirm:$false -ErrorAction Stop).Healthy | Should-BeTrue
             $mainPid = (Get-Status).Pid
             $sw = [Diagnostics.Stopwatch]::StartNew()
-            $out = $Target | Stop-VaultBackend -TimeoutSec 2 -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+            $null = Get-VaultCommandError $Target Stop-VaultBackend 'ServiceStopTimeout,YieldVault.Ops.Commands.StopVaultBackendCommand' -Category OperationTimeout -Parameters @{ TimeoutSec = 2 }
             $sw.Elapsed.TotalSeconds | Should-BeLessThan 15
-            $out | Should-BeNull
-            $errs.Count | Should-Be 1
-            $errs[0].FullyQualifiedErrorId | Should-Be 'ServiceStopTimeout,YieldVault.Ops.Commands.StopVaultBackendCommand'
-            $errs[0].CategoryInfo.Category | Should-Be 'OperationTimeout'
             (Get-Status).State | Should-Be 'Stopping'
             Test-AppPortOpen | Should-BeTrue   # it ignored SIGTERM and still serves
 
@@ -253,32 +249,19 @@ Describe 'The backend cmdlets against systemd in an app server, over SSH' {
     It 'reports an unknown unit as NotFound and will not start or stop it (ServiceNotFound)' {
         $nope = New-AppTarget -ServiceName 'yieldvault-nope'
         (Get-Status $nope).State | Should-Be 'NotFound'
-        foreach ($case in @(
-                @{ Command = 'Start-VaultBackend'; Id = 'ServiceNotFound,YieldVault.Ops.Commands.StartVaultBackendCommand' }
-                @{ Command = 'Stop-VaultBackend'; Id = 'ServiceNotFound,YieldVault.Ops.Commands.StopVaultBackendCommand' })) {
-            $out = $nope | & $case.Command -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
-            $out | Should-BeNull
-            $errs.Count | Should-Be 1
-            $errs[0].FullyQualifiedErrorId | Should-Be $case.Id
-            $errs[0].CategoryInfo.Category | Should-Be 'ObjectNotFound'
-        }
+        $null = Get-VaultCommandError $nope Start-VaultBackend 'ServiceNotFound,YieldVault.Ops.Commands.StartVaultBackendCommand' -Category ObjectNotFound
+        $null = Get-VaultCommandError $nope Stop-VaultBackend 'ServiceNotFound,YieldVault.Ops.Commands.StopVaultBackendCommand' -Category ObjectNotFound
         (Get-Status).State | Should-Be 'Running'
     }
 
     It 'gives a user without sudo rules SudoRequired, while reading the state needs no sudo' {
         $auditor = New-AppTarget -User $Server.NoSudoUser
         (Get-Status $auditor).State | Should-Be 'Running'
-        $out = $auditor | Stop-VaultBackend -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
-        $out | Should-BeNull
-        $errs.Count | Should-Be 1
-        $errs[0].FullyQualifiedErrorId | Should-Be 'SudoRequired,YieldVault.Ops.Commands.StopVaultBackendCommand'
-        $errs[0].CategoryInfo.Category | Should-Be 'SecurityError'
-        $errs[0].Exception.Message | Should-BeLikeString "*'auditor'*a password is required*"
-        $errs[0].ErrorDetails.RecommendedAction | Should-BeLikeString '*auditor ALL=(root) NOPASSWD: /usr/bin/systemctl, /usr/bin/journalctl*'
-        # The journal needs sudo too (the auditor cannot read the .env either: a warning, not the error).
-        $null = $auditor | Get-VaultBackendLog -Source Manager -Tail 10 -ErrorVariable logErrs -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
-        $logErrs.Count | Should-Be 1
-        $logErrs[0].FullyQualifiedErrorId | Should-Be 'SudoRequired,YieldVault.Ops.Commands.GetVaultBackendLogCommand'
+        $e = Get-VaultCommandError $auditor Stop-VaultBackend 'SudoRequired,YieldVault.Ops.Commands.StopVaultBackendCommand' -Category SecurityError
+        $e.Exception.Message | Should-BeLikeString "*'auditor'*a password is required*"
+        $e.ErrorDetails.RecommendedAction | Should-BeLikeString '*auditor ALL=(root) NOPASSWD: /usr/bin/systemctl, /usr/bin/journalctl*'
+        # The journal needs sudo too (the auditor cannot read the .env either: that is a warning, not an error).
+        $null = Get-VaultCommandError $auditor Get-VaultBackendLog 'SudoRequired,YieldVault.Ops.Commands.GetVaultBackendLogCommand' -Category SecurityError -Parameters @{ Source = 'Manager'; Tail = 10 }
         (Get-Status).State | Should-Be 'Running'
         (Test-VaultBackendHealth -Target $Target).Healthy | Should-BeTrue
     }
