@@ -271,7 +271,7 @@ exit 0
     }
 
     It 'retries a refused connection and reports it without a status' {
-        $port = Get-FreeLoopbackPort
+        $port = Get-FreeTcpPort
         $n = Send-VaultNotification -Message 'nobody listens' -WebhookUrl (ConvertTo-SecureUrl "http://127.0.0.1:$port/services/T0X/B0X/PLANTEDREFUSED0000") -MaxAttempts 2 -WarningVariable warnings -WarningAction SilentlyContinue
         $n.Delivered | Should-BeFalse
         $n.Attempts | Should-Be 2

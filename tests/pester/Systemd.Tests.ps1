@@ -1,8 +1,10 @@
-# The systemd service manager end to end: the sample backend as yieldvault-backend.service under a real
-# systemd (PID 1 of an app-server container, tests/services/AppServer.TestServices.psm1), driven over real
-# SSH as 'deploy', whose only sudo rules are systemctl and journalctl. PostgreSQL and the RPC stand-in run on
-# the host's 127.0.0.1, which the container shares (host network).
-# Until the lead's service cmdlets exist, the suite calls Core's SystemdServiceManager directly.
+# The systemd service manager end to end, through the module's cmdlets: the sample backend as
+# yieldvault-backend.service under a real systemd (PID 1 of an app-server container,
+# tests/services/AppServer.TestServices.psm1), driven over real SSH as 'deploy', whose only sudo rules are systemctl
+# and journalctl. PostgreSQL and the RPC stand-in run on the host's 127.0.0.1, which the container shares (host
+# network). What systemd itself says is read independently with docker exec (Invoke-TestAppServerCommand).
+# One case still calls Core's SystemdServiceManager by reflection, and says why: the unit's full name and systemd's
+# own words, which only Core's ServiceState carries.
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestCommon.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot '../services/YieldVault.TestServices.psm1') -Force
@@ -34,62 +36,29 @@ BeforeAll {
         $Timings['Image'], $(if ($Image.Cached) { 'cached' } else { 'built' }), $imageSteps, $Timings['Dependencies'], $Timings['AppServer'])
 
     $script:GoodEnv = (Invoke-TestAppServerCommand -Server $Server -User deploy -ArgumentList 'cat', $Server.EnvFile).Output
-    $script:None = [Threading.CancellationToken]::None
 
     function New-AppTarget([string] $User = 'deploy', [string] $ServiceName = 'yieldvault-backend') {
         New-VaultTarget -Name app -HostName $Server.HostName -SshPort $Server.SshPort -User $User -KeyFile $Server.KeyFile `
             -KnownHostsFile $Server.KnownHostsFile -ServiceManager Systemd -ServiceName $ServiceName -Port $Server.AppPort -ConnectTimeoutSec 10
     }
-
-    # Core's types live in the module's own load context, where [TypeName] literals do not look.
     $script:Target = New-AppTarget
-    $script:Core = $Target.GetType().Assembly
-    $script:SshShellType = $Core.GetType('YieldVault.Ops.Hosts.SshShell', $true)
-    $script:ManagerType = $Core.GetType('YieldVault.Ops.Services.SystemdServiceManager', $true)
-    $script:Shells = [Collections.Generic.List[object]]::new()
-    function New-Manager($VaultTarget) {
-        $shell = $SshShellType::new($VaultTarget.Ssh)
-        $Shells.Add($shell)
-        $ManagerType::new($VaultTarget, $shell)
-    }
-    $script:Manager = New-Manager $Target
 
-    function Get-State($M = $Manager) { $M.GetStateAsync($None).GetAwaiter().GetResult() }
+    function Get-Status($On = $Target, [switch] $Detailed) { $On | Get-VaultBackendStatus -Detailed:$Detailed -ErrorAction Stop }
 
-    function Get-VaultError([scriptblock] $Call) {
-        # The VaultException a Core call throws (PowerShell wraps it in a MethodInvocationException).
-        try { & $Call } catch {
-            $e = $_.Exception
-            while ($e -and $e.GetType().FullName -ne 'YieldVault.Ops.VaultException') { $e = $e.InnerException }
-            if ($e) { return $e }
-            throw
-        }
-        throw 'The call did not fail.'
-    }
-
-    function Wait-State([scriptblock] $Until, [double] $TimeoutSec = 20, [string] $What) {
-        # Polls the manager (bounded in time and tries) until $Until is true for the state ($_).
+    function Wait-Status([scriptblock] $Until, [double] $TimeoutSec = 20, [string] $What) {
+        # Polls Get-VaultBackendStatus (bounded in time and tries) until $Until is true for the status ($_).
         $sw = [Diagnostics.Stopwatch]::StartNew()
-        $state = $null
+        $status = $null
         for ($i = 0; $i -lt 500; $i++) {
-            $state = Get-State
-            if ($state | Where-Object $Until) { return $state }
+            $status = Get-Status
+            if ($status | Where-Object $Until) { return $status }
             if ($sw.Elapsed.TotalSeconds -ge $TimeoutSec) { break }
-            Start-Sleep -Milliseconds 200
+            Start-Sleep -Milliseconds 100
         }
-        throw "Waited $TimeoutSec s for $What; the unit is $($state.Status) ($($state.Detail), restarts $($state.Restarts))."
+        throw "Waited $TimeoutSec s for $What; the unit is $($status.State) (restarts $($status.Restarts); $($status.Problems -join '; '))."
     }
 
-    function Wait-Healthy([double] $TimeoutSec = 20) {
-        $sw = [Diagnostics.Stopwatch]::StartNew()
-        for ($i = 0; $i -lt 200; $i++) {
-            $r = Test-VaultBackendHealth -Target $Target -ErrorAction SilentlyContinue
-            if ($r -and $r.Healthy) { return $r }
-            if ($sw.Elapsed.TotalSeconds -ge $TimeoutSec) { break }
-            Start-Sleep -Milliseconds 250
-        }
-        throw "The backend did not report healthy within $TimeoutSec s."
-    }
+    function Wait-Healthy([int] $TimeoutSec = 20) { $Target | Wait-VaultBackendHealthy -TimeoutSec $TimeoutSec -IntervalSec 0.25 -ErrorAction Stop }
 
     function Set-EnvFile([string] $Text) {
         [void](Invoke-TestAppServerCommand -Server $Server -User deploy -ArgumentList 'sh', '-c', 'printf %s "$1" > "$2"', 'sh', $Text, $Server.EnvFile)
@@ -100,11 +69,22 @@ BeforeAll {
         try { $c.ConnectAsync('127.0.0.1', $Server.AppPort).Wait(1000) -and $c.Connected } catch { $false } finally { $c.Dispose() }
     }
 
-    function Get-Journal([int] $Tail = 100, $Since = $null) { @($Manager.ReadLogAsync($Tail, $Since, $None).GetAwaiter().GetResult()) }
+    # The unit's journal, as Get-VaultBackendLog parses it (the log file /var/log/yieldvault/backend.log exists too).
+    function Get-Journal([int] $Tail = 100, $Since) {
+        $p = @{ Source = 'Manager'; Tail = $Tail }
+        if ($Since) { $p['Since'] = $Since }
+        @($Target | Get-VaultBackendLog @p -ErrorAction Stop)
+    }
+
+    # What systemd itself says about the unit (docker exec, not the module).
+    function Get-UnitProperty([string] $Name) {
+        (Invoke-TestAppServerCommand -Server $Server -ArgumentList 'systemctl', 'show', '-p', $Name, '--value', 'yieldvault-backend.service').Output.Trim()
+    }
+
+    function Get-NodeProcess { (Invoke-TestAppServerCommand -Server $Server -ArgumentList 'pgrep', '-u', 'deploy', '-x', 'node' -AllowFailure).Output.Trim() }
 }
 
 AfterAll {
-    if ($script:Shells) { foreach ($s in $Shells) { $s.Dispose() } }
     if ($script:Server) { Stop-TestAppServer $Server }
     if ($script:Checkout) { Remove-TestSampleCheckout $Checkout }
     if ($script:Origin) { Remove-TestSampleOrigin $Origin }
@@ -119,20 +99,40 @@ AfterAll {
     }
 }
 
-Describe 'SystemdServiceManager against systemd in an app server, over SSH' {
-    It 'reads the running backend: Running, with its pid and start time' {
-        $s = Get-State
-        $s.Status | Should-Be 'Running'
+Describe 'The backend cmdlets against systemd in an app server, over SSH' {
+    It 'reads the running backend (Get-VaultBackendStatus -Detailed): Running, with its pid, uptime and resources' {
+        $s = Get-Status -Detailed
+        $s.State | Should-Be 'Running'
         $s.Manager | Should-Be 'Systemd'
-        $s.ServiceName | Should-Be 'yieldvault-backend.service'
-        $s.Detail | Should-Be 'active (running)'
         $s.Pid | Should-BeGreaterThan 1
         (Invoke-TestAppServerCommand -Server $Server -ArgumentList 'ps', '-o', 'comm=', '-p', $s.Pid).Output.Trim() | Should-Be 'node'
-        $s.StartedAt.UtcDateTime | Should-BeAfter ([DateTime]::UtcNow.AddMinutes(-10))
-        $s.StartedAt.UtcDateTime | Should-BeBefore ([DateTime]::UtcNow.AddSeconds(5))
+        $s.Pid | Should-Be ([int](Get-UnitProperty MainPID))
         $s.Uptime.TotalSeconds | Should-BeGreaterThan 0
+        $s.Uptime.TotalMinutes | Should-BeLessThan 10
         $s.Restarts | Should-Be 0
-        $s.MemoryBytes | Should-BeGreaterThan 1MB
+        $s.MemoryMB | Should-BeGreaterThan 1
+        @($s.Problems | Where-Object { $_ -like 'service*' }).Count | Should-Be 0
+        $s.Healthy | Should-BeTrue
+        $s.Version | Should-Be '1.2.3'
+    }
+
+    It 'has the unit''s full name and systemd''s own words in Core''s ServiceState' {
+        # By reflection: VaultBackendStatus has no ServiceName, Detail or StartedAt, so no cmdlet shows them. (The
+        # other states' words are checked against systemd itself below: systemctl show, is-active, is-failed.)
+        $core = $Target.GetType().Assembly
+        $shell = $core.GetType('YieldVault.Ops.Hosts.SshShell', $true)::new($Target.Ssh)
+        try {
+            $managerType = $core.GetType('YieldVault.Ops.Services.SystemdServiceManager', $true)
+            $s = $managerType::new($Target, $shell).GetStateAsync([Threading.CancellationToken]::None).GetAwaiter().GetResult()
+            $s.ServiceName | Should-Be 'yieldvault-backend.service'
+            $s.Detail | Should-Be 'active (running)'
+            $s.StartedAt.UtcDateTime | Should-BeAfter ([DateTime]::UtcNow.AddMinutes(-10))
+            $s.StartedAt.UtcDateTime | Should-BeBefore ([DateTime]::UtcNow.AddSeconds(5))
+            $unknown = $managerType::new((New-AppTarget -ServiceName 'yieldvault-nope'), $shell).GetStateAsync([Threading.CancellationToken]::None).GetAwaiter().GetResult()
+            $unknown.ServiceName | Should-Be 'yieldvault-nope.service'
+            $unknown.Status | Should-Be 'NotFound'
+        }
+        finally { $shell.Dispose() }
     }
 
     It 'sees the backend healthy through the SSH port forward (Test-VaultBackendHealth)' {
@@ -143,117 +143,126 @@ Describe 'SystemdServiceManager against systemd in an app server, over SSH' {
         $r.Checks['stellarRpc'] | Should-Be 'up'
     }
 
-    It 'reads the journal: short-iso lines with "Server started on port", and none from the future' {
-        $lines = Get-Journal 50
-        $lines.Count | Should-BeGreaterThan 0
-        $lines | Should-All { $_ | Should-MatchString '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000 ' }
-        @($lines -match "Server started on port $($Server.AppPort)$").Count | Should-BeGreaterThan 0
-        @(Get-Journal 50 ([DateTimeOffset]::UtcNow.AddMinutes(-10)) | Where-Object { $_ -match 'Server started on port' }).Count | Should-BeGreaterThan 0
-        (Get-Journal 50 ([DateTimeOffset]::UtcNow.AddMinutes(5))).Count | Should-Be 0
+    It 'reads the journal (Get-VaultBackendLog -Source Manager): timed lines with "Server started on port", and none from the future' {
+        $entries = Get-Journal 50
+        $entries.Count | Should-BeGreaterThan 0
+        $entries | Should-All { $_.Source | Should-Be 'journald' }
+        $entries | Should-All { $_.Time | Should-NotBeNull }
+        $entries.Message | Should-ContainCollection "Server started on port $($Server.AppPort)"
+        @(Get-Journal 50 ([DateTime]::UtcNow.AddMinutes(-10)) | Where-Object Message -Like 'Server started on port*').Count | Should-BeGreaterThan 0
+        (Get-Journal 50 ([DateTime]::UtcNow.AddMinutes(5))).Count | Should-Be 0
     }
 
-    It 'stops the backend: Stopped, no process, port free' {
-        $Manager.StopAsync([TimeSpan]::FromSeconds(30), $None).GetAwaiter().GetResult()
-        $s = Get-State
-        $s.Status | Should-Be 'Stopped'
+    It 'stops the backend (Stop-VaultBackend): Stopped, no process, port free' {
+        $mainPid = (Get-Status).Pid
+        $r = $Target | Stop-VaultBackend -Confirm:$false -ErrorAction Stop
+        $r.Stopped | Should-BeTrue
+        $r.Forced | Should-BeFalse
+        $r.Pid | Should-Be $mainPid
+        $s = Get-Status
+        $s.State | Should-Be 'Stopped'
         $s.Pid | Should-BeNull
-        $s.StartedAt | Should-BeNull
-        $s.Detail | Should-Be 'inactive (dead)'
+        $s.Uptime | Should-BeNull
+        $s.Healthy | Should-BeNull
+        (Invoke-TestAppServerCommand -Server $Server -ArgumentList 'systemctl', 'is-active', 'yieldvault-backend.service' -AllowFailure).Output.Trim() | Should-Be 'inactive'
         Test-AppPortOpen | Should-BeFalse
-        (Invoke-TestAppServerCommand -Server $Server -ArgumentList 'pgrep', '-u', 'deploy', '-x', 'node' -AllowFailure).Output.Trim() | Should-BeEmptyString
-        @(Get-Journal 20 | Where-Object { $_ -match 'Server stopped$' }).Count | Should-BeGreaterThan 0
+        Get-NodeProcess | Should-BeEmptyString
+        (Get-Journal 20).Message | Should-ContainCollection 'Server stopped'
     }
 
-    It 'starts it again: Running and healthy' {
-        $Manager.StartAsync($None).GetAwaiter().GetResult()
-        (Get-State).Status | Should-Be 'Running'
-        (Wait-Healthy).Healthy | Should-BeTrue
+    It 'starts it again (Start-VaultBackend): Running and healthy' {
+        $h = $Target | Start-VaultBackend -Confirm:$false -ErrorAction Stop
+        $h.Healthy | Should-BeTrue
+        $h.Ready | Should-BeTrue
+        (Get-Status).State | Should-Be 'Running'
     }
 
-    It 'restarts it with a new process' {
-        $before = (Get-State).Pid
-        $Manager.RestartAsync($None).GetAwaiter().GetResult()
-        $after = Get-State
-        $after.Status | Should-Be 'Running'
+    It 'restarts it (Restart-VaultBackend) with a new process' {
+        $before = (Get-Status).Pid
+        ($Target | Restart-VaultBackend -Confirm:$false -ErrorAction Stop).Healthy | Should-BeTrue
+        $after = Get-Status
+        $after.State | Should-Be 'Running'
         $after.Pid | Should-NotBe $before
-        (Wait-Healthy).Healthy | Should-BeTrue
+        $after.Pid | Should-Be ([int](Get-UnitProperty MainPID))
     }
 
     It 'sees a crash loop when the .env loses DATABASE_URL: CrashLooping with restarts, Failed at the start limit' {
         Set-EnvFile (($GoodEnv -split "`n" | Where-Object { $_ -notmatch '^DATABASE_URL=' }) -join "`n")
-        $Manager.RestartAsync($None).GetAwaiter().GetResult()
-        $looping = Wait-State { $_.Status -eq 'CrashLooping' -and $_.Restarts -gt 0 } -TimeoutSec 20 -What 'CrashLooping with restarts > 0'
-        $looping.Detail | Should-BeLikeString 'activating (auto-restart) (Result: exit-code)*'
+        $Target | Restart-VaultBackend -NoWait -Confirm:$false -ErrorAction Stop
+        $looping = Wait-Status { $_.State -eq 'CrashLooping' -and $_.Restarts -gt 0 } -TimeoutSec 20 -What 'CrashLooping with restarts > 0'
         $looping.Pid | Should-BeNull
+        [int](Get-UnitProperty NRestarts) | Should-BeGreaterThan 0
+        Get-UnitProperty Result | Should-Be 'exit-code'
         # Restart=on-failure, RestartSec=1 and systemd's default start limit (5 starts in 10 s, the starts and
         # restarts of the tests before included) end the loop.
-        $failed = Wait-State { $_.Status -eq 'Failed' } -TimeoutSec 30 -What 'Failed at the start limit'
+        $failed = Wait-Status -Until { $_.State -eq 'Failed' } -TimeoutSec 30 -What 'Failed at the start limit'
         $failed.Restarts | Should-BeGreaterThan 0
-        $failed.Detail | Should-BeLikeString 'failed (Result: *'
-        @(Get-Journal 30 | Where-Object { $_ -match 'Missing required environment variables: DATABASE_URL' }).Count | Should-BeGreaterThan 0
+        (Invoke-TestAppServerCommand -Server $Server -ArgumentList 'systemctl', 'is-failed', 'yieldvault-backend.service' -AllowFailure).Output.Trim() | Should-Be 'failed'
+        @(Get-Journal 30 | Where-Object { $_.Level -eq 'Error' -and $_.Message -like '*Missing required environment variables: DATABASE_URL*' }).Count | Should-BeGreaterThan 0
         Test-AppPortOpen | Should-BeFalse
     }
 
     It 'starts the unit again after the crash loop hit its start limit (reset-failed)' {
         Set-EnvFile $GoodEnv
-        $Manager.StartAsync($None).GetAwaiter().GetResult()
-        $s = Wait-State { $_.Status -eq 'Running' } -TimeoutSec 10 -What 'Running'
+        ($Target | Start-VaultBackend -Confirm:$false -ErrorAction Stop).Healthy | Should-BeTrue
+        $s = Get-Status
+        $s.State | Should-Be 'Running'
         $s.Restarts | Should-Be 0
-        (Wait-Healthy).Healthy | Should-BeTrue
     }
 
-    It 'gives up on a backend that ignores SIGTERM with ServiceStopTimeout; Kill leaves it stopped' {
+    It 'gives up on a backend that ignores SIGTERM with ServiceStopTimeout; -Force kills it and it stays stopped' {
         try {
             Set-EnvFile ($GoodEnv.TrimEnd("`n") + "`nIGNORE_SIGTERM=1`n")
-            $Manager.RestartAsync($None).GetAwaiter().GetResult()
-            [void](Wait-Healthy)   # its SIGTERM handler is installed once it serves
+            # Restart-VaultBackend waits until it serves: its SIGTERM handler is installed by then.
+            ($Target | Restart-VaultBackend -Confirm:$false -ErrorAction Stop).Healthy | Should-BeTrue
+            $mainPid = (Get-Status).Pid
             $sw = [Diagnostics.Stopwatch]::StartNew()
-            $e = Get-VaultError { $Manager.StopAsync([TimeSpan]::FromSeconds(2), $None).GetAwaiter().GetResult() }
-            $e.ErrorId | Should-Be 'ServiceStopTimeout'
-            $e.Kind | Should-Be 'OperationTimeout'
+            $null = Get-VaultCommandError $Target Stop-VaultBackend 'ServiceStopTimeout,YieldVault.Ops.Commands.StopVaultBackendCommand' -Category OperationTimeout -Parameters @{ TimeoutSec = 2 }
             $sw.Elapsed.TotalSeconds | Should-BeLessThan 15
-            (Get-State).Status | Should-Be 'Stopping'
+            (Get-Status).State | Should-Be 'Stopping'
             Test-AppPortOpen | Should-BeTrue   # it ignored SIGTERM and still serves
 
-            $Manager.KillAsync($None).GetAwaiter().GetResult()
-            $s = Wait-State { $_.Status -in 'Stopped', 'Failed' } -TimeoutSec 10 -What 'the killed unit to stop'
+            $r = $Target | Stop-VaultBackend -TimeoutSec 2 -Force -WarningVariable warnings -WarningAction SilentlyContinue -ErrorAction Stop
+            $r.Stopped | Should-BeTrue
+            $r.Forced | Should-BeTrue
+            $r.Pid | Should-Be $mainPid
+            ($warnings -join "`n") | Should-BeLikeString '*killing the process*'
+            $s = Wait-Status { $_.State -in 'Stopped', 'Failed' } -TimeoutSec 10 -What 'the killed unit to stop'
             $s.Pid | Should-BeNull
             Test-AppPortOpen | Should-BeFalse
             Start-Sleep -Seconds 2   # RestartSec=1: a restart would have happened by now
-            (Get-State).Status | Should-Be $s.Status
-            (Invoke-TestAppServerCommand -Server $Server -ArgumentList 'pgrep', '-u', 'deploy', '-x', 'node' -AllowFailure).Output.Trim() | Should-BeEmptyString
+            (Get-Status).State | Should-Be $s.State
+            Get-NodeProcess | Should-BeEmptyString
         }
         finally {
             # Whatever happened above, the next tests get a running backend with the good .env.
             Set-EnvFile $GoodEnv
-            if ((Get-State).Status -ne 'Running') {
-                if ((Get-State).Status -eq 'Stopping') { $Manager.KillAsync($None).GetAwaiter().GetResult() }
-                $Manager.StartAsync($None).GetAwaiter().GetResult()
+            $state = (Get-Status).State
+            if ($state -ne 'Running') {
+                if ($state -eq 'Stopping') { $null = $Target | Stop-VaultBackend -TimeoutSec 2 -Force -WarningAction SilentlyContinue -ErrorAction SilentlyContinue }
+                $Target | Start-VaultBackend -NoWait -Confirm:$false -ErrorAction Stop
             }
         }
         (Wait-Healthy).Healthy | Should-BeTrue
     }
 
-    It 'reports an unknown unit as NotFound and will not start it (ServiceNotFound)' {
-        $m = New-Manager (New-AppTarget -ServiceName 'yieldvault-nope')
-        $s = Get-State $m
-        $s.Status | Should-Be 'NotFound'
-        $s.ServiceName | Should-Be 'yieldvault-nope.service'
-        $e = Get-VaultError { $m.StartAsync($None).GetAwaiter().GetResult() }
-        $e.ErrorId | Should-Be 'ServiceNotFound'
-        $e.Kind | Should-Be 'ObjectNotFound'
+    It 'reports an unknown unit as NotFound and will not start or stop it (ServiceNotFound)' {
+        $nope = New-AppTarget -ServiceName 'yieldvault-nope'
+        (Get-Status $nope).State | Should-Be 'NotFound'
+        $null = Get-VaultCommandError $nope Start-VaultBackend 'ServiceNotFound,YieldVault.Ops.Commands.StartVaultBackendCommand' -Category ObjectNotFound
+        $null = Get-VaultCommandError $nope Stop-VaultBackend 'ServiceNotFound,YieldVault.Ops.Commands.StopVaultBackendCommand' -Category ObjectNotFound
+        (Get-Status).State | Should-Be 'Running'
     }
 
     It 'gives a user without sudo rules SudoRequired, while reading the state needs no sudo' {
-        $m = New-Manager (New-AppTarget -User $Server.NoSudoUser)
-        (Get-State $m).Status | Should-Be 'Running'
-        $e = Get-VaultError { $m.StopAsync([TimeSpan]::FromSeconds(10), $None).GetAwaiter().GetResult() }
-        $e.ErrorId | Should-Be 'SudoRequired'
-        $e.Kind | Should-Be 'SecurityError'
-        $e.Message | Should-BeLikeString "*'auditor'*a password is required*"
-        $e.RecommendedAction | Should-BeLikeString '*auditor ALL=(root) NOPASSWD: /usr/bin/systemctl, /usr/bin/journalctl*'
-        (Get-VaultError { $m.ReadLogAsync(10, $null, $None).GetAwaiter().GetResult() }).ErrorId | Should-Be 'SudoRequired'
-        (Get-State).Status | Should-Be 'Running'
+        $auditor = New-AppTarget -User $Server.NoSudoUser
+        (Get-Status $auditor).State | Should-Be 'Running'
+        $e = Get-VaultCommandError $auditor Stop-VaultBackend 'SudoRequired,YieldVault.Ops.Commands.StopVaultBackendCommand' -Category SecurityError
+        $e.Exception.Message | Should-BeLikeString "*'auditor'*a password is required*"
+        $e.ErrorDetails.RecommendedAction | Should-BeLikeString '*auditor ALL=(root) NOPASSWD: /usr/bin/systemctl, /usr/bin/journalctl*'
+        # The journal needs sudo too (the auditor cannot read the .env either: that is a warning, not an error).
+        $null = Get-VaultCommandError $auditor Get-VaultBackendLog 'SudoRequired,YieldVault.Ops.Commands.GetVaultBackendLogCommand' -Category SecurityError -Parameters @{ Source = 'Manager'; Tail = 10 }
+        (Get-Status).State | Should-Be 'Running'
         (Test-VaultBackendHealth -Target $Target).Healthy | Should-BeTrue
     }
 }

@@ -38,4 +38,27 @@ function Invoke-FreshPwsh {
     }
 }
 
-Export-ModuleMember -Function Get-VaultModuleManifest, Get-PwshPath, Invoke-FreshPwsh
+function Get-VaultCommandError {
+    <#
+    Runs a module cmdlet for one target where it must fail (no confirmation asked): asserts that it wrote no output
+    and exactly one error with this FullyQualifiedErrorId (and Category), and returns that error record.
+    #>
+    param(
+        [Parameter(Mandatory)] $Target,
+        [Parameter(Mandatory)] [string] $Command,
+        [Parameter(Mandatory)] [string] $FullyQualifiedErrorId,
+        [System.Management.Automation.ErrorCategory] $Category,
+        [hashtable] $Parameters = @{}
+    )
+    $p = @{} + $Parameters
+    if ((Get-Command -Name $Command).Parameters.ContainsKey('Confirm')) { $p['Confirm'] = $false }
+    $errs = $null
+    $out = $Target | & $Command @p -ErrorVariable errs -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+    $out | Should-BeNull
+    $errs.Count | Should-Be 1
+    $errs[0].FullyQualifiedErrorId | Should-Be $FullyQualifiedErrorId
+    if ($PSBoundParameters.ContainsKey('Category')) { $errs[0].CategoryInfo.Category | Should-Be $Category }
+    $errs[0]
+}
+
+Export-ModuleMember -Function Get-VaultModuleManifest, Get-PwshPath, Invoke-FreshPwsh, Get-VaultCommandError

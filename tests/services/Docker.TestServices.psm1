@@ -10,6 +10,7 @@
     or when its sources changed) because building it costs ~12 s; Remove-TestBackendImage removes it.
 #>
 Set-StrictMode -Version Latest
+Import-Module (Join-Path $PSScriptRoot 'TestMachine.psm1')
 
 $script:RepoRoot = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../..'))
 $script:ImageContext = Join-Path $script:RepoRoot 'tests/fixtures/sample-backend-image'
@@ -21,75 +22,7 @@ $script:HashLabel = 'yieldvault-ops-test.source-hash'
 $script:RunId = [guid]::NewGuid().ToString('N').Substring(0, 12)
 $script:Containers = [System.Collections.Generic.List[string]]::new()
 
-#region private helpers
-
-function Resolve-DkProgram {
-    param([Parameter(Mandatory)] [string] $Name, [Parameter(Mandatory)] [string] $Install, [string[]] $Candidates = @())
-    foreach ($c in $Candidates) { if (Test-Path -LiteralPath $c -PathType Leaf) { return $c } }
-    $cmd = Get-Command -Name $Name -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
-    if ($cmd) { return $cmd.Source }
-    throw "The Docker test services need the program '$Name', which is not installed. Install it with: $Install"
-}
-
-function New-DkTempDirectory {
-    param([Parameter(Mandatory)] [string] $Purpose)
-    $root = if ([string]::IsNullOrWhiteSpace($env:TMPDIR)) { '/tmp' } else { $env:TMPDIR.TrimEnd('/') }
-    $path = Join-Path $root ("yv-$Purpose-" + [guid]::NewGuid().ToString('N').Substring(0, 10))
-    [void][System.IO.Directory]::CreateDirectory($path, [System.IO.UnixFileMode]'UserRead, UserWrite, UserExecute')
-    $path
-}
-
-function Remove-DkTempDirectory {
-    param([string] $Path)
-    if ([string]::IsNullOrWhiteSpace($Path) -or -not (Test-Path -LiteralPath $Path)) { return }
-    if ([System.IO.Path]::GetFileName($Path.TrimEnd('/')) -notmatch '^yv-[a-z-]+-[0-9a-f]{10}$') { throw "Refusing to remove '$Path': not a yv-* test directory." }
-    Remove-Item -LiteralPath $Path -Recurse -Force
-}
-
-function Invoke-DkProcess {
-    # Runs a program with a time limit; returns ExitCode, Output (stdout+stderr), Seconds. Throws with the
-    # output tail on timeout, and on a non-zero exit unless -AllowFailure.
-    param(
-        [Parameter(Mandatory)] [string] $FilePath,
-        [string[]] $ArgumentList = @(),
-        [int] $TimeoutSec = 60,
-        [string] $Description,
-        [switch] $AllowFailure
-    )
-    if (-not $Description) { $Description = (@([System.IO.Path]::GetFileName($FilePath)) + $ArgumentList) -join ' ' }
-    $psi = [System.Diagnostics.ProcessStartInfo]::new($FilePath)
-    foreach ($a in $ArgumentList) { $psi.ArgumentList.Add([string]$a) }
-    $psi.RedirectStandardOutput = $true
-    $psi.RedirectStandardError = $true
-    $psi.RedirectStandardInput = $true
-    $psi.UseShellExecute = $false
-    # The engine is always the local socket here, whatever the caller's shell points DOCKER_HOST at.
-    foreach ($k in 'DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY') { [void]$psi.Environment.Remove($k) }
-    $psi.Environment['DOCKER_BUILDKIT'] = '0'   # buildx is not installed; the legacy builder works offline
-    $sw = [System.Diagnostics.Stopwatch]::StartNew()
-    $p = [System.Diagnostics.Process]::Start($psi)
-    $p.StandardInput.Close()
-    $out = $p.StandardOutput.ReadToEndAsync()
-    $err = $p.StandardError.ReadToEndAsync()
-    if (-not $p.WaitForExit($TimeoutSec * 1000)) {
-        try { $p.Kill($true) } catch { Write-Verbose "kill after timeout: $_" }
-        [void]$p.WaitForExit(5000)
-        throw "'$Description' did not finish within $TimeoutSec s and was killed."
-    }
-    $p.WaitForExit()
-    $text = $out.Result + $err.Result
-    if ($p.ExitCode -ne 0 -and -not $AllowFailure) {
-        $tail = (@($text -split "`n") | Select-Object -Last 30) -join "`n"
-        throw "'$Description' failed with exit code $($p.ExitCode):`n$tail"
-    }
-    [pscustomobject]@{ ExitCode = $p.ExitCode; Output = $text; StdOut = $out.Result; Seconds = [math]::Round($sw.Elapsed.TotalSeconds, 2) }
-}
-
-function Invoke-DkDocker {
-    param([Parameter(Mandatory)] [string[]] $ArgumentList, [int] $TimeoutSec = 60, [switch] $AllowFailure)
-    $docker = Resolve-DkProgram -Name docker -Install 'apt-get install -y docker.io'
-    Invoke-DkProcess -FilePath $docker -ArgumentList $ArgumentList -TimeoutSec $TimeoutSec -AllowFailure:$AllowFailure -Description "docker $($ArgumentList -join ' ')"
-}
+#region private helpers (the machine-level ones are in TestMachine.psm1)
 
 function Assert-DkEngine {
     param([string] $What)
@@ -109,7 +42,7 @@ function Get-DkSourceHash {
                 $sha.AppendData([System.IO.File]::ReadAllBytes($f.FullName))
             }
         }
-        $node = Resolve-DkProgram -Name node -Install 'apt-get install -y nodejs'
+        $node = Resolve-YvProgram -Name node -Install 'apt-get install -y nodejs'
         $sha.AppendData([System.Text.Encoding]::UTF8.GetBytes((& $node --version)))
         ([System.Convert]::ToHexString($sha.GetHashAndReset())).Substring(0, 16).ToLowerInvariant()
     } finally {
@@ -120,7 +53,7 @@ function Get-DkSourceHash {
 function Get-DkImage {
     # Id and source-hash label of an image, or $null when the engine does not have it.
     param([Parameter(Mandatory)] [string] $Tag)
-    $r = Invoke-DkDocker -ArgumentList 'image', 'inspect', '--format', '{{.Id}}|{{json .Config.Labels}}', $Tag -TimeoutSec 30 -AllowFailure
+    $r = Invoke-YvDocker -ArgumentList 'image', 'inspect', '--format', '{{.Id}}|{{json .Config.Labels}}', $Tag -TimeoutSec 30 -AllowFailure
     if ($r.ExitCode -ne 0) {
         if ($r.Output -match '(?i)no such image') { return $null }
         throw "Could not inspect the image '$Tag': $($r.Output.Trim())"
@@ -139,11 +72,6 @@ function Get-DkLabels {
     $table
 }
 
-function Get-DkFreePort {
-    $l = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
-    try { $l.Start(); $l.LocalEndpoint.Port } finally { $l.Stop() }
-}
-
 #endregion
 
 function Grant-TestDockerAccess {
@@ -157,18 +85,18 @@ function Grant-TestDockerAccess {
     Set-StrictMode -Version Latest
     $ErrorActionPreference = 'Stop'
     if ($User -notmatch '^[a-z_][a-z0-9_-]{0,30}$') { throw "Grant-TestDockerAccess: '$User' is not a valid user name." }
-    $cli = Resolve-DkProgram -Name docker -Install 'apt-get install -y docker.io' -Candidates '/usr/bin/docker', '/usr/local/bin/docker'
-    $id = Resolve-DkProgram -Name id -Install 'apt-get install -y coreutils' -Candidates '/usr/bin/id'
-    $getent = Resolve-DkProgram -Name getent -Install 'apt-get install -y libc-bin' -Candidates '/usr/bin/getent'
-    $gpasswd = Resolve-DkProgram -Name gpasswd -Install 'apt-get install -y passwd' -Candidates '/usr/bin/gpasswd'
-    if ((Invoke-DkProcess -FilePath $getent -ArgumentList 'group', 'docker' -AllowFailure -TimeoutSec 10).ExitCode -ne 0) {
+    $cli = Resolve-YvProgram -Name docker -Install 'apt-get install -y docker.io' -Candidates '/usr/bin/docker', '/usr/local/bin/docker'
+    $id = Resolve-YvProgram -Name id -Install 'apt-get install -y coreutils' -Candidates '/usr/bin/id'
+    $getent = Resolve-YvProgram -Name getent -Install 'apt-get install -y libc-bin' -Candidates '/usr/bin/getent'
+    $gpasswd = Resolve-YvProgram -Name gpasswd -Install 'apt-get install -y passwd' -Candidates '/usr/bin/gpasswd'
+    if ((Invoke-YvProcess -FilePath $getent -ArgumentList 'group', 'docker' -AllowFailure -TimeoutSec 10).ExitCode -ne 0) {
         throw "Grant-TestDockerAccess: there is no 'docker' group; it comes with the engine: apt-get install -y docker.io"
     }
-    $groups = (Invoke-DkProcess -FilePath $id -ArgumentList '-nG', $User -TimeoutSec 10).StdOut.Trim() -split '\s+'
+    $groups = (Invoke-YvProcess -FilePath $id -ArgumentList '-nG', $User -TimeoutSec 10).StdOut.Trim() -split '\s+'
     $added = $false
     if ($groups -notcontains 'docker') {
         # gpasswd edits /etc/group under its own lock, so concurrent runs cannot corrupt it.
-        [void](Invoke-DkProcess -FilePath $gpasswd -ArgumentList '-a', $User, 'docker' -TimeoutSec 30)
+        [void](Invoke-YvProcess -FilePath $gpasswd -ArgumentList '-a', $User, 'docker' -TimeoutSec 30)
         $added = $true
     }
     [pscustomobject]@{ PSTypeName = 'YieldVault.TestServices.DockerAccess'; User = $User; Group = 'docker'; Added = $added; DockerCli = $cli }
@@ -191,7 +119,7 @@ function New-TestBackendImage {
     $ErrorActionPreference = 'Stop'
     $sw = [System.Diagnostics.Stopwatch]::StartNew()
     Assert-DkEngine -What 'New-TestBackendImage'
-    $bash = Resolve-DkProgram -Name bash -Install 'apt-get install -y bash' -Candidates '/bin/bash'
+    $bash = Resolve-YvProgram -Name bash -Install 'apt-get install -y bash' -Candidates '/bin/bash'
     $hash = Get-DkSourceHash
     $existing = Get-DkImage -Tag $Tag
     if ($existing -and $existing.SourceHash -eq $hash) {
@@ -201,19 +129,19 @@ function New-TestBackendImage {
         throw "New-TestBackendImage: the tag '$Tag' belongs to an image without the $script:TestLabel label; choose another -Tag."
     }
 
-    $dir = New-DkTempDirectory -Purpose 'backend-image'
+    $dir = New-YvTempDirectory -Service backend-image
     try {
         $ctx = Join-Path $dir 'context'
-        [void](Invoke-DkProcess -FilePath $bash -ArgumentList (Join-Path $script:ImageContext 'build-context.sh'), $ctx -TimeoutSec $TimeoutSec -Description 'build-context.sh')
-        [void](Invoke-DkDocker -ArgumentList 'build', '-q', '-t', $Tag, '--label', "$script:TestLabel=1", '--label', "$script:HashLabel=$hash", $ctx -TimeoutSec $TimeoutSec)
+        [void](Invoke-YvProcess -FilePath $bash -ArgumentList (Join-Path $script:ImageContext 'build-context.sh'), $ctx -TimeoutSec $TimeoutSec -Description 'build-context.sh')
+        [void](Invoke-YvDocker -ArgumentList 'build', '-q', '-t', $Tag, '--label', "$script:TestLabel=1", '--label', "$script:HashLabel=$hash", $ctx -TimeoutSec $TimeoutSec)
     } finally {
-        Remove-DkTempDirectory -Path $dir
+        Remove-YvDirectory -Path $dir
     }
     $built = Get-DkImage -Tag $Tag
     if (-not $built) { throw "New-TestBackendImage: docker build reported success but '$Tag' does not exist." }
     if ($existing -and $existing.Id -ne $built.Id) {
         # The replaced image is now untagged; remove it unless a container still uses it.
-        [void](Invoke-DkDocker -ArgumentList 'image', 'rm', $existing.Id -TimeoutSec 60 -AllowFailure)
+        [void](Invoke-YvDocker -ArgumentList 'image', 'rm', $existing.Id -TimeoutSec 60 -AllowFailure)
     }
     [pscustomobject]@{ PSTypeName = 'YieldVault.TestServices.Image'; Tag = $Tag; Id = $built.Id; Cached = $false; SourceHash = $hash; Seconds = [math]::Round($sw.Elapsed.TotalSeconds, 2) }
 }
@@ -227,7 +155,7 @@ function Remove-TestBackendImage {
     $image = Get-DkImage -Tag $Tag
     if (-not $image) { return }
     if (-not $image.Ours) { throw "Remove-TestBackendImage: '$Tag' is not one of ours (no $script:TestLabel label); not removing it." }
-    [void](Invoke-DkDocker -ArgumentList 'image', 'rm', $Tag -TimeoutSec 60)
+    [void](Invoke-YvDocker -ArgumentList 'image', 'rm', $Tag -TimeoutSec 60)
 }
 
 function Start-TestBackendContainer {
@@ -258,7 +186,7 @@ function Start-TestBackendContainer {
     $sw = [System.Diagnostics.Stopwatch]::StartNew()
     Assert-DkEngine -What 'Start-TestBackendContainer'
     $publish = $PSCmdlet.ParameterSetName -eq 'Publish'
-    if (-not $publish -and -not $Port) { $Port = Get-DkFreePort }
+    if (-not $publish -and -not $Port) { $Port = Get-FreeTcpPort }
 
     $vars = [ordered]@{}
     foreach ($k in $Environment.Keys) { $vars[[string]$k] = [string]$Environment[$k] }
@@ -267,24 +195,19 @@ function Start-TestBackendContainer {
         if ($k -notmatch '^[A-Za-z_][A-Za-z0-9_]*$' -or $vars[$k] -match "[`r`n]") { throw "Start-TestBackendContainer: variable '$k' cannot go into an env file." }
     }
 
-    $dir = New-DkTempDirectory -Purpose 'container-env'
+    $dir = New-YvTempDirectory -Service container-env
     try {
         $envFile = Join-Path $dir 'env'
-        $fso = [System.IO.FileStreamOptions]::new()
-        $fso.Mode = [System.IO.FileMode]::CreateNew
-        $fso.Access = [System.IO.FileAccess]::Write
-        $fso.UnixCreateMode = [System.IO.UnixFileMode]'UserRead, UserWrite'
-        $w = [System.IO.StreamWriter]::new($envFile, [System.Text.UTF8Encoding]::new($false), $fso)
-        try { foreach ($k in $vars.Keys) { $w.Write("$k=$($vars[$k])`n") } } finally { $w.Dispose() }
+        Write-YvFile -Path $envFile -Text (-join @(foreach ($k in $vars.Keys) { "$k=$($vars[$k])`n" })) -Mode 'UserRead, UserWrite'
 
         $runArgs = @('run', '-d', '--name', $Name, '--label', "$script:TestLabel=1", '--label', "$script:RunLabel=$script:RunId",
             '--env-file', $envFile, '--restart', $RestartPolicy, '--stop-timeout', '10')
         $runArgs += if ($publish) { @('-p', "127.0.0.1:${PublishPort}:3000") } else { @('--network', 'host') }
         foreach ($v in $Volume) { $runArgs += @('-v', $v) }
         $script:Containers.Add($Name)
-        $run = Invoke-DkDocker -ArgumentList ($runArgs + $Image) -TimeoutSec 60
+        $run = Invoke-YvDocker -ArgumentList ($runArgs + $Image) -TimeoutSec 60
     } finally {
-        Remove-DkTempDirectory -Path $dir
+        Remove-YvDirectory -Path $dir
     }
     $id = $run.StdOut.Trim()
     $url = if ($publish) { "http://127.0.0.1:$PublishPort" } else { "http://127.0.0.1:$Port" }
@@ -292,9 +215,9 @@ function Start-TestBackendContainer {
     if (-not $NoWait) {
         $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
         for ($i = 0; $i -lt 10000; $i++) {
-            $logs = (Invoke-DkDocker -ArgumentList 'logs', $Name -TimeoutSec 20 -AllowFailure).Output
+            $logs = (Invoke-YvDocker -ArgumentList 'logs', $Name -TimeoutSec 20 -AllowFailure).Output
             if ($logs -match 'Server started on port') { break }
-            $state = (Invoke-DkDocker -ArgumentList 'inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', $Name -TimeoutSec 20 -AllowFailure).StdOut.Trim()
+            $state = (Invoke-YvDocker -ArgumentList 'inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', $Name -TimeoutSec 20 -AllowFailure).StdOut.Trim()
             if ($state -like 'exited*' -or $state -like 'dead*') {
                 throw "Start-TestBackendContainer: $Name stopped before it was ready ($state). Its log:`n$((@($logs -split "`n") | Select-Object -Last 20) -join "`n")"
             }
@@ -327,13 +250,13 @@ function Remove-TestBackendContainer {
         $ErrorActionPreference = 'Stop'
         if ($null -eq $Container) { return }
         $name = if ($Container -is [string]) { $Container } else { [string]$Container.Name }
-        $run = Invoke-DkDocker -ArgumentList 'container', 'inspect', '--format', '{{json .Config.Labels}}', $name -TimeoutSec 20 -AllowFailure
+        $run = Invoke-YvDocker -ArgumentList 'container', 'inspect', '--format', '{{json .Config.Labels}}', $name -TimeoutSec 20 -AllowFailure
         if ($run.ExitCode -ne 0) {
             if ($run.Output -match '(?i)no such (container|object)') { [void]$script:Containers.Remove($name); return }
             throw "Remove-TestBackendContainer: could not inspect '$name': $($run.Output.Trim())"
         }
         if ((Get-DkLabels $run.StdOut.Trim())[$script:RunLabel] -ne $script:RunId) { throw "Remove-TestBackendContainer: '$name' was not started by this test run; not removing it." }
-        [void](Invoke-DkDocker -ArgumentList 'rm', '-f', $name -TimeoutSec 60)
+        [void](Invoke-YvDocker -ArgumentList 'rm', '-f', $name -TimeoutSec 60)
         [void]$script:Containers.Remove($name)
     }
 }
@@ -348,8 +271,8 @@ function Remove-AllTestDockerResources {
     Set-StrictMode -Version Latest
     $ErrorActionPreference = 'Stop'
     if (-not (Test-Path -LiteralPath '/var/run/docker.sock')) { return }
-    $ids = @((Invoke-DkDocker -ArgumentList 'ps', '-aq', '--filter', "label=$script:TestLabel=1", '--filter', "label=$script:RunLabel=$script:RunId" -TimeoutSec 30).StdOut -split '\s+' | Where-Object { $_ })
-    if ($ids) { [void](Invoke-DkDocker -ArgumentList (@('rm', '-f') + $ids) -TimeoutSec 120) }
+    $ids = @((Invoke-YvDocker -ArgumentList 'ps', '-aq', '--filter', "label=$script:TestLabel=1", '--filter', "label=$script:RunLabel=$script:RunId" -TimeoutSec 30).StdOut -split '\s+' | Where-Object { $_ })
+    if ($ids) { [void](Invoke-YvDocker -ArgumentList (@('rm', '-f') + $ids) -TimeoutSec 120) }
     $script:Containers.Clear()
     if ($IncludeImage) { Remove-TestBackendImage }
 }
@@ -389,30 +312,30 @@ function New-TestBackendImageVariant {
 
     # No docker build (the legacy builder makes a container per instruction): one created, never started container
     # of the base image with the new env and labels, the changed files copied in, and a commit.
-    $dir = New-DkTempDirectory -Purpose 'image-variant'
+    $dir = New-YvTempDirectory -Service image-variant
     $source = 'yv-variant-src-' + [guid]::NewGuid().ToString('N').Substring(0, 10)
     try {
-        [void](Invoke-DkDocker -ArgumentList 'create', '--name', $source, '--label', "$script:TestLabel=1", '--label', "$script:RunLabel=$script:RunId",
+        [void](Invoke-YvDocker -ArgumentList 'create', '--name', $source, '--label', "$script:TestLabel=1", '--label', "$script:RunLabel=$script:RunId",
             '--label', "org.opencontainers.image.version=$Version", '--label', "org.opencontainers.image.revision=$Commit", '--env', "APP_COMMIT=$Commit", $From -TimeoutSec 60)
         $packageFile = Join-Path $dir 'package.json'
-        [void](Invoke-DkDocker -ArgumentList 'cp', "${source}:/app/package.json", $packageFile -TimeoutSec 60)
+        [void](Invoke-YvDocker -ArgumentList 'cp', "${source}:/app/package.json", $packageFile -TimeoutSec 60)
         $package = Get-Content -LiteralPath $packageFile -Raw | ConvertFrom-Json -AsHashtable
         $package['version'] = $Version
         [System.IO.File]::WriteAllText($packageFile, ($package | ConvertTo-Json -Depth 20) + "`n")
-        [void](Invoke-DkDocker -ArgumentList 'cp', $packageFile, "${source}:/app/package.json" -TimeoutSec 60)
+        [void](Invoke-YvDocker -ArgumentList 'cp', $packageFile, "${source}:/app/package.json" -TimeoutSec 60)
         if ($Broken) {
             $db = Join-Path $dir 'database.js'
-            [void](Invoke-DkDocker -ArgumentList 'cp', "${source}:/app/dist/database.js", $db -TimeoutSec 60)
+            [void](Invoke-YvDocker -ArgumentList 'cp', "${source}:/app/dist/database.js", $db -TimeoutSec 60)
             $text = [System.IO.File]::ReadAllText($db)
             $probe = "this.pool.query('SELECT 1')"
             if (([regex]::Matches($text, [regex]::Escape($probe))).Count -ne 1) { throw "New-TestBackendImageVariant: dist/database.js of '$From' does not contain $probe exactly once." }
             [System.IO.File]::WriteAllText($db, $text.Replace($probe, "this.pool.query('SELECT 1 FROM health_probe LIMIT 1')"))
-            [void](Invoke-DkDocker -ArgumentList 'cp', $db, "${source}:/app/dist/database.js" -TimeoutSec 60)
+            [void](Invoke-YvDocker -ArgumentList 'cp', $db, "${source}:/app/dist/database.js" -TimeoutSec 60)
         }
-        [void](Invoke-DkDocker -ArgumentList 'commit', $source, $Tag -TimeoutSec $TimeoutSec)
+        [void](Invoke-YvDocker -ArgumentList 'commit', $source, $Tag -TimeoutSec $TimeoutSec)
     } finally {
-        [void](Invoke-DkDocker -ArgumentList 'rm', '-f', $source -TimeoutSec 60 -AllowFailure)
-        Remove-DkTempDirectory -Path $dir
+        [void](Invoke-YvDocker -ArgumentList 'rm', '-f', $source -TimeoutSec 60 -AllowFailure)
+        Remove-YvDirectory -Path $dir
     }
     $built = Get-DkImage -Tag $Tag
     if (-not $built) { throw "New-TestBackendImageVariant: docker build reported success but '$Tag' does not exist." }
@@ -433,9 +356,9 @@ function Remove-TestBackendImageVariant {
     Set-StrictMode -Version Latest
     $ErrorActionPreference = 'Stop'
     if (-not (Test-Path -LiteralPath '/var/run/docker.sock')) { return }
-    $refs = @((Invoke-DkDocker -ArgumentList 'images', '--filter', "label=$script:TestLabel=1", '--filter', "label=$script:RunLabel=$script:RunId", '--format', '{{.Repository}}:{{.Tag}}' -TimeoutSec 30).StdOut -split '\s+' |
+    $refs = @((Invoke-YvDocker -ArgumentList 'images', '--filter', "label=$script:TestLabel=1", '--filter', "label=$script:RunLabel=$script:RunId", '--format', '{{.Repository}}:{{.Tag}}' -TimeoutSec 30).StdOut -split '\s+' |
         Where-Object { $_ -and $_ -notlike '*<none>*' -and $_ -ne $script:DefaultImageTag })
-    if ($refs) { [void](Invoke-DkDocker -ArgumentList (@('image', 'rm') + $refs) -TimeoutSec 120) }
+    if ($refs) { [void](Invoke-YvDocker -ArgumentList (@('image', 'rm') + $refs) -TimeoutSec 120) }
 }
 
 function Invoke-TestBackendImageMigration {
@@ -455,19 +378,14 @@ function Invoke-TestBackendImageMigration {
     $ErrorActionPreference = 'Stop'
     Assert-DkEngine -What 'Invoke-TestBackendImageMigration'
     if ($DatabaseUrl -match "[`r`n]") { throw 'Invoke-TestBackendImageMigration: the database URL cannot go into an env file.' }
-    $dir = New-DkTempDirectory -Purpose 'migrate-env'
+    $dir = New-YvTempDirectory -Service migrate-env
     try {
         $envFile = Join-Path $dir 'env'
-        $fso = [System.IO.FileStreamOptions]::new()
-        $fso.Mode = [System.IO.FileMode]::CreateNew
-        $fso.Access = [System.IO.FileAccess]::Write
-        $fso.UnixCreateMode = [System.IO.UnixFileMode]'UserRead, UserWrite'
-        $w = [System.IO.StreamWriter]::new($envFile, [System.Text.UTF8Encoding]::new($false), $fso)
-        try { $w.Write("DATABASE_URL=$DatabaseUrl`n") } finally { $w.Dispose() }
-        Invoke-DkDocker -ArgumentList 'run', '--rm', '--network', 'host', '--label', "$script:TestLabel=1", '--label', "$script:RunLabel=$script:RunId",
+        Write-YvFile -Path $envFile -Text "DATABASE_URL=$DatabaseUrl`n" -Mode 'UserRead, UserWrite'
+        Invoke-YvDocker -ArgumentList 'run', '--rm', '--network', 'host', '--label', "$script:TestLabel=1", '--label', "$script:RunLabel=$script:RunId",
             '--env-file', $envFile, '--entrypoint', '/usr/bin/node', $Image, '/app/node_modules/node-pg-migrate/bin/node-pg-migrate.js', 'up', '-m', 'migrations' -TimeoutSec $TimeoutSec
     } finally {
-        Remove-DkTempDirectory -Path $dir
+        Remove-YvDirectory -Path $dir
     }
 }
 

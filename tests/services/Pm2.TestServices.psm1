@@ -11,28 +11,9 @@
     * "pm2 kill" stops the daemon and every app it runs.
 #>
 Set-StrictMode -Version Latest
+Import-Module (Join-Path $PSScriptRoot 'TestMachine.psm1')
 
-$script:Pm2Path = '/usr/bin/pm2'
 $script:CleanPath = '/usr/local/bin:/usr/bin:/bin'
-
-function Resolve-TestPm2 {
-    if (Test-Path -LiteralPath $script:Pm2Path -PathType Leaf) { return $script:Pm2Path }
-    $cmd = Get-Command -Name pm2 -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
-    if ($cmd) { return $cmd.Source }
-    throw 'The PM2 tests need pm2, which is not installed. Install it with: npm install -g pm2 (or ./build.ps1 -Task Bootstrap).'
-}
-
-function Test-Pm2ProcessAlive {
-    param([int] $ProcessId)
-    if ($ProcessId -le 0) { return $false }
-    try { $stat = [System.IO.File]::ReadAllText("/proc/$ProcessId/stat") } catch { return $false }
-    $stat.Substring($stat.LastIndexOf(')') + 2, 1) -notin @('Z', 'X')
-}
-
-function Get-Pm2CommandLine {
-    param([int] $ProcessId)
-    try { ([System.IO.File]::ReadAllText("/proc/$ProcessId/cmdline")).Replace([char]0, ' ').Trim() } catch { '' }
-}
 
 function New-TestPm2Workspace {
     <#
@@ -43,14 +24,12 @@ function New-TestPm2Workspace {
     [CmdletBinding()]
     param([string] $User = 'yvops')
     $ErrorActionPreference = 'Stop'
-    $entry = (& getent passwd $User)
+    $getent = Resolve-YvProgram -Name getent -Install 'apt-get install -y libc-bin' -Candidates '/usr/bin/getent'
+    $entry = (Invoke-YvProcess -FilePath $getent -ArgumentList 'passwd', $User -AllowFailure -TimeoutSec 10).StdOut.Trim()
     if (-not $entry) { throw "New-TestPm2Workspace: user '$User' does not exist (Start-TestSshd creates yvops)." }
-    $root = if ($env:TMPDIR) { $env:TMPDIR.TrimEnd('/') } else { '/tmp' }
-    $dir = Join-Path $root ('yv-pm2-' + [guid]::NewGuid().ToString('N').Substring(0, 10))
-    [void][System.IO.Directory]::CreateDirectory($dir)
-    [System.IO.File]::SetUnixFileMode($dir, [System.IO.UnixFileMode]'UserRead, UserWrite, UserExecute, GroupRead, GroupExecute, OtherRead, OtherExecute')
-    & chown "$User`:" $dir
-    if ($LASTEXITCODE -ne 0) { throw "New-TestPm2Workspace: chown $User $dir failed." }
+    $dir = New-YvTempDirectory -Service pm2 -Mode 'UserRead, UserWrite, UserExecute, GroupRead, GroupExecute, OtherRead, OtherExecute'
+    try { [void](Invoke-YvProcess -FilePath 'chown' -ArgumentList "$User`:", $dir -TimeoutSec 10 -Description "New-TestPm2Workspace: chown $User $dir") }
+    catch { Remove-YvDirectory -Path $dir; throw }
     [pscustomobject]@{
         PSTypeName = 'YieldVault.TestServices.Pm2Workspace'
         Directory  = $dir
@@ -74,30 +53,12 @@ function Invoke-TestPm2 {
         [switch] $AllowFailure
     )
     $ErrorActionPreference = 'Stop'
-    $pm2 = Resolve-TestPm2
-    $psi = [System.Diagnostics.ProcessStartInfo]::new('/usr/sbin/runuser')
-    $psi.UseShellExecute = $false
-    $psi.RedirectStandardOutput = $true
-    $psi.RedirectStandardError = $true
-    $psi.RedirectStandardInput = $true
-    $psi.WorkingDirectory = $WorkingDirectory
-    foreach ($a in @('-u', $Workspace.User, '--', '/usr/bin/env', '-i', "PATH=$script:CleanPath", "HOME=$($Workspace.Home)", "PM2_HOME=$($Workspace.Pm2Home)", $pm2) + $ArgumentList) {
-        $psi.ArgumentList.Add([string]$a)
-    }
-    $p = [System.Diagnostics.Process]::Start($psi)
-    $p.StandardInput.Close()
-    $out = $p.StandardOutput.ReadToEndAsync()
-    $err = $p.StandardError.ReadToEndAsync()
-    if (-not $p.WaitForExit($TimeoutSec * 1000)) {
-        try { $p.Kill($true) } catch { Write-Verbose "kill after timeout: $_" }
-        throw "pm2 $($ArgumentList -join ' ') (as $($Workspace.User)) did not finish within $TimeoutSec s."
-    }
-    $p.WaitForExit()
-    $text = $out.GetAwaiter().GetResult() + $err.GetAwaiter().GetResult()
-    if ($p.ExitCode -ne 0 -and -not $AllowFailure) {
-        throw "pm2 $($ArgumentList -join ' ') (as $($Workspace.User)) failed with exit code $($p.ExitCode):`n$text"
-    }
-    [pscustomobject]@{ ExitCode = $p.ExitCode; Output = $text }
+    $pm2 = Resolve-YvProgram -Name pm2 -Install 'npm install -g pm2 (or ./build.ps1 -Task Bootstrap)' -Candidates '/usr/bin/pm2'
+    $runuser = Resolve-YvProgram -Name runuser -Install 'apt-get install -y util-linux' -Candidates '/usr/sbin/runuser', '/sbin/runuser'
+    $r = Invoke-YvProcess -FilePath $runuser -WorkingDirectory $WorkingDirectory -TimeoutSec $TimeoutSec -AllowFailure:$AllowFailure `
+        -Description "pm2 $($ArgumentList -join ' ') (as $($Workspace.User))" -ArgumentList (@(
+            '-u', $Workspace.User, '--', '/usr/bin/env', '-i', "PATH=$script:CleanPath", "HOME=$($Workspace.Home)", "PM2_HOME=$($Workspace.Pm2Home)", $pm2) + $ArgumentList)
+    [pscustomobject]@{ ExitCode = $r.ExitCode; Output = $r.Output }
 }
 
 function Get-TestPm2List {
@@ -115,12 +76,7 @@ function Get-TestPm2Daemon {
     [CmdletBinding()]
     [OutputType([int])]
     param([Parameter(Mandatory)] [string] $Pm2Home)
-    foreach ($d in [System.IO.Directory]::EnumerateDirectories('/proc')) {
-        $name = [System.IO.Path]::GetFileName($d)
-        if ($name -notmatch '^\d+$') { continue }
-        $cmd = Get-Pm2CommandLine -ProcessId ([int]$name)
-        if ($cmd -like "PM2 v*God Daemon ($Pm2Home)*" -and (Test-Pm2ProcessAlive -ProcessId ([int]$name))) { [int]$name }
-    }
+    Find-YvProcess -Where { $_ -like "PM2 v*God Daemon ($Pm2Home)*" }
 }
 
 function Get-TestPm2WorkspaceProcess {
@@ -128,12 +84,7 @@ function Get-TestPm2WorkspaceProcess {
     [CmdletBinding()]
     [OutputType([int])]
     param([Parameter(Mandatory)] $Workspace)
-    foreach ($d in [System.IO.Directory]::EnumerateDirectories('/proc')) {
-        $name = [System.IO.Path]::GetFileName($d)
-        if ($name -notmatch '^\d+$' -or [int]$name -eq $PID) { continue }
-        $cmd = Get-Pm2CommandLine -ProcessId ([int]$name)
-        if ($cmd.Contains($Workspace.Directory) -and (Test-Pm2ProcessAlive -ProcessId ([int]$name))) { [int]$name }
-    }
+    Find-YvProcess -Where { $_.Contains($Workspace.Directory) }
 }
 
 function Stop-TestPm2 {
@@ -157,10 +108,8 @@ function Stop-TestPm2 {
         if ($left.Count -eq 0 -or [DateTime]::UtcNow -ge $deadline) { break }
         Start-Sleep -Milliseconds 100
     }
-    foreach ($id in $left) { & /bin/sh -c 'kill -9 "$1" 2>/dev/null' yv-kill $id }
-    if ($RemoveDirectory -and (Test-Path -LiteralPath $Workspace.Directory)) {
-        Remove-Item -LiteralPath $Workspace.Directory -Recurse -Force -ErrorAction SilentlyContinue
-    }
+    foreach ($id in $left) { Send-YvSignal -ProcessId $id -Signal KILL }
+    if ($RemoveDirectory) { Remove-YvDirectory -Path $Workspace.Directory }
     $left
 }
 

@@ -10,6 +10,7 @@
 # fails forever, and 500, 500, 200 succeeds from the third request on). -RetryAfter is sent with every answer
 # that is not 2xx. The server is bounded: it stops by itself after -LifetimeSec or -MaxRequests.
 Set-StrictMode -Version Latest
+Import-Module (Join-Path $PSScriptRoot 'TestMachine.psm1')
 
 $script:Running = [System.Collections.Generic.List[object]]::new()
 
@@ -77,11 +78,8 @@ $script:ServerScript = {
     }
 }
 
-function Get-FreeLoopbackPort {
-    $socket = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
-    $socket.Start()
-    try { $socket.LocalEndpoint.Port } finally { $socket.Stop() }
-}
+# The name this module gave Get-FreeTcpPort (TestMachine.psm1) before there was one for all the services.
+Set-Alias -Name Get-FreeLoopbackPort -Value Get-FreeTcpPort
 
 function Start-TestWebhookListener {
     <#
@@ -118,7 +116,7 @@ function Start-TestWebhookListener {
     $clock = [System.Diagnostics.Stopwatch]::StartNew()
     # A free port can be taken between the probe and the bind: try a few.
     for ($try = 1; $try -le 5; $try++) {
-        $port = Get-FreeLoopbackPort
+        $port = Get-FreeTcpPort
         $state = [hashtable]::Synchronized(@{
                 Prefix        = "http://127.0.0.1:$port/"
                 Responses     = [int[]]$Responses
@@ -198,4 +196,4 @@ function Stop-AllTestWebhookListeners {
     foreach ($hook in @($script:Running.ToArray())) { Stop-TestWebhookListener $hook }
 }
 
-Export-ModuleMember -Function Start-TestWebhookListener, Get-TestWebhookRequests, Stop-TestWebhookListener, Stop-AllTestWebhookListeners, Get-FreeLoopbackPort
+Export-ModuleMember -Function Start-TestWebhookListener, Get-TestWebhookRequests, Stop-TestWebhookListener, Stop-AllTestWebhookListeners, Get-FreeTcpPort -Alias Get-FreeLoopbackPort

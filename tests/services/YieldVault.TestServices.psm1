@@ -10,6 +10,7 @@
       everything its Stop needs; every Stop is idempotent and removes that directory.
 #>
 Set-StrictMode -Version Latest
+Import-Module (Join-Path $PSScriptRoot 'TestMachine.psm1')
 
 $script:ServicesRoot = $PSScriptRoot
 $script:RepoRoot = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../..'))
@@ -20,291 +21,47 @@ $script:DockerdLockFile = '/tmp/yv-dockerd.lock'
 $script:BackendConfigNames = @('PORT', 'HOST', 'NODE_ENV', 'STELLAR_RPC_URL', 'VAULT_CONTRACT_ID', 'DATABASE_URL', 'ADMIN_API_KEY',
     'LOG_FILE', 'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW_MS', 'SHUTDOWN_DRAIN_MS', 'IGNORE_SIGTERM', 'APP_COMMIT')
 
-#region private helpers
-
-function Get-YvTempRoot {
-    $root = $env:TMPDIR
-    if ([string]::IsNullOrWhiteSpace($root)) { $root = '/tmp' }
-    $root = $root.TrimEnd('/')
-    if ($root -eq '') { $root = '/' }
-    $root
-}
-
-function New-YvRandomString {
-    param(
-        [int] $Length = 24,
-        [string] $Alphabet = 'abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789'
-    )
-    $chars = [char[]]::new($Length)
-    for ($i = 0; $i -lt $Length; $i++) {
-        $chars[$i] = $Alphabet[[System.Security.Cryptography.RandomNumberGenerator]::GetInt32($Alphabet.Length)]
-    }
-    -join $chars
-}
-
-function New-YvTempDirectory {
-    param(
-        [Parameter(Mandatory)] [string] $Service,
-        [System.IO.UnixFileMode] $Mode = 'UserRead, UserWrite, UserExecute',
-        [string] $Parent
-    )
-    if (-not $Parent) { $Parent = Get-YvTempRoot }
-    for ($i = 0; $i -lt 20; $i++) {
-        $path = Join-Path $Parent ("yv-$Service-" + (New-YvRandomString -Length 10 -Alphabet 'abcdefghijkmnopqrstuvwxyz23456789'))
-        if (-not (Test-Path -LiteralPath $path)) {
-            [void][System.IO.Directory]::CreateDirectory($path, $Mode)
-            [System.IO.File]::SetUnixFileMode($path, $Mode)   # umask must not narrow it
-            return $path
-        }
-    }
-    throw "Could not create a fresh yv-$Service-* directory under '$Parent'."
-}
-
-function Remove-YvDirectory {
-    # Only ever removes our own yv-* directories (or a path inside one), never anything else.
-    param([string] $Path)
-    if ([string]::IsNullOrWhiteSpace($Path)) { return }
-    if (-not (Test-Path -LiteralPath $Path)) { return }
-    $full = [System.IO.Path]::GetFullPath($Path)
-    if ($full -notmatch '/yv-[a-z0-9-]+(/|$)') {
-        throw "Refusing to remove '$full': it is not inside a yv-* test directory."
-    }
-    for ($i = 0; $i -lt 5; $i++) {
-        try { Remove-Item -LiteralPath $full -Recurse -Force -ErrorAction Stop; return }
-        catch { Start-Sleep -Milliseconds 200 }
-    }
-    Remove-Item -LiteralPath $full -Recurse -Force
-}
-
-function Get-YvLogTail {
-    param([string[]] $Path, [int] $Lines = 30)
-    $parts = foreach ($p in $Path) {
-        if ($p -and (Test-Path -LiteralPath $p -PathType Leaf)) {
-            $tail = @(Get-Content -LiteralPath $p -Tail $Lines -ErrorAction SilentlyContinue)
-            "--- last $($tail.Count) line(s) of ${p}:`n" + ($tail -join "`n")
-        } elseif ($p) {
-            "--- $p does not exist"
-        }
-    }
-    $parts -join "`n"
-}
-
-function Resolve-YvProgram {
-    # Returns the full path of a program or throws an error naming the exact install command.
-    param(
-        [Parameter(Mandatory)] [string] $Name,
-        [Parameter(Mandatory)] [string] $Install,
-        [string[]] $Candidates = @()
-    )
-    foreach ($c in $Candidates) {
-        if (Test-Path -LiteralPath $c -PathType Leaf) { return $c }
-    }
-    $cmd = Get-Command -Name $Name -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
-    if ($cmd) { return $cmd.Source }
-    $where = if ($Candidates) { ($Candidates -join ', ') + ' or PATH' } else { 'PATH' }
-    throw "The test services need the program '$Name', which is not installed (looked in $where). Install it with: $Install"
-}
-
-function Start-YvBackgroundProcess {
-    # Starts FilePath with stdin from InputFile (default /dev/null) and stdout+stderr appended to LogFile,
-    # so no pipe ties the child to this pwsh. The returned Process is the program itself (sh execs into it).
-    param(
-        [Parameter(Mandatory)] [string] $FilePath,
-        [string[]] $ArgumentList = @(),
-        [Parameter(Mandatory)] [string] $LogFile,
-        [string] $WorkingDirectory,
-        [hashtable] $Environment,
-        [string[]] $RemoveEnvironment = @(),
-        [string] $InputFile = '/dev/null'
-    )
-    $psi = [System.Diagnostics.ProcessStartInfo]::new('/bin/sh')
-    $psi.UseShellExecute = $false
-    foreach ($a in @('-c', 'log=$1; in=$2; shift 2; exec "$@" <"$in" >>"$log" 2>&1', 'yv-process', $LogFile, $InputFile, $FilePath)) {
-        $psi.ArgumentList.Add($a)
-    }
-    foreach ($a in $ArgumentList) { $psi.ArgumentList.Add([string]$a) }
-    if (-not $WorkingDirectory) {
-        $loc = Get-Location
-        $WorkingDirectory = if ($loc.Provider.Name -eq 'FileSystem') { $loc.ProviderPath } else { '/' }
-    }
-    $psi.WorkingDirectory = $WorkingDirectory
-    foreach ($k in $RemoveEnvironment) { [void]$psi.Environment.Remove($k) }
-    if ($Environment) {
-        foreach ($k in $Environment.Keys) { $psi.Environment[[string]$k] = [string]$Environment[$k] }
-    }
-    [System.Diagnostics.Process]::Start($psi)
-}
-
-function Invoke-YvProcess {
-    # Runs a program to completion with a time limit; returns ExitCode/Output/Seconds. Throws (with the output
-    # tail) on timeout, and on a non-zero exit code unless -AllowFailure.
-    param(
-        [Parameter(Mandatory)] [string] $FilePath,
-        [string[]] $ArgumentList = @(),
-        [string] $WorkingDirectory,
-        [hashtable] $Environment,
-        [string[]] $RemoveEnvironment = @(),
-        [string] $InputFile = '/dev/null',
-        [int] $TimeoutSec = 60,
-        [string] $Description,
-        [switch] $AllowFailure
-    )
-    if (-not $Description) { $Description = (@($FilePath) + $ArgumentList) -join ' ' }
-    $out = Join-Path (Get-YvTempRoot) ('yv-cmd-' + (New-YvRandomString -Length 12 -Alphabet 'abcdefghijkmnopqrstuvwxyz23456789') + '.log')
-    $sw = [System.Diagnostics.Stopwatch]::StartNew()
-    try {
-        $p = Start-YvBackgroundProcess -FilePath $FilePath -ArgumentList $ArgumentList -LogFile $out `
-            -WorkingDirectory $WorkingDirectory -Environment $Environment -RemoveEnvironment $RemoveEnvironment -InputFile $InputFile
-        if (-not $p.WaitForExit($TimeoutSec * 1000)) {
-            try { $p.Kill($true) } catch { Write-Verbose "kill after timeout: $_" }
-            [void]$p.WaitForExit(5000)
-            throw "'$Description' did not finish within $TimeoutSec s and was killed.`n$(Get-YvLogTail -Path $out -Lines 40)"
-        }
-        $p.WaitForExit()
-        $text = if (Test-Path -LiteralPath $out) { [System.IO.File]::ReadAllText($out) } else { '' }
-        $result = [pscustomobject]@{ ExitCode = $p.ExitCode; Output = $text; Seconds = [math]::Round($sw.Elapsed.TotalSeconds, 2) }
-        if ($p.ExitCode -ne 0 -and -not $AllowFailure) {
-            $tail = (@($text -split "`n") | Select-Object -Last 40) -join "`n"
-            throw "'$Description' failed with exit code $($p.ExitCode). Last lines of its output:`n$tail"
-        }
-        $result
-    } finally {
-        Remove-Item -LiteralPath $out -Force -ErrorAction SilentlyContinue
-    }
-}
-
-function Test-YvProcessAlive {
-    param([int] $ProcessId, [System.Diagnostics.Process] $Process)
-    if ($Process) {
-        try { if ($Process.HasExited) { return $false } } catch { Write-Verbose "HasExited: $_" }
-    }
-    if ($ProcessId -le 0) { return $false }
-    try { $stat = [System.IO.File]::ReadAllText("/proc/$ProcessId/stat") } catch { return $false }
-    # "pid (comm) S ..."; comm may contain spaces/parens, so read the state after the last ')'.
-    $state = $stat.Substring($stat.LastIndexOf(')') + 2, 1)
-    $state -notin @('Z', 'X')
-}
-
-function Get-YvDescendantProcessIds {
-    param([int] $ProcessId)
-    $children = @{}
-    foreach ($d in [System.IO.Directory]::EnumerateDirectories('/proc')) {
-        $name = [System.IO.Path]::GetFileName($d)
-        if ($name -notmatch '^\d+$') { continue }
-        try { $stat = [System.IO.File]::ReadAllText("$d/stat") } catch { continue }
-        $rest = $stat.Substring($stat.LastIndexOf(')') + 2).Split(' ')
-        $ppid = [int]$rest[1]
-        if (-not $children.ContainsKey($ppid)) { $children[$ppid] = [System.Collections.Generic.List[int]]::new() }
-        $children[$ppid].Add([int]$name)
-    }
-    $result = [System.Collections.Generic.List[int]]::new()
-    $queue = [System.Collections.Generic.Queue[int]]::new()
-    $queue.Enqueue($ProcessId)
-    while ($queue.Count -gt 0 -and $result.Count -lt 10000) {
-        $p = $queue.Dequeue()
-        if ($children.ContainsKey($p)) {
-            foreach ($c in $children[$p]) { $result.Add($c); $queue.Enqueue($c) }
-        }
-    }
-    , $result.ToArray()
-}
-
-function Send-YvSignal {
-    param([int] $ProcessId, [string] $Signal = 'TERM')
-    if ($ProcessId -le 0) { return }
-    & /bin/sh -c 'kill -s "$1" "$2" 2>/dev/null' yv-kill $Signal $ProcessId
-}
-
-function Wait-YvProcessExit {
-    param([int] $ProcessId, [System.Diagnostics.Process] $Process, [double] $TimeoutSec)
-    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
-    for ($i = 0; $i -lt 100000; $i++) {
-        if (-not (Test-YvProcessAlive -ProcessId $ProcessId -Process $Process)) { return $true }
-        if ([DateTime]::UtcNow -ge $deadline) { return $false }
-        Start-Sleep -Milliseconds 50
-    }
-    $false
-}
-
-function Stop-YvProcessTree {
-    # SIGTERM (or -Signal) to the process, wait up to GraceSec, then SIGKILL; afterwards the same for any
-    # descendants that are still alive (e.g. sshd session children). Idempotent.
-    param(
-        [int] $ProcessId,
-        [System.Diagnostics.Process] $Process,
-        [double] $GraceSec = 10,
-        [string] $Signal = 'TERM'
-    )
-    if (-not $ProcessId -and $Process) { $ProcessId = $Process.Id }
-    if ($ProcessId -le 0) { return }
-    $descendants = @()
-    if (Test-YvProcessAlive -ProcessId $ProcessId -Process $Process) {
-        $descendants = Get-YvDescendantProcessIds -ProcessId $ProcessId
-        Send-YvSignal -ProcessId $ProcessId -Signal $Signal
-        if (-not (Wait-YvProcessExit -ProcessId $ProcessId -Process $Process -TimeoutSec $GraceSec)) {
-            Send-YvSignal -ProcessId $ProcessId -Signal KILL
-            [void](Wait-YvProcessExit -ProcessId $ProcessId -Process $Process -TimeoutSec 5)
-        }
-    }
-    foreach ($d in $descendants) {
-        if (Test-YvProcessAlive -ProcessId $d) {
-            Send-YvSignal -ProcessId $d -Signal TERM
-            if (-not (Wait-YvProcessExit -ProcessId $d -TimeoutSec 3)) {
-                Send-YvSignal -ProcessId $d -Signal KILL
-                [void](Wait-YvProcessExit -ProcessId $d -TimeoutSec 2)
-            }
-        }
-    }
-}
-
-function Test-YvTcpPort {
-    param([int] $Port, [int] $TimeoutMs = 500)
-    $c = [System.Net.Sockets.TcpClient]::new()
-    try {
-        $task = $c.ConnectAsync('127.0.0.1', $Port)
-        ($task.Wait($TimeoutMs)) -and $c.Connected
-    } catch {
-        $false
-    } finally {
-        $c.Dispose()
-    }
-}
-
-function Wait-YvCondition {
-    # Polls Condition until it returns $true; bounded by TimeoutSec and an iteration count. Throws with the
-    # log tails on timeout or when the watched process exits first.
-    param(
-        [Parameter(Mandatory)] [scriptblock] $Condition,
-        [Parameter(Mandatory)] [double] $TimeoutSec,
-        [Parameter(Mandatory)] [string] $What,
-        [System.Diagnostics.Process] $Process,
-        [string[]] $LogFile = @(),
-        [int] $IntervalMs = 100
-    )
-    $sw = [System.Diagnostics.Stopwatch]::StartNew()
-    $maxIterations = [int][math]::Ceiling($TimeoutSec * 1000 / [math]::Max($IntervalMs, 1)) + 10
-    for ($i = 0; $i -lt $maxIterations; $i++) {
-        if (& $Condition) { return }
-        if ($Process -and $Process.HasExited) {
-            throw "$What`: the process exited with code $($Process.ExitCode) before it was ready.`n$(Get-YvLogTail -Path $LogFile)"
-        }
-        if ($sw.Elapsed.TotalSeconds -ge $TimeoutSec) { break }
-        Start-Sleep -Milliseconds $IntervalMs
-    }
-    throw "$What`: not ready within $TimeoutSec s.`n$(Get-YvLogTail -Path $LogFile)"
-}
-
-function Get-YvProperty {
-    # StrictMode-safe property read.
-    param($InputObject, [string] $Name)
-    if ($null -eq $InputObject) { return $null }
-    if ($InputObject -is [System.Collections.IDictionary]) { return $InputObject[$Name] }
-    $p = $InputObject.PSObject.Properties[$Name]
-    if ($p) { $p.Value } else { $null }
-}
+#region private helpers (the machine-level ones are in TestMachine.psm1)
 
 function Register-YvStarted { param($Object) $script:Started.Add($Object) }
 function Unregister-YvStarted { param($Object) [void]$script:Started.Remove($Object) }
+
+function New-YvStartedService {
+    # What a Start returns: PSTypeName, the service's own properties, then Process and Pid (when it is one process),
+    # Directory and StartSeconds; registered for Stop-AllTestServices.
+    param(
+        [string] $TypeName,
+        [System.Collections.Specialized.OrderedDictionary] $Properties,
+        [System.Diagnostics.Process] $Process,
+        [string] $Directory,
+        [System.Diagnostics.Stopwatch] $Stopwatch
+    )
+    $all = [ordered]@{ PSTypeName = "YieldVault.TestServices.$TypeName" }
+    foreach ($k in $Properties.Keys) { $all[$k] = $Properties[$k] }
+    if ($Process) { $all['Process'] = $Process; $all['Pid'] = $Process.Id }
+    $all['Directory'] = $Directory
+    $all['StartSeconds'] = [math]::Round($Stopwatch.Elapsed.TotalSeconds, 2)
+    $result = [pscustomobject]$all
+    Register-YvStarted $result
+    $result
+}
+
+function Undo-YvStart {
+    # After a failed Start: stop what it started (when it got that far) and remove its directory.
+    param([System.Diagnostics.Process] $Process, [string] $Directory)
+    if ($Process) { Stop-YvProcessTree -Process $Process -GraceSec 3 }
+    Remove-YvDirectory -Path $Directory
+}
+
+function Stop-YvStartedProcess {
+    # The Stop of a service that is one process with a directory of its own: stop the process tree, remove the
+    # directory, forget the object. Idempotent.
+    param($Service, [double] $GraceSec)
+    $ErrorActionPreference = 'Stop'
+    Stop-YvProcessTree -ProcessId ([int](Get-YvProperty $Service 'Pid')) -Process (Get-YvProperty $Service 'Process') -GraceSec $GraceSec
+    Remove-YvDirectory -Path (Get-YvProperty $Service 'Directory')
+    Unregister-YvStarted $Service
+}
 
 function Get-YvUserPassword {
     # One random password per test user and machine, kept in a root-only file, so that two test runs at
@@ -320,8 +77,7 @@ function Get-YvUserPassword {
     }
     $pw = New-YvRandomString -Length 24
     $tmp = "$file.$PID.tmp"
-    [System.IO.File]::WriteAllText($tmp, $pw)
-    [System.IO.File]::SetUnixFileMode($tmp, [System.IO.UnixFileMode]'UserRead, UserWrite')
+    Write-YvFile -Path $tmp -Text $pw -Mode 'UserRead, UserWrite'
     [System.IO.File]::Move($tmp, $file, $true)
     $pw
 }
@@ -347,14 +103,8 @@ function Test-YvDockerSocket {
 }
 
 function Get-YvEngineShimProcessIds {
-    foreach ($d in [System.IO.Directory]::EnumerateDirectories('/proc')) {
-        $name = [System.IO.Path]::GetFileName($d)
-        if ($name -notmatch '^\d+$') { continue }
-        try { $comm = [System.IO.File]::ReadAllText("$d/comm").Trim() } catch { continue }
-        if ($comm -notlike 'containerd-shim*') { continue }
-        try { $cmdline = [System.IO.File]::ReadAllText("$d/cmdline").Replace([char]0, ' ') } catch { continue }
-        if ($cmdline -match '-namespace moby' -and $cmdline -match '/var/run/docker/containerd/' -and (Test-YvProcessAlive -ProcessId ([int]$name))) { [int]$name }
-    }
+    # The containerd-shims of the engine on /var/run/docker.sock (namespace moby), not those of any other containerd.
+    Find-YvProcess -Where { $_ -match '^\S*containerd-shim' -and $_ -match '-namespace moby' -and $_ -match '/var/run/docker/containerd/' }
 }
 
 function Get-YvPidFromFile {
@@ -373,32 +123,6 @@ function Get-YvPostgresBin {
         throw "The test services need PostgreSQL server binaries (initdb, pg_ctl under /usr/lib/postgresql/*/bin), which are not installed. Install them with: apt-get install -y postgresql"
     }
     $dirs[0].FullName
-}
-
-function ConvertTo-YvDotEnvValue {
-    param([string] $Value)
-    if ($Value -match '^[A-Za-z0-9_./:@%+=,~-]*$') { return $Value }
-    if ($Value -notmatch "'" -and $Value -notmatch "[`r`n]") { return "'$Value'" }
-    throw "The .env value '$($Value.Substring(0, [math]::Min(8, $Value.Length)))...' contains characters this helper cannot quote for dotenv."
-}
-
-#endregion
-
-#region ports
-
-function Get-FreeTcpPort {
-    <# .SYNOPSIS A TCP port that is free on 127.0.0.1 right now (the OS picks it). #>
-    [CmdletBinding()]
-    [OutputType([int])]
-    param()
-    $ErrorActionPreference = 'Stop'
-    $l = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
-    try {
-        $l.Start()
-        [int]([System.Net.IPEndPoint]$l.LocalEndpoint).Port
-    } finally {
-        $l.Stop()
-    }
 }
 
 #endregion
@@ -485,7 +209,7 @@ function Start-TestSshd {
         $wrongKnownHosts = Join-Path $dir 'known_hosts.wrong'
         [System.IO.File]::WriteAllText($knownHosts, "$hostPattern $(& $pubLine "$hostEd.pub")`n$hostPattern $(& $pubLine "$hostRsa.pub")`n")
         [System.IO.File]::WriteAllText($wrongKnownHosts, "$hostPattern $(& $pubLine "$wrongEd.pub")`n")
-        $fp = (Invoke-YvProcess -FilePath $keygen -ArgumentList '-l', '-E', 'sha256', '-f', "$hostEd.pub" -TimeoutSec 10).Output
+        $fp = (Invoke-YvProcess -FilePath $keygen -ArgumentList '-l', '-E', 'sha256', '-f', "$hostEd.pub" -TimeoutSec 10).StdOut
         $fingerprint = (($fp.Trim() -split '\s+')[1])
         if ($fingerprint -notlike 'SHA256:*') { throw "Start-TestSshd: unexpected ssh-keygen -l output: $fp" }
 
@@ -536,29 +260,21 @@ function Start-TestSshd {
             -What "Start-TestSshd: sshd on 127.0.0.1:$Port" -LogFile $log, (Join-Path $dir 'sshd.stdout.log')
 
         Write-Verbose "Start-TestSshd: ready done at $([math]::Round($sw.Elapsed.TotalSeconds, 2)) s"
-        $result = [pscustomobject]@{
-            PSTypeName          = 'YieldVault.TestServices.Sshd'
-            HostName            = '127.0.0.1'
-            Port                = $Port
-            User                = $User
-            UserKeyFile         = $userEd
-            UserRsaKeyFile      = $userRsa
-            Credential          = [pscredential]::new($User, (ConvertTo-SecureString -String $password -AsPlainText -Force))
-            KnownHostsFile      = $knownHosts
-            WrongKnownHostsFile = $wrongKnownHosts
-            HostKeyFingerprint  = $fingerprint
-            Pid                 = $proc.Id
-            Directory           = $dir
-            LogFile             = $log
-            ConfigFile          = $config
-            Process             = $proc
-            StartSeconds        = [math]::Round($sw.Elapsed.TotalSeconds, 2)
-        }
-        Register-YvStarted $result
-        $result
+        New-YvStartedService -TypeName Sshd -Process $proc -Directory $dir -Stopwatch $sw -Properties ([ordered]@{
+                HostName            = '127.0.0.1'
+                Port                = $Port
+                User                = $User
+                UserKeyFile         = $userEd
+                UserRsaKeyFile      = $userRsa
+                Credential          = [pscredential]::new($User, (ConvertTo-SecureString -String $password -AsPlainText -Force))
+                KnownHostsFile      = $knownHosts
+                WrongKnownHostsFile = $wrongKnownHosts
+                HostKeyFingerprint  = $fingerprint
+                LogFile             = $log
+                ConfigFile          = $config
+            })
     } catch {
-        if ($proc) { Stop-YvProcessTree -Process $proc -GraceSec 3 }
-        Remove-YvDirectory -Path $dir
+        Undo-YvStart -Process $proc -Directory $dir
         throw
     }
 }
@@ -567,14 +283,7 @@ function Stop-TestSshd {
     <# .SYNOPSIS Stops a Start-TestSshd sshd (and its session children) and removes its directory. Idempotent. #>
     [CmdletBinding()]
     param([Parameter(Mandatory, ValueFromPipeline)] [AllowNull()] $Sshd)
-    process {
-        Set-StrictMode -Version Latest
-        $ErrorActionPreference = 'Stop'
-        if ($null -eq $Sshd) { return }
-        Stop-YvProcessTree -ProcessId ([int](Get-YvProperty $Sshd 'Pid')) -Process (Get-YvProperty $Sshd 'Process') -GraceSec 5
-        Remove-YvDirectory -Path (Get-YvProperty $Sshd 'Directory')
-        Unregister-YvStarted $Sshd
-    }
+    process { if ($null -ne $Sshd) { Stop-YvStartedProcess -Service $Sshd -GraceSec 5 } }
 }
 
 #endregion
@@ -612,15 +321,7 @@ function Start-TestDockerd {
     if (Test-YvDockerSocket) { return (& $make $false (Get-YvPidFromFile '/var/run/docker.pid') $null) }
 
     # Another test run may be starting dockerd at this very moment: serialise on a lock file (flock).
-    $lock = $null
-    $lockDeadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
-    for ($i = 0; $i -lt 1000 -and -not $lock; $i++) {
-        try { $lock = [System.IO.File]::Open($script:DockerdLockFile, 'OpenOrCreate', 'ReadWrite', 'None') }
-        catch [System.IO.IOException] {
-            if ([DateTime]::UtcNow -ge $lockDeadline) { throw "Start-TestDockerd: $script:DockerdLockFile stayed locked for $TimeoutSec s (another test run is starting dockerd)." }
-            Start-Sleep -Milliseconds 200
-        }
-    }
+    $lock = Enter-YvFileLock -Path $script:DockerdLockFile -TimeoutSec $TimeoutSec -What 'Start-TestDockerd (another test run is starting dockerd)'
     try {
         if (Test-YvDockerSocket) { return (& $make $false (Get-YvPidFromFile '/var/run/docker.pid') $null) }
         $existing = Get-YvPidFromFile '/var/run/docker.pid'
@@ -689,7 +390,7 @@ function New-TestBusyboxImage {
     )
     Set-StrictMode -Version Latest
     $ErrorActionPreference = 'Stop'
-    $docker = Resolve-YvProgram -Name docker -Install 'apt-get install -y docker.io'
+    [void](Resolve-YvProgram -Name docker -Install 'apt-get install -y docker.io')
     if (-not (Test-Path -LiteralPath '/bin/busybox' -PathType Leaf)) {
         throw "New-TestBusyboxImage needs the static busybox at /bin/busybox, which is not installed. Install it with: apt-get install -y busybox-static"
     }
@@ -701,11 +402,9 @@ function New-TestBusyboxImage {
         }
     }
     if (-not (Test-YvDockerSocket)) { throw "New-TestBusyboxImage: no Docker engine answers on $script:DockerSocketPath; call Start-TestDockerd first." }
-    $env = @{ DOCKER_BUILDKIT = '0' }   # buildx is not installed; the legacy builder works offline
-    $remove = @('DOCKER_HOST', 'DOCKER_CONTEXT')
-    $inspect = Invoke-YvProcess -FilePath $docker -ArgumentList 'image', 'inspect', '--format', '{{.Id}}', $Tag -AllowFailure -TimeoutSec 30 -Environment $env -RemoveEnvironment $remove
+    $inspect = Invoke-YvDocker -ArgumentList 'image', 'inspect', '--format', '{{.Id}}', $Tag -AllowFailure -TimeoutSec 30
     if ($inspect.ExitCode -eq 0) {
-        return [pscustomobject]@{ PSTypeName = 'YieldVault.TestServices.Image'; Tag = $Tag; Id = $inspect.Output.Trim(); Cached = $true }
+        return [pscustomobject]@{ PSTypeName = 'YieldVault.TestServices.Image'; Tag = $Tag; Id = $inspect.StdOut.Trim(); Cached = $true }
     }
     $ctx = New-YvTempDirectory -Service busybox-image
     try {
@@ -725,8 +424,8 @@ function New-TestBusyboxImage {
             'CMD ["/bin/sh"]'
         ) + $DockerfileLines
         [System.IO.File]::WriteAllText((Join-Path $ctx 'Dockerfile'), ($dockerfile -join "`n") + "`n")
-        [void](Invoke-YvProcess -FilePath $docker -ArgumentList 'build', '-q', '-t', $Tag, $ctx -TimeoutSec $TimeoutSec -Environment $env -RemoveEnvironment $remove -Description "docker build -t $Tag")
-        $id = (Invoke-YvProcess -FilePath $docker -ArgumentList 'image', 'inspect', '--format', '{{.Id}}', $Tag -TimeoutSec 30 -Environment $env -RemoveEnvironment $remove).Output.Trim()
+        [void](Invoke-YvDocker -ArgumentList 'build', '-q', '-t', $Tag, $ctx -TimeoutSec $TimeoutSec)
+        $id = (Invoke-YvDocker -ArgumentList 'image', 'inspect', '--format', '{{.Id}}', $Tag -TimeoutSec 30).StdOut.Trim()
         [pscustomobject]@{ PSTypeName = 'YieldVault.TestServices.Image'; Tag = $Tag; Id = $id; Cached = $false }
     } finally {
         Remove-YvDirectory -Path $ctx
@@ -791,24 +490,19 @@ function Start-TestPostgres {
                 '-c', "CREATE ROLE yv LOGIN PASSWORD '$password'",
                 '-c', 'CREATE DATABASE yieldvault OWNER yv'))
 
-        $result = [pscustomobject]@{
-            PSTypeName      = 'YieldVault.TestServices.Postgres'
-            HostName        = '127.0.0.1'
-            Port            = $Port
-            Database        = 'yieldvault'
-            User            = 'yv'
-            Password        = $password
-            DatabaseUrl     = "postgres://yv:$password@127.0.0.1:$Port/yieldvault"
-            DataDir         = $data
-            Directory       = $dir
-            SocketDirectory = $sock
-            LogFile         = $log
-            Pid             = Get-YvPidFromFile (Join-Path $data 'postmaster.pid')
-            BinDirectory    = $bin
-            StartSeconds    = [math]::Round($sw.Elapsed.TotalSeconds, 2)
-        }
-        Register-YvStarted $result
-        $result
+        New-YvStartedService -TypeName Postgres -Directory $dir -Stopwatch $sw -Properties ([ordered]@{
+                HostName        = '127.0.0.1'
+                Port            = $Port
+                Database        = 'yieldvault'
+                User            = 'yv'
+                Password        = $password
+                DatabaseUrl     = "postgres://yv:$password@127.0.0.1:$Port/yieldvault"
+                DataDir         = $data
+                SocketDirectory = $sock
+                LogFile         = $log
+                Pid             = Get-YvPidFromFile (Join-Path $data 'postmaster.pid')
+                BinDirectory    = $bin
+            })
     } catch {
         $err = $_
         $tail = if (Test-Path -LiteralPath $log) { Get-YvLogTail -Path $log } else { '' }
@@ -882,21 +576,13 @@ function Start-TestStellarRpc {
         }
         Wait-YvCondition -Condition $found -TimeoutSec $TimeoutSec -IntervalMs 50 -Process $proc -What 'Start-TestStellarRpc: LISTENING line' -LogFile $log
         $port = $script:yvRpcPort
-        $result = [pscustomobject]@{
-            PSTypeName   = 'YieldVault.TestServices.StellarRpc'
-            Port         = $port
-            Url          = "http://127.0.0.1:$port/"
-            Process      = $proc
-            Pid          = $proc.Id
-            Directory    = $dir
-            LogFile      = $log
-            StartSeconds = [math]::Round($sw.Elapsed.TotalSeconds, 2)
-        }
-        Register-YvStarted $result
-        $result
+        New-YvStartedService -TypeName StellarRpc -Process $proc -Directory $dir -Stopwatch $sw -Properties ([ordered]@{
+                Port    = $port
+                Url     = "http://127.0.0.1:$port/"
+                LogFile = $log
+            })
     } catch {
-        if ($proc) { Stop-YvProcessTree -Process $proc -GraceSec 3 }
-        Remove-YvDirectory -Path $dir
+        Undo-YvStart -Process $proc -Directory $dir
         throw
     }
 }
@@ -922,14 +608,7 @@ function Stop-TestStellarRpc {
     <# .SYNOPSIS Stops the stand-in and removes its directory. Idempotent. #>
     [CmdletBinding()]
     param([Parameter(Mandatory, ValueFromPipeline)] [AllowNull()] $Rpc)
-    process {
-        Set-StrictMode -Version Latest
-        $ErrorActionPreference = 'Stop'
-        if ($null -eq $Rpc) { return }
-        Stop-YvProcessTree -ProcessId ([int](Get-YvProperty $Rpc 'Pid')) -Process (Get-YvProperty $Rpc 'Process') -GraceSec 5
-        Remove-YvDirectory -Path (Get-YvProperty $Rpc 'Directory')
-        Unregister-YvStarted $Rpc
-    }
+    process { if ($null -ne $Rpc) { Stop-YvStartedProcess -Service $Rpc -GraceSec 5 } }
 }
 
 #endregion
@@ -954,9 +633,8 @@ function New-TestSampleOrigin {
     if ($own) { $Directory = New-YvTempDirectory -Service origin }
     try {
         $r = Invoke-YvProcess -FilePath $bash -ArgumentList $script, $Directory -TimeoutSec $TimeoutSec -WorkingDirectory $Directory -Description "new-sample-origin.sh $Directory"
-        # stdout's last line is the bare repo; progress on stderr is merged into the same output, so take the
-        # last line that names an existing directory.
-        $last = @($r.Output -split "`n" | ForEach-Object { $_.Trim() } |
+        # stdout's last line is the bare repo (progress goes to stderr): the last line that names an existing directory.
+        $last = @($r.StdOut -split "`n" | ForEach-Object { $_.Trim() } |
                 Where-Object { $_.StartsWith('/') -and (Test-Path -LiteralPath $_ -PathType Container) }) | Select-Object -Last 1
         if (-not $last) {
             throw "New-TestSampleOrigin: the script printed no path of a bare repository. Output:`n$($r.Output)"
@@ -1083,13 +761,7 @@ function Start-TestSampleBackend {
         if ($k -notmatch '^[A-Za-z_][A-Za-z0-9_]*$') { throw "Start-TestSampleBackend: '$k' is not a valid environment variable name." }
         "$k=$(ConvertTo-YvDotEnvValue $envCopy[$k])"
     }
-    if (Test-Path -LiteralPath $envFile) { Remove-Item -LiteralPath $envFile -Force }
-    $fso = [System.IO.FileStreamOptions]::new()
-    $fso.Mode = [System.IO.FileMode]::CreateNew
-    $fso.Access = [System.IO.FileAccess]::Write
-    $fso.UnixCreateMode = [System.IO.UnixFileMode]'UserRead, UserWrite'
-    $w = [System.IO.StreamWriter]::new($envFile, [System.Text.UTF8Encoding]::new($false), $fso)
-    try { $w.Write(($lines -join "`n") + "`n") } finally { $w.Dispose() }
+    Write-YvFile -Path $envFile -Text (($lines -join "`n") + "`n") -Mode 'UserRead, UserWrite'
 
     $dir = New-YvTempDirectory -Service backend
     $log = Join-Path $dir 'backend.log'
@@ -1104,25 +776,17 @@ function Start-TestSampleBackend {
             catch { $false }
         }
         Wait-YvCondition -Condition $healthy -TimeoutSec $TimeoutSec -IntervalMs 100 -Process $proc -What "Start-TestSampleBackend: node dist/index.js in $Path (waiting for GET $url/health to answer 200)" -LogFile $log
-        $result = [pscustomobject]@{
-            PSTypeName   = 'YieldVault.TestServices.SampleBackend'
-            Pid          = $proc.Id
-            Port         = $Port
-            Url          = $url
-            HealthUrl    = "$url/health"
-            LogFile      = $log
-            Path         = $Path
-            EnvFile      = $envFile
-            Directory    = $dir
-            Process      = $proc
-            StartSeconds = [math]::Round($sw.Elapsed.TotalSeconds, 2)
-        }
-        Register-YvStarted $result
-        $result
+        New-YvStartedService -TypeName SampleBackend -Process $proc -Directory $dir -Stopwatch $sw -Properties ([ordered]@{
+                Port      = $Port
+                Url       = $url
+                HealthUrl = "$url/health"
+                LogFile   = $log
+                Path      = $Path
+                EnvFile   = $envFile
+            })
     } catch {
-        if ($proc) { Stop-YvProcessTree -Process $proc -GraceSec 3 }
         $err = $_
-        Remove-YvDirectory -Path $dir
+        Undo-YvStart -Process $proc -Directory $dir
         throw $err
     }
 }
@@ -1131,14 +795,7 @@ function Stop-TestSampleBackend {
     <# .SYNOPSIS SIGTERM, SIGKILL after 10 s; removes the log directory (not the checkout). Idempotent. #>
     [CmdletBinding()]
     param([Parameter(Mandatory, ValueFromPipeline)] [AllowNull()] $Backend)
-    process {
-        Set-StrictMode -Version Latest
-        $ErrorActionPreference = 'Stop'
-        if ($null -eq $Backend) { return }
-        Stop-YvProcessTree -ProcessId ([int](Get-YvProperty $Backend 'Pid')) -Process (Get-YvProperty $Backend 'Process') -GraceSec 10
-        Remove-YvDirectory -Path (Get-YvProperty $Backend 'Directory')
-        Unregister-YvStarted $Backend
-    }
+    process { if ($null -ne $Backend) { Stop-YvStartedProcess -Service $Backend -GraceSec 10 } }
 }
 
 function Start-TestBackendStack {
