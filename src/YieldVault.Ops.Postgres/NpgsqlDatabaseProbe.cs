@@ -44,38 +44,38 @@ public sealed class NpgsqlDatabaseProbe : IDatabaseProbe
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return Fail("DependencyTimeout", $"no answer from {endpoint} within {timeout.TotalSeconds:0.#} s", watch);
+            return Fail(ErrorIds.DependencyTimeout, $"no answer from {endpoint} within {timeout.TotalSeconds:0.#} s", watch);
         }
         catch (PostgresException ex) when (ex.SqlState is "28P01" or "28000")
         {
-            return Fail("DependencyAuthFailed", $"{endpoint} refused the login of user '{endpoint.User}' ({ex.SqlState}: password or pg_hba.conf)", watch);
+            return Fail(ErrorIds.DependencyAuthFailed, $"{endpoint} refused the login of user '{endpoint.User}' ({ex.SqlState}: password or pg_hba.conf)", watch);
         }
         catch (PostgresException ex) when (ex.SqlState == "3D000")
         {
-            return Fail("DependencyFailed", $"the database '{endpoint.Database}' does not exist on {endpoint.Host}:{endpoint.Port}", watch);
+            return Fail(ErrorIds.DependencyFailed, $"the database '{endpoint.Database}' does not exist on {endpoint.Host}:{endpoint.Port}", watch);
         }
         catch (PostgresException ex)
         {
-            return Fail("DependencyFailed", $"{endpoint} answered {ex.SqlState}: {ex.MessageText}", watch);
+            return Fail(ErrorIds.DependencyFailed, $"{endpoint} answered {ex.SqlState}: {ex.MessageText}", watch);
         }
         catch (NpgsqlException ex) when (Find<SocketException>(ex) is { } socket)
         {
             return socket.SocketErrorCode switch
             {
-                SocketError.ConnectionRefused => Fail("DependencyRefused", $"{endpoint.Host}:{endpoint.Port} refused the connection (is PostgreSQL running?)", watch),
-                SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData => Fail("DependencyDnsFailed", $"the host name '{endpoint.Host}' could not be resolved", watch),
-                SocketError.TimedOut => Fail("DependencyTimeout", $"connecting to {endpoint.Host}:{endpoint.Port} timed out", watch),
-                _ => Fail("DependencyFailed", $"could not connect to {endpoint.Host}:{endpoint.Port}: {socket.SocketErrorCode}", watch),
+                SocketError.ConnectionRefused => Fail(ErrorIds.DependencyRefused, $"{endpoint.Host}:{endpoint.Port} refused the connection (is PostgreSQL running?)", watch),
+                SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData => Fail(ErrorIds.DependencyDnsFailed, $"the host name '{endpoint.Host}' could not be resolved", watch),
+                SocketError.TimedOut => Fail(ErrorIds.DependencyTimeout, $"connecting to {endpoint.Host}:{endpoint.Port} timed out", watch),
+                _ => Fail(ErrorIds.DependencyFailed, $"could not connect to {endpoint.Host}:{endpoint.Port}: {socket.SocketErrorCode}", watch),
             };
         }
         catch (NpgsqlException ex) when (ex.InnerException is TimeoutException || ex.Message.Contains("Timeout", StringComparison.OrdinalIgnoreCase))
         {
-            return Fail("DependencyTimeout", $"no answer from {endpoint} within {timeout.TotalSeconds:0.#} s", watch);
+            return Fail(ErrorIds.DependencyTimeout, $"no answer from {endpoint} within {timeout.TotalSeconds:0.#} s", watch);
         }
         catch (NpgsqlException ex)
         {
             // Through an SSH forward a refused far end shows up as a closed stream, not a SocketException.
-            return Fail("DependencyRefused", $"could not talk to {endpoint.Host}:{endpoint.Port}: {ex.Message}", watch);
+            return Fail(ErrorIds.DependencyRefused, $"could not talk to {endpoint.Host}:{endpoint.Port}: {ex.Message}", watch);
         }
     }
 

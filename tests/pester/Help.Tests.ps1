@@ -36,6 +36,12 @@ Describe 'YieldVault.Ops help' {
         $about | Should-BeLikeString '*SHORT DESCRIPTION*'
         $about | Should-BeLikeString '*New-VaultTarget*'
     }
+
+    It 'has the about_YieldVault.Ops_Errors topic' {
+        $about = Get-Help about_YieldVault.Ops_Errors | Out-String
+        $about | Should-BeLikeString '*SHORT DESCRIPTION*'
+        $about | Should-BeLikeString '*HostKeyMismatch (SecurityError)*'
+    }
 }
 
 Describe 'Help for <CommandName>' -ForEach $cmdlets {

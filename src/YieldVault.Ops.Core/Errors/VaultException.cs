@@ -35,17 +35,17 @@ public class VaultException : Exception
     }
 
     public VaultException()
-        : this("VaultError", VaultErrorKind.InvalidOperation, "A YieldVault.Ops operation failed.")
+        : this(ErrorIds.VaultError, VaultErrorKind.InvalidOperation, "A YieldVault.Ops operation failed.")
     {
     }
 
     public VaultException(string message)
-        : this("VaultError", VaultErrorKind.InvalidOperation, message)
+        : this(ErrorIds.VaultError, VaultErrorKind.InvalidOperation, message)
     {
     }
 
     public VaultException(string message, Exception innerException)
-        : this("VaultError", VaultErrorKind.InvalidOperation, message, null, innerException)
+        : this(ErrorIds.VaultError, VaultErrorKind.InvalidOperation, message, null, innerException)
     {
     }
 
@@ -59,8 +59,8 @@ public class VaultException : Exception
     /// True when the host itself could not be reached or trusted (nothing else on that target can work
     /// either), as opposed to one probe or command failing.
     /// </summary>
-    public bool IsConnectionFailure => ErrorId is "TargetUnreachable" or "ConnectTimeout" or "HostKeyMismatch" or "HostKeyUnknown"
-        or "HostKeyRevoked" or "AuthenticationFailed" or "KeyFileInvalid" or "ConnectionLost";
+    public bool IsConnectionFailure => ErrorId is ErrorIds.TargetUnreachable or ErrorIds.ConnectTimeout or ErrorIds.HostKeyMismatch or ErrorIds.HostKeyUnknown
+        or ErrorIds.HostKeyRevoked or ErrorIds.AuthenticationFailed or ErrorIds.KeyFileInvalid or ErrorIds.ConnectionLost;
 
     /// <summary>The target the failure is about, when there is one (set by the layer that knows it).</summary>
     public object? TargetObject { get; set; }

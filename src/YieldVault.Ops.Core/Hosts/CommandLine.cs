@@ -60,7 +60,7 @@ public sealed class CommandLine
             {
                 if (!EnvironmentFiles.IsValidName(pair.Key))
                 {
-                    throw new VaultException("InvalidEnvironmentName", VaultErrorKind.InvalidArgument,
+                    throw new VaultException(ErrorIds.InvalidEnvironmentName, VaultErrorKind.InvalidArgument,
                         $"'{pair.Key}' is not a valid environment variable name.");
                 }
 

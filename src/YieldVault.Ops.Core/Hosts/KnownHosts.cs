@@ -53,7 +53,7 @@ public sealed class KnownHosts
             {
                 if (content.Length + read > MaxFileBytes)
                 {
-                    throw new VaultException("KnownHostsInvalid", VaultErrorKind.InvalidData,
+                    throw new VaultException(ErrorIds.KnownHostsInvalid, VaultErrorKind.InvalidData,
                         $"The known_hosts file {path} is larger than {MaxFileBytes / (1024 * 1024)} MB (or never ends, like a device); it was not used and nothing was sent to the server.",
                         "Point KnownHostsFile at an OpenSSH known_hosts file.");
                 }
@@ -65,7 +65,7 @@ public sealed class KnownHosts
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new VaultException("KnownHostsUnreadable", VaultErrorKind.SecurityError,
+            throw new VaultException(ErrorIds.KnownHostsUnreadable, VaultErrorKind.SecurityError,
                 $"Could not read the known_hosts file {path}: {ex.Message}. Nothing was sent to the server.", "Check the KnownHostsFile path and its permissions.", ex);
         }
     }

@@ -54,7 +54,7 @@ public sealed class LocalShell : IHostShell
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
-            throw new VaultException("CommandNotFound", VaultErrorKind.NotInstalled,
+            throw new VaultException(ErrorIds.CommandNotFound, VaultErrorKind.NotInstalled,
                 $"Could not start '{command.Program}' on this machine: {ex.Message}.",
                 $"Install '{command.Program}' or put it on PATH.", ex);
         }
@@ -81,7 +81,7 @@ public sealed class LocalShell : IHostShell
             Kill(process);
             await Task.WhenAny(exited.Task, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
-            throw new VaultException("CommandTimeout", VaultErrorKind.OperationTimeout,
+            throw new VaultException(ErrorIds.CommandTimeout, VaultErrorKind.OperationTimeout,
                 $"'{command}' did not finish within {timeout?.TotalSeconds:0.#} s on this machine and was stopped.",
                 "Raise the command timeout, or find out why the command hangs.");
         }

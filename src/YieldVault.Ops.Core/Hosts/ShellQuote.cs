@@ -21,7 +21,7 @@ public static class ShellQuote
 
         if (value.IndexOf('\0') >= 0)
         {
-            throw new VaultException("InvalidArgumentCharacter", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.InvalidArgumentCharacter, VaultErrorKind.InvalidArgument,
                 "A command argument contains a NUL character, which no shell can pass on.");
         }
 

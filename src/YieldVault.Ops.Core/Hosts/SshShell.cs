@@ -47,14 +47,14 @@ public sealed class SshShell : IHostShell
         }
         catch (SshOperationTimeoutException ex)
         {
-            throw new VaultException("CommandTimeout", VaultErrorKind.OperationTimeout,
+            throw new VaultException(ErrorIds.CommandTimeout, VaultErrorKind.OperationTimeout,
                 $"'{command}' did not finish within {ssh.CommandTimeout.TotalSeconds:0.#} s on {Description} and was stopped.",
                 "Raise -CommandTimeoutSec on the target, or find out why the command hangs.", ex);
         }
         catch (SshConnectionException ex)
         {
             Drop();
-            throw new VaultException("ConnectionLost", VaultErrorKind.ConnectionError,
+            throw new VaultException(ErrorIds.ConnectionLost, VaultErrorKind.ConnectionError,
                 $"The SSH connection to {Description} was lost while running '{command}': {ex.Message}",
                 "Check the network and the server; the command may or may not have finished on the server.", ex);
         }
@@ -195,17 +195,17 @@ public sealed class SshShell : IHostShell
         switch (_lastVerdict)
         {
             case HostKeyVerdict.Mismatch:
-                return new VaultException("HostKeyMismatch", VaultErrorKind.SecurityError,
+                return new VaultException(ErrorIds.HostKeyMismatch, VaultErrorKind.SecurityError,
                     $"The host key of {where} ({_lastFingerprint}) does not match the one recorded in " +
                     (_endpoint.HostKeyFingerprint is null ? _endpoint.KnownHostsFile : "HostKeyFingerprint") +
                     ". Someone may be intercepting the connection, or the server was reinstalled. Nothing was sent to the server.",
                     $"Confirm the server's key out of band (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the server); only then remove the old entry with: ssh-keygen -R '{KnownHosts.HostPattern(_endpoint.HostName, _endpoint.Port)}' -f {_endpoint.KnownHostsFile}", ex);
             case HostKeyVerdict.Revoked:
-                return new VaultException("HostKeyRevoked", VaultErrorKind.SecurityError,
+                return new VaultException(ErrorIds.HostKeyRevoked, VaultErrorKind.SecurityError,
                     $"The host key of {where} ({_lastFingerprint}) is marked @revoked in {_endpoint.KnownHostsFile}. Nothing was sent to the server.",
                     "Find out why the key was revoked before connecting to this host.", ex);
             case HostKeyVerdict.Unknown:
-                return new VaultException("HostKeyUnknown", VaultErrorKind.SecurityError,
+                return new VaultException(ErrorIds.HostKeyUnknown, VaultErrorKind.SecurityError,
                     $"{where} presented host key {_lastFingerprint}, which {_endpoint.KnownHostsFile} does not know. Nothing was sent to the server.",
                     $"Check the fingerprint with the server's owner, then connect once with -TrustNewHostKey (or pass -HostKeyFingerprint {_lastFingerprint}).", ex);
         }
@@ -213,32 +213,32 @@ public sealed class SshShell : IHostShell
         switch (ex)
         {
             case SshAuthenticationException:
-                return new VaultException("AuthenticationFailed", VaultErrorKind.AuthenticationError,
+                return new VaultException(ErrorIds.AuthenticationFailed, VaultErrorKind.AuthenticationError,
                     $"{where} refused the login of user '{_endpoint.User}' with " + (_endpoint.KeyFile is null ? "the given password" : $"key {_endpoint.KeyFile}") + ".",
                     "Check the user name, the key or password, and the server's authorized_keys.", ex);
             case SocketException { SocketErrorCode: SocketError.ConnectionRefused }:
-                return new VaultException("TargetUnreachable", VaultErrorKind.ConnectionError,
+                return new VaultException(ErrorIds.TargetUnreachable, VaultErrorKind.ConnectionError,
                     $"Could not connect to {where} over SSH: connection refused.",
                     "Check that sshd runs on the server and that the SSH port is right.", ex);
             case SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData } socket:
-                return new VaultException("TargetUnreachable", VaultErrorKind.ConnectionError,
+                return new VaultException(ErrorIds.TargetUnreachable, VaultErrorKind.ConnectionError,
                     $"Could not resolve the host name '{_endpoint.HostName}': {socket.Message}.",
                     "Check the HostName of the target and DNS.", ex);
             case SocketException socket:
-                return new VaultException("TargetUnreachable", VaultErrorKind.ConnectionError,
+                return new VaultException(ErrorIds.TargetUnreachable, VaultErrorKind.ConnectionError,
                     $"Could not connect to {where} over SSH: {socket.Message}.",
                     "Check the network path to the server.", ex);
             case SshOperationTimeoutException:
             case OperationCanceledException when timedOut:
-                return new VaultException("ConnectTimeout", VaultErrorKind.OperationTimeout,
+                return new VaultException(ErrorIds.ConnectTimeout, VaultErrorKind.OperationTimeout,
                     $"Connecting to {where} over SSH did not finish within {_endpoint.ConnectTimeout.TotalSeconds:0.#} s.",
                     "Check that the host is up and reachable, or raise -ConnectTimeoutSec.", ex);
             case SshConnectionException:
-                return new VaultException("TargetUnreachable", VaultErrorKind.ConnectionError,
+                return new VaultException(ErrorIds.TargetUnreachable, VaultErrorKind.ConnectionError,
                     $"The SSH connection to {where} failed: {ex.Message}",
                     "Check that the server speaks SSH on that port.", ex);
             default:
-                return new VaultException("TargetUnreachable", VaultErrorKind.ConnectionError,
+                return new VaultException(ErrorIds.TargetUnreachable, VaultErrorKind.ConnectionError,
                     $"Could not connect to {where} over SSH: {ex.GetType().Name}: {ex.Message}", null, ex);
         }
     }
@@ -254,7 +254,7 @@ public sealed class SshShell : IHostShell
             }
             catch (Exception ex) when (ex is SshException or IOException or UnauthorizedAccessException or ArgumentException or SshPassPhraseNullOrEmptyException)
             {
-                throw new VaultException("KeyFileInvalid", VaultErrorKind.InvalidData,
+                throw new VaultException(ErrorIds.KeyFileInvalid, VaultErrorKind.InvalidData,
                     $"Could not read the SSH private key '{keyFile}': {ex.Message}",
                     "Use an unencrypted OpenSSH or PEM private key file readable by this user.", ex);
             }

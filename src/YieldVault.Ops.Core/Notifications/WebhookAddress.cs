@@ -40,7 +40,7 @@ public sealed class WebhookAddress
         const string Action = "Pass the incoming webhook URL Slack shows for the app (https://hooks.slack.com/services/...), as a SecureString to -WebhookUrl or in $env:YIELDVAULT_SLACK_WEBHOOK_URL.";
         if (value.Length == 0 || value.Length > MaxLength || !Uri.TryCreate(value, UriKind.Absolute, out var uri))
         {
-            throw new VaultException("InvalidWebhookUrl", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.InvalidWebhookUrl, VaultErrorKind.InvalidArgument,
                 $"The webhook URL is not an absolute URL of at most {MaxLength} characters (the value is not shown: it is a secret). Nothing was sent.", Action);
         }
 
@@ -49,13 +49,13 @@ public sealed class WebhookAddress
         var loopbackHttp = string.Equals(uri.Scheme, Uri.UriSchemeHttp, StringComparison.OrdinalIgnoreCase) && uri.IsLoopback;
         if (!https && !loopbackHttp)
         {
-            throw new VaultException("InvalidWebhookUrl", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.InvalidWebhookUrl, VaultErrorKind.InvalidArgument,
                 "The webhook URL must be an https:// URL (http:// is accepted only for 127.0.0.1 or localhost, for tests); the value is not shown: it is a secret. Nothing was sent.", Action);
         }
 
         if (uri.AbsolutePath.Length <= 1 && uri.Query.Length == 0)
         {
-            throw new VaultException("InvalidWebhookUrl", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.InvalidWebhookUrl, VaultErrorKind.InvalidArgument,
                 $"The webhook URL for {HostOf(uri)} has no path; an incoming webhook URL carries its token in the path. Nothing was sent.", Action);
         }
 

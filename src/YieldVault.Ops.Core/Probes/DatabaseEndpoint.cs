@@ -30,7 +30,7 @@ public sealed class DatabaseEndpoint
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != "postgres" && uri.Scheme != "postgresql"))
         {
-            throw new VaultException("DependencyConfigInvalid", VaultErrorKind.InvalidData,
+            throw new VaultException(ErrorIds.DependencyConfigInvalid, VaultErrorKind.InvalidData,
                 "DATABASE_URL is not a postgres:// or postgresql:// URL.", "Fix DATABASE_URL in the env file.");
         }
 

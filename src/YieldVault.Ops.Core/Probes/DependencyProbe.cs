@@ -45,7 +45,7 @@ public static class DependencyProbe
             {
                 results.Add(new VaultDependencyResult
                 {
-                    Target = target, Dependency = dependency, ErrorId = env is null ? "EnvFileMissing" : "DependencyConfigMissing",
+                    Target = target, Dependency = dependency, ErrorId = env is null ? ErrorIds.EnvFileMissing : ErrorIds.DependencyConfigMissing,
                     Reason = env is null ? $"the env file {target.EnvFilePath} does not exist" : $"{variable} is not set in {target.EnvFilePath}",
                 });
                 continue;
@@ -89,7 +89,7 @@ public static class DependencyProbe
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
-            throw new VaultException("DependencyConfigInvalid", VaultErrorKind.InvalidData, "STELLAR_RPC_URL is not an http:// or https:// URL.", "Fix STELLAR_RPC_URL in the env file.");
+            throw new VaultException(ErrorIds.DependencyConfigInvalid, VaultErrorKind.InvalidData, "STELLAR_RPC_URL is not an http:// or https:// URL.", "Fix STELLAR_RPC_URL in the env file.");
         }
 
         var shown = new UriBuilder(uri) { UserName = "", Password = "", Query = "" }.Uri.GetLeftPart(UriPartial.Path);
@@ -126,7 +126,7 @@ public static class DependencyProbe
             var body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
             if ((int)response.StatusCode != 200)
             {
-                return Result(false, "DependencyFailed", $"the Stellar RPC answered HTTP {(int)response.StatusCode}");
+                return Result(false, ErrorIds.DependencyFailed, $"the Stellar RPC answered HTTP {(int)response.StatusCode}");
             }
 
             JObject json;
@@ -136,39 +136,39 @@ public static class DependencyProbe
             }
             catch (JsonException)
             {
-                return Result(false, "DependencyFailed", "the Stellar RPC did not answer with JSON-RPC");
+                return Result(false, ErrorIds.DependencyFailed, "the Stellar RPC did not answer with JSON-RPC");
             }
 
             if (json["error"] is JObject error)
             {
-                return Result(false, "DependencyFailed", $"getHealth returned error {error["code"]}: {error["message"]}");
+                return Result(false, ErrorIds.DependencyFailed, $"getHealth returned error {error["code"]}: {error["message"]}");
             }
 
             var status = (string?)json["result"]?["status"];
             var detail = $"status {status}, latest ledger {json["result"]?["latestLedger"]}";
             return string.Equals(status, "healthy", StringComparison.OrdinalIgnoreCase)
                 ? Result(true, null, null, detail)
-                : Result(false, "DependencyUnhealthy", $"getHealth says '{status}'", detail);
+                : Result(false, ErrorIds.DependencyUnhealthy, $"getHealth says '{status}'", detail);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return Result(false, "DependencyTimeout", $"no answer from the Stellar RPC within {timeout.TotalSeconds:0.#} s");
+            return Result(false, ErrorIds.DependencyTimeout, $"no answer from the Stellar RPC within {timeout.TotalSeconds:0.#} s");
         }
         catch (HttpRequestException ex)
         {
             var socket = ex.InnerException as SocketException ?? ex.InnerException?.InnerException as SocketException;
             if (socket is null && requestUri != uri)
             {
-                var (errorId, reason) = await RefineThroughServerAsync(shell, uri.Host, "DependencyRefused",
+                var (errorId, reason) = await RefineThroughServerAsync(shell, uri.Host, ErrorIds.DependencyRefused,
                     $"could not reach the Stellar RPC at {uri.Host}:{uri.Port} (connection refused or closed)", cancellationToken).ConfigureAwait(false);
                 return Result(false, errorId, reason);
             }
 
             return socket?.SocketErrorCode switch
             {
-                SocketError.ConnectionRefused => Result(false, "DependencyRefused", $"{uri.Host}:{uri.Port} refused the connection"),
-                SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData => Result(false, "DependencyDnsFailed", $"the host name '{uri.Host}' could not be resolved"),
-                _ => Result(false, "DependencyRefused", $"could not reach the Stellar RPC at {uri.Host}:{uri.Port} (connection refused or closed)"),
+                SocketError.ConnectionRefused => Result(false, ErrorIds.DependencyRefused, $"{uri.Host}:{uri.Port} refused the connection"),
+                SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData => Result(false, ErrorIds.DependencyDnsFailed, $"the host name '{uri.Host}' could not be resolved"),
+                _ => Result(false, ErrorIds.DependencyRefused, $"could not reach the Stellar RPC at {uri.Host}:{uri.Port} (connection refused or closed)"),
             };
         }
     }
@@ -179,14 +179,14 @@ public static class DependencyProbe
     /// </summary>
     private static async Task<(string? ErrorId, string? Reason)> RefineThroughServerAsync(IHostShell shell, string host, string? errorId, string? reason, CancellationToken cancellationToken)
     {
-        if (errorId != "DependencyRefused" || shell is LocalShell || System.Net.IPAddress.TryParse(host, out _))
+        if (errorId != ErrorIds.DependencyRefused || shell is LocalShell || System.Net.IPAddress.TryParse(host, out _))
         {
             return (errorId, reason);
         }
 
         var lookup = await shell.RunAsync(CommandLine.Script("getent hosts \"$1\" >/dev/null", host), TimeSpan.FromSeconds(15), cancellationToken).ConfigureAwait(false);
         return lookup.ExitCode == 2
-            ? ("DependencyDnsFailed", $"the host name '{host}' could not be resolved on {shell.Description}")
+            ? (ErrorIds.DependencyDnsFailed, $"the host name '{host}' could not be resolved on {shell.Description}")
             : (errorId, reason);
     }
 
@@ -195,7 +195,7 @@ public static class DependencyProbe
         // Lives in YieldVault.Ops.Postgres (Npgsql needs .NET 8); found in the module's bin/ through its load context.
         var type = Type.GetType("YieldVault.Ops.Postgres.NpgsqlDatabaseProbe, YieldVault.Ops.Postgres", throwOnError: false);
         return type is null
-            ? throw new VaultException("DatabaseProbeUnavailable", VaultErrorKind.NotInstalled,
+            ? throw new VaultException(ErrorIds.DatabaseProbeUnavailable, VaultErrorKind.NotInstalled,
                 "The PostgreSQL check needs YieldVault.Ops.Postgres.dll (Npgsql), which runs on PowerShell 7.4 or later.",
                 "Use PowerShell 7.4+ and a complete module folder.")
             : (IDatabaseProbe)Activator.CreateInstance(type)!;

@@ -44,7 +44,7 @@ public static class HealthWaiter
 
                 if (watch.Elapsed >= timeout)
                 {
-                    throw new VaultException("HealthCheckTimeout", VaultErrorKind.OperationTimeout,
+                    throw new VaultException(ErrorIds.HealthCheckTimeout, VaultErrorKind.OperationTimeout,
                         $"{target.DisplayName} was not healthy after {timeout.TotalSeconds:0.#} s ({attempts} checks). Last answer: {Describe(last)}.",
                         "Read the backend's log (Get-VaultBackendLog -Level Error) and its dependencies (Test-VaultDependency).");
                 }

@@ -31,14 +31,14 @@ public static class LogReader
                 TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
             if (result.ExitCode == 3)
             {
-                throw new VaultException("LogNotFound", VaultErrorKind.ObjectNotFound,
+                throw new VaultException(ErrorIds.LogNotFound, VaultErrorKind.ObjectNotFound,
                     $"{target.DisplayName}: the log file {target.LogPath} does not exist.",
                     "Check the target's LogPath, or read the service manager's log with -Source Manager.");
             }
 
             if (!result.Succeeded)
             {
-                throw new VaultException("LogUnreadable", VaultErrorKind.SecurityError,
+                throw new VaultException(ErrorIds.LogUnreadable, VaultErrorKind.SecurityError,
                     $"{target.DisplayName}: could not read {target.LogPath}: {result.Tail(2)}", "Check the permissions of the log file.");
             }
 

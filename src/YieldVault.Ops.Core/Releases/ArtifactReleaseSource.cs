@@ -19,7 +19,7 @@ public static class ArtifactReleaseSource
     {
         if (sha256 is null || !Sha256.IsMatch(sha256))
         {
-            throw new VaultException("InvalidChecksum", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.InvalidChecksum, VaultErrorKind.InvalidArgument,
                 "-Sha256 must be the artifact's SHA-256 as 64 hexadecimal characters (sha256sum prints it).");
         }
 
@@ -28,7 +28,7 @@ public static class ArtifactReleaseSource
         {
             // The message never repeats credentials given in the URL.
             var shown = isUrl && !string.IsNullOrEmpty(uri!.UserInfo) ? $"{uri.Scheme}://***@{uri.Authority}{uri.PathAndQuery}" : artifact;
-            throw new VaultException("InvalidArtifact", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.InvalidArtifact, VaultErrorKind.InvalidArgument,
                 $"-Artifact must be an http(s) URL without credentials or an absolute path on the host: '{shown}'.");
         }
     }
@@ -47,14 +47,14 @@ public static class ArtifactReleaseSource
             await shell.RunCheckedAsync(isUrl
                     ? CommandLine.Script("mkdir -p -- \"$(dirname \"$2\")\" && curl -fsSL --max-time 600 --proto '=http,https' -o \"$2\" -- \"$1\"", artifact, download)
                     : CommandLine.Script("mkdir -p -- \"$(dirname \"$2\")\" && cp -- \"$1\" \"$2\"", artifact, download),
-                "ArtifactUnavailable", $"Fetching the artifact {artifact}", TimeSpan.FromMinutes(11), cancellationToken, VaultErrorKind.ObjectNotFound).ConfigureAwait(false);
+                ErrorIds.ArtifactUnavailable, $"Fetching the artifact {artifact}", TimeSpan.FromMinutes(11), cancellationToken, VaultErrorKind.ObjectNotFound).ConfigureAwait(false);
 
             step("verify SHA-256");
-            var sum = await shell.RunCheckedAsync(CommandLine.Script("sha256sum -- \"$1\" | cut -d' ' -f1", download), "ArtifactUnavailable", "sha256sum", TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
+            var sum = await shell.RunCheckedAsync(CommandLine.Script("sha256sum -- \"$1\" | cut -d' ' -f1", download), ErrorIds.ArtifactUnavailable, "sha256sum", TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
             var actual = sum.StandardOutput.Trim();
             if (!string.Equals(actual, sha256, StringComparison.OrdinalIgnoreCase))
             {
-                throw new VaultException("ChecksumMismatch", VaultErrorKind.SecurityError,
+                throw new VaultException(ErrorIds.ChecksumMismatch, VaultErrorKind.SecurityError,
                     $"{target.DisplayName}: the artifact's SHA-256 is {actual}, not {sha256.ToLowerInvariant()}. It was not unpacked; nothing was changed.",
                     "Check that the artifact is the one CI built; do not deploy it otherwise.");
             }
@@ -64,7 +64,7 @@ public static class ArtifactReleaseSource
             await shell.RunCheckedAsync(CommandLine.Script(
                     "mkdir -p -- \"$2\" && top=$(tar -tzf \"$1\" | cut -d/ -f1 | sort -u); if [ $(printf '%s\\n' \"$top\" | wc -l) -eq 1 ] && tar -tzf \"$1\" | grep -q '/'; then tar -xzf \"$1\" -C \"$2\" --strip-components=1 --no-same-owner; else tar -xzf \"$1\" -C \"$2\" --no-same-owner; fi",
                     download, path),
-                "ArtifactInvalid", "Extracting the artifact", TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
+                ErrorIds.ArtifactInvalid, "Extracting the artifact", TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
 
             var hasModules = await shell.RunAsync(CommandLine.Script("[ -d \"$1/node_modules\" ]", path), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
             if (!hasModules.Succeeded)

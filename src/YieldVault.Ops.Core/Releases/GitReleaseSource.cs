@@ -23,7 +23,7 @@ public static class GitReleaseSource
         var url = result.StandardOutput.Trim();
         if (!result.Succeeded || url.Length == 0)
         {
-            throw new VaultException("RepositoryUnknown", VaultErrorKind.ObjectNotFound,
+            throw new VaultException(ErrorIds.RepositoryUnknown, VaultErrorKind.ObjectNotFound,
                 $"{target.DisplayName}: no Repository setting and {target.AppPath} is not a git checkout with an origin remote.",
                 "Set the target's Repository (New-VaultTarget -Repository, or Repository = '...' in the targets file).");
         }
@@ -36,7 +36,7 @@ public static class GitReleaseSource
     {
         if (!GitRefs.IsValid(gitRef))
         {
-            throw new VaultException("InvalidRef", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.InvalidRef, VaultErrorKind.InvalidArgument,
                 $"'{gitRef}' is not a git ref this module deploys: use a tag, branch or commit (letters, digits, '.', '_', '/', '+', '-'; not starting with '-').");
         }
 
@@ -45,7 +45,7 @@ public static class GitReleaseSource
         await shell.RunCheckedAsync(CommandLine.Script(
                 "mkdir -p -- \"$(dirname \"$2\")\" && if [ -d \"$2\" ]; then git --git-dir=\"$2\" remote set-url origin -- \"$1\" && git --git-dir=\"$2\" fetch --quiet --prune --tags origin '+refs/heads/*:refs/heads/*'; else git clone --quiet --mirror -- \"$1\" \"$2\"; fi",
                 repository, store.GitCache),
-            "FetchFailed", $"Fetching {repository}", timeout, cancellationToken, VaultErrorKind.ConnectionError,
+            ErrorIds.FetchFailed, $"Fetching {repository}", timeout, cancellationToken, VaultErrorKind.ConnectionError,
             "Check that the host can reach the repository and that its credentials work.").ConfigureAwait(false);
 
         var resolved = await shell.RunAsync(CommandLine.Script("git --git-dir=\"$1\" rev-parse --verify --quiet --end-of-options \"$2^{commit}\"", store.GitCache, gitRef),
@@ -53,7 +53,7 @@ public static class GitReleaseSource
         var commit = resolved.StandardOutput.Trim();
         if (!resolved.Succeeded || commit.Length != 40)
         {
-            throw new VaultException("RefNotFound", VaultErrorKind.ObjectNotFound,
+            throw new VaultException(ErrorIds.RefNotFound, VaultErrorKind.ObjectNotFound,
                 $"{target.DisplayName}: '{gitRef}' is not a tag, branch or commit of {repository}. Nothing was changed.",
                 "List what exists with: git ls-remote --tags " + repository);
         }
@@ -72,7 +72,7 @@ public static class GitReleaseSource
             await shell.RunCheckedAsync(CommandLine.Script(
                     "mkdir -p -- \"$1\" && git clone --quiet --shared --no-checkout -- \"$2\" \"$1/$3\" && git -C \"$1/$3\" checkout --quiet --detach \"$4\" && git -C \"$1/$3\" remote set-url origin -- \"$5\"",
                     store.ReleasesDirectory, store.GitCache, name, commit, repository),
-                "CheckoutFailed", $"Checking out {commit.Substring(0, 12)}", TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
+                ErrorIds.CheckoutFailed, $"Checking out {commit.Substring(0, 12)}", TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
             var version = await ReleaseBuilder.BuildAsync(target, shell, store, path, installDependencies: true, step, cancellationToken).ConfigureAwait(false);
             return new PreparedRelease { Name = name, Path = path, Commit = commit, Version = version, Source = gitRef };
         }

@@ -21,10 +21,10 @@ public static class NpmInstall
 
     public static async Task RunAsync(IHostShell shell, CommandLine command, string what, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var result = await shell.RunCheckedAsync(command, "DependencyInstallFailed", what, timeout, cancellationToken).ConfigureAwait(false);
+        var result = await shell.RunCheckedAsync(command, ErrorIds.DependencyInstallFailed, what, timeout, cancellationToken).ConfigureAwait(false);
         if (FindWriteError(result.StandardError + "\n" + result.StandardOutput) is { } line)
         {
-            throw new VaultException("DependencyInstallFailed", VaultErrorKind.InvalidOperation,
+            throw new VaultException(ErrorIds.DependencyInstallFailed, VaultErrorKind.InvalidOperation,
                 $"{what} on {shell.Description} exited 0 but could not write every file, so node_modules is incomplete: {line}",
                 "Free space where the releases live (df -h on the host), then deploy again; the running version was not touched.");
         }

@@ -25,21 +25,21 @@ public static class ReleaseBuilder
                 "npm ci", timeout, cancellationToken).ConfigureAwait(false);
             step("npm run build");
             await shell.RunCheckedAsync(new CommandLine("npm", "run", "build") { WorkingDirectory = releasePath },
-                "BuildFailed", "npm run build", timeout, cancellationToken, recommendedAction: "Fix the build of this ref; the running version was not touched.").ConfigureAwait(false);
+                ErrorIds.BuildFailed, "npm run build", timeout, cancellationToken, recommendedAction: "Fix the build of this ref; the running version was not touched.").ConfigureAwait(false);
             step("npm prune --omit=dev");
             await shell.RunCheckedAsync(new CommandLine("npm", "prune", "--omit=dev", "--no-audit", "--no-fund") { WorkingDirectory = releasePath },
-                "DependencyInstallFailed", "npm prune --omit=dev", timeout, cancellationToken).ConfigureAwait(false);
+                ErrorIds.DependencyInstallFailed, "npm prune --omit=dev", timeout, cancellationToken).ConfigureAwait(false);
         }
 
         step("verify dist/");
         await shell.RunCheckedAsync(CommandLine.Script("[ -f \"$1/dist/index.js\" ] || { echo \"dist/index.js is missing in $1\" >&2; ls -la \"$1/dist\" >&2; exit 1; }", releasePath),
-            "BuildFailed", "Verifying dist/", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            ErrorIds.BuildFailed, "Verifying dist/", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
 
         step("link the env file");
         var envName = System.IO.Path.GetFileName(target.EnvFile);
         await shell.RunCheckedAsync(
             CommandLine.Script("[ -f \"$2\" ] || { echo \"the env file $2 does not exist\" >&2; exit 3; }; ln -sfn -- \"$2\" \"$1/$3\"", releasePath, store.SharedEnvFile, envName),
-            "EnvFileMissing", "Linking the env file", TimeSpan.FromSeconds(30), cancellationToken, VaultErrorKind.ObjectNotFound,
+            ErrorIds.EnvFileMissing, "Linking the env file", TimeSpan.FromSeconds(30), cancellationToken, VaultErrorKind.ObjectNotFound,
             $"Put the backend's env file at {store.SharedEnvFile}.").ConfigureAwait(false);
 
         var package = await shell.RunAsync(CommandLine.Script("cat -- \"$1/package.json\" 2>/dev/null", releasePath), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);

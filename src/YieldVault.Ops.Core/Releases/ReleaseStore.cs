@@ -73,7 +73,7 @@ echo adopted";
         var envName = System.IO.Path.GetFileName(_target.EnvFile);
         var result = await _shell.RunCheckedAsync(
             CommandLine.Script(script, _target.AppPath, ReleasesDirectory, NewReleaseName(commit, DateTimeOffset.UtcNow) + "-adopted", SharedDirectory, envName),
-            "ReleaseLayoutFailed", $"Moving {_target.AppPath} into {ReleasesDirectory}", Quick, cancellationToken).ConfigureAwait(false);
+            ErrorIds.ReleaseLayoutFailed, $"Moving {_target.AppPath} into {ReleasesDirectory}", Quick, cancellationToken).ConfigureAwait(false);
         return result.StandardOutput.Contains("adopted");
     }
 
@@ -81,7 +81,7 @@ echo adopted";
     public Task SwitchAsync(string releaseName, CancellationToken cancellationToken) =>
         _shell.RunCheckedAsync(
             CommandLine.Script("[ -d \"$2/$3\" ] || exit 3; ln -sfn -- \"$2/$3\" \"$1.yv-switch\" && mv -Tf -- \"$1.yv-switch\" \"$1\"", _target.AppPath, ReleasesDirectory, releaseName),
-            "ReleaseSwitchFailed", $"Switching {_target.AppPath} to release {releaseName}", Quick, cancellationToken);
+            ErrorIds.ReleaseSwitchFailed, $"Switching {_target.AppPath} to release {releaseName}", Quick, cancellationToken);
 
     /// <summary>Removes old releases beyond the target's KeepReleases, never the current or <paramref name="keep"/> ones.</summary>
     public async Task<IReadOnlyList<string>> PruneAsync(IEnumerable<string> keep, CancellationToken cancellationToken)
@@ -93,7 +93,7 @@ echo adopted";
         var removed = removable.Take(Math.Max(0, excess)).Select(r => r.Name).ToList();
         foreach (var name in removed)
         {
-            await _shell.RunCheckedAsync(CommandLine.Script("rm -rf -- \"$1/$2\"", ReleasesDirectory, name), "ReleasePruneFailed", $"Removing old release {name}", Quick, cancellationToken).ConfigureAwait(false);
+            await _shell.RunCheckedAsync(CommandLine.Script("rm -rf -- \"$1/$2\"", ReleasesDirectory, name), ErrorIds.ReleasePruneFailed, $"Removing old release {name}", Quick, cancellationToken).ConfigureAwait(false);
         }
 
         return removed;

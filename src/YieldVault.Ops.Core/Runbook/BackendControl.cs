@@ -27,7 +27,7 @@ exit 0";
         var before = await manager.GetStateAsync(cancellationToken).ConfigureAwait(false);
         if (before.Status == ServiceStatus.NotFound)
         {
-            throw new VaultException("ServiceNotFound", VaultErrorKind.ObjectNotFound,
+            throw new VaultException(ErrorIds.ServiceNotFound, VaultErrorKind.ObjectNotFound,
                 $"{target.DisplayName}: {target.ServiceManager} has no service '{target.ServiceName}'.", "Check the target's ServiceName and ServiceManager.");
         }
 
@@ -38,7 +38,7 @@ exit 0";
             await manager.StopAsync(timeout, cancellationToken).ConfigureAwait(false);
             gone = await WaitGoneAsync(target, shell, before.Pid, timeout - watch.Elapsed, cancellationToken).ConfigureAwait(false);
         }
-        catch (VaultException ex) when (force && ex.ErrorId is "ServiceStopTimeout" or "CommandTimeout")
+        catch (VaultException ex) when (force && ex.ErrorId is ErrorIds.ServiceStopTimeout or ErrorIds.CommandTimeout)
         {
             // The manager's own stop hung: that is exactly when the kill is needed.
             Reporting.Current.Verbose($"{target.Name}: {ex.Message}");
@@ -49,7 +49,7 @@ exit 0";
         {
             if (!force)
             {
-                throw new VaultException("StopTimeout", VaultErrorKind.OperationTimeout,
+                throw new VaultException(ErrorIds.StopTimeout, VaultErrorKind.OperationTimeout,
                     $"{target.DisplayName}: after {timeout.TotalSeconds:0} s " + (gone == 1 ? $"process {before.Pid} is still running" : $"port {target.Port} is still in use") + ".",
                     "Find out why it does not stop (Get-VaultBackendLog), or stop it with -Force (kills the process).");
             }
@@ -60,7 +60,7 @@ exit 0";
             gone = await WaitGoneAsync(target, shell, before.Pid, TimeSpan.FromSeconds(15), cancellationToken).ConfigureAwait(false);
             if (gone != 0)
             {
-                throw new VaultException("StopFailed", VaultErrorKind.InvalidOperation,
+                throw new VaultException(ErrorIds.StopFailed, VaultErrorKind.InvalidOperation,
                     $"{target.DisplayName}: even after a kill, " + (gone == 1 ? $"process {before.Pid} is still running" : $"port {target.Port} is still in use") + ".",
                     $"Look at the host: ss -ltnp 'sport = :{target.Port}'.");
             }

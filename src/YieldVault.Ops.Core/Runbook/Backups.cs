@@ -36,14 +36,14 @@ if [ -f ""$env"" ]; then cat -- ""$env"" > ""$dir/env.backup"" && chmod 600 -- "
 if [ -n ""$commit"" ]; then printf '%s\n%s\n' ""$commit"" ""$when"" > ""$root/last_deployed_commit.txt""; fi
 true";
         await shell.RunCheckedAsync(CommandLine.Script(script, dir, target.EnvFilePath, git?.Commit ?? "", now.ToString("yyyy-MM-ddTHH:mm:sszzz", CultureInfo.InvariantCulture), target.BackupPath),
-            "BackupFailed", $"Backing up to {dir}", Quick, cancellationToken, VaultErrorKind.InvalidOperation, $"Check that {target.BackupPath} is writable.").ConfigureAwait(false);
+            ErrorIds.BackupFailed, $"Backing up to {dir}", Quick, cancellationToken, VaultErrorKind.InvalidOperation, $"Check that {target.BackupPath} is writable.").ConfigureAwait(false);
         var envCopy = await shell.RunAsync(CommandLine.Script("[ -f \"$1/env.backup\" ]", dir), Quick, cancellationToken).ConfigureAwait(false);
 
         string? archive = null;
         if (includeNodeModules)
         {
             var tar = await shell.RunCheckedAsync(CommandLine.Script("[ -d \"$1/node_modules\" ] || exit 0; tar -czf \"$2\" -C \"$1\" node_modules && echo archived", target.AppPath + "/", dir + "/node_modules.tar.gz"),
-                "BackupFailed", "Archiving node_modules", TimeSpan.FromMinutes(10), cancellationToken).ConfigureAwait(false);
+                ErrorIds.BackupFailed, "Archiving node_modules", TimeSpan.FromMinutes(10), cancellationToken).ConfigureAwait(false);
             archive = tar.StandardOutput.Contains("archived") ? dir + "/node_modules.tar.gz" : null;
         }
 
@@ -58,7 +58,7 @@ true";
             ["version"] = record.Version, ["image"] = image, ["envFileCopy"] = record.EnvFileCopy, ["nodeModulesArchive"] = archive,
         };
         await shell.RunCheckedAsync(CommandLine.Script("printf '%s\\n' \"$2\" > \"$1/backup.json\"", dir, json.ToString(Newtonsoft.Json.Formatting.Indented)),
-            "BackupFailed", "Writing backup.json", Quick, cancellationToken).ConfigureAwait(false);
+            ErrorIds.BackupFailed, "Writing backup.json", Quick, cancellationToken).ConfigureAwait(false);
         return record;
     }
 }

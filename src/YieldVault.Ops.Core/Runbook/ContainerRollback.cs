@@ -32,7 +32,7 @@ internal sealed class ContainerRollback : IRollbackStrategy
     {
         if (request.Release is not null || request.Backup is not null)
         {
-            throw new VaultException("DockerUndoPreviousOnly", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.DockerUndoPreviousOnly, VaultErrorKind.InvalidArgument,
                 $"{target.DisplayName} is run by Docker, which keeps one previous container ({target.ServiceName}-previous), not releases; -Release and -Backup do not apply.",
                 "Run Undo-VaultDeployment without -Release/-Backup, or deploy the image you want with Invoke-VaultDeployment -Image.");
         }
@@ -53,7 +53,7 @@ internal sealed class ContainerRollback : IRollbackStrategy
         result.ReleaseAfter = found.PreviousImage;
         if (found.PreviousId is null)
         {
-            throw new VaultException("NoPreviousContainer", VaultErrorKind.ObjectNotFound,
+            throw new VaultException(ErrorIds.NoPreviousContainer, VaultErrorKind.ObjectNotFound,
                 $"{_target.DisplayName}: there is no container named {_names.Previous} to go back to. Nothing was changed.",
                 "A Docker rollback needs the container an earlier Invoke-VaultDeployment -Image kept; deploy a known good image with Invoke-VaultDeployment -Image instead.");
         }

@@ -65,7 +65,7 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
 
             if (result.ExitCode != 3)
             {
-                throw new VaultException("LockFailed", VaultErrorKind.InvalidOperation,
+                throw new VaultException(ErrorIds.LockFailed, VaultErrorKind.InvalidOperation,
                     $"{target.DisplayName}: could not create the deployment lock {path}: {result.Tail(3)}", $"Check that {target.StatePath} is writable.");
             }
 
@@ -75,14 +75,14 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
             var stale = IsStale(holder, TimeSpan.FromSeconds(age), out var why);
             if (!stale)
             {
-                throw new VaultException("DeploymentLocked", VaultErrorKind.ResourceBusy,
+                throw new VaultException(ErrorIds.DeploymentLocked, VaultErrorKind.ResourceBusy,
                     $"{target.DisplayName}: another deployment holds the lock ({holder}; last seen {age} s ago). Nothing was changed.",
                     "Wait for it to finish (its journal is in " + DeploymentJournal.DirectoryOf(target) + ").");
             }
 
             if (!force)
             {
-                throw new VaultException("DeploymentLockStale", VaultErrorKind.ResourceBusy,
+                throw new VaultException(ErrorIds.DeploymentLockStale, VaultErrorKind.ResourceBusy,
                     $"{target.DisplayName}: a stale deployment lock is left from a run that did not finish ({holder}; {why}). Nothing was changed.",
                     "Read that run's journal (the newest file in " + DeploymentJournal.DirectoryOf(target) + "), make sure the backend serves " +
                     "(Get-VaultBackendStatus; Undo-VaultDeployment brings back the previous release), then run again with -Force to clear the lock.");
@@ -93,7 +93,7 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
             await shell.RunAsync(CommandLine.Script("rm -f -- \"$1\"", path), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
         }
 
-        throw new VaultException("DeploymentLocked", VaultErrorKind.ResourceBusy, $"{target.DisplayName}: another deployment took the lock just now.");
+        throw new VaultException(ErrorIds.DeploymentLocked, VaultErrorKind.ResourceBusy, $"{target.DisplayName}: another deployment took the lock just now.");
     }
 
     /// <summary>Reads a lock without taking it (for readiness checks and status).</summary>

@@ -129,7 +129,7 @@ public static class DeploymentRecords
             Incident = Clean(result.Incident),
             DeployedBy = Clean(deployedBy) ?? "",
             JournalPath = Clean(result.JournalPath) ?? "",
-            ErrorId = stopped ? "Cancelled" : result.ErrorId,
+            ErrorId = stopped ? ErrorIds.Cancelled : result.ErrorId,
             Error = error is { Length: > MaxErrorLength } ? error.Substring(0, MaxErrorLength) + "..." : error,
         };
     }
@@ -228,7 +228,7 @@ public static class DeploymentRecords
 
         if (!result.Succeeded)
         {
-            throw new VaultException("DeploymentHistoryUnreadable", VaultErrorKind.ResourceUnavailable,
+            throw new VaultException(ErrorIds.DeploymentHistoryUnreadable, VaultErrorKind.ResourceUnavailable,
                 $"{target.DisplayName}: could not read the deployment history {path} (exit code {result.ExitCode}): {result.Tail(2)}",
                 $"Check that {target.Ssh?.User ?? Environment.UserName} can read {path}.");
         }

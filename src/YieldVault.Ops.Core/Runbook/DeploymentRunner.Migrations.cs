@@ -43,7 +43,7 @@ public sealed partial class DeploymentRunner
         var migration = await Migrations.RunAsync(_target, _shell, _redactor, MigrationAction.Deploy, _strategy.MigrationDirectory, _request.MigrationCommand, cancellationToken).ConfigureAwait(false);
         if (migration is { Succeeded: false })
         {
-            throw new VaultException("MigrationFailed", VaultErrorKind.InvalidOperation,
+            throw new VaultException(ErrorIds.MigrationFailed, VaultErrorKind.InvalidOperation,
                 $"{_target.DisplayName}: the migration ({migration.Command}) failed with exit code {migration.ExitCode}:{Environment.NewLine}{migration.Output}",
                 "Fix the migration; the new version was not started.");
         }

@@ -64,7 +64,7 @@ public sealed partial class DeploymentRunner
             var env = await EnvironmentCheck.CheckAsync(_target, _shell, _redactor, null, cancellationToken).ConfigureAwait(false);
             if (!env.Passed)
             {
-                throw new VaultException("EnvironmentInvalid", VaultErrorKind.InvalidData,
+                throw new VaultException(ErrorIds.EnvironmentInvalid, VaultErrorKind.InvalidData,
                     $"{_target.DisplayName}: {(env.Exists ? "" : env.EnvFile + " does not exist; ")}missing or empty: {string.Join(", ", env.Missing.Concat(env.Empty))}. Nothing was changed.",
                     $"Set the variables in {env.EnvFile} and deploy again.");
             }
@@ -161,7 +161,7 @@ public sealed partial class DeploymentRunner
             var failure = await SmokeRunner.RunForDeploymentAsync(_target, _shell, smoke, _redactor, _request.Maintenance, cancellationToken).ConfigureAwait(false);
             return failure is null
                 ? "all smoke checks passed"
-                : throw new VaultException("SmokeTestFailed", VaultErrorKind.InvalidOperation, $"{_target.DisplayName}: {failure}");
+                : throw new VaultException(ErrorIds.SmokeTestFailed, VaultErrorKind.InvalidOperation, $"{_target.DisplayName}: {failure}");
         }, cancellationToken).ConfigureAwait(false);
 
         await _run.StepAsync(10, async () =>
@@ -191,7 +191,7 @@ public sealed partial class DeploymentRunner
         var log = LogParser.Verify(entries, LogParser.DefaultMarkers(_target), _target, source);
         if (log.ErrorCount > 0 || log.StackTraceCount > 0)
         {
-            throw new VaultException("LogErrors", VaultErrorKind.InvalidData,
+            throw new VaultException(ErrorIds.LogErrors, VaultErrorKind.InvalidData,
                 $"{_target.DisplayName}: the log ({source}) shows {log.ErrorCount} error(s) since the start: {_redactor.Redact(log.FirstError)}");
         }
 
@@ -216,7 +216,7 @@ public sealed partial class DeploymentRunner
 
             _result.VersionAfter = _result.VersionBefore;
             _result.CommitAfter = _result.CommitBefore;
-            if (failure.ErrorId is not "DeploymentLocked" and not "DeploymentLockStale")
+            if (failure.ErrorId is not ErrorIds.DeploymentLocked and not ErrorIds.DeploymentLockStale)
             {
                 await _strategy.DiscardAsync(CancellationToken.None).ConfigureAwait(false);
             }
@@ -248,7 +248,7 @@ public sealed partial class DeploymentRunner
             var (_, version) = await BackendVerification.WaitServingAsync(_target, _shell, wait, ProgressId + 2, cancellationToken).ConfigureAwait(false);
             _result.VersionAfter = version.Version;
             _result.CommitAfter = version.Commit;
-            new ExpectedVersion(null, _result.CommitBefore, _result.ReleaseBefore ?? "the previous version").Check(_target, version, "RollbackVerificationFailed");
+            new ExpectedVersion(null, _result.CommitBefore, _result.ReleaseBefore ?? "the previous version").Check(_target, version, ErrorIds.RollbackVerificationFailed);
             if (_request.Maintenance)
             {
                 await MaintenanceFlag.SetAsync(_target, _shell, false, cancellationToken).ConfigureAwait(false);

@@ -38,7 +38,7 @@ internal sealed class DockerStrategy : IDeploymentStrategy
         _image = request.Image ?? throw new ArgumentException("A Docker deployment needs an image.", nameof(request));
         if (!DockerContainerNames.IsValidContainerName(target.ServiceName))
         {
-            throw new VaultException("ContainerNameInvalid", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.ContainerNameInvalid, VaultErrorKind.InvalidArgument,
                 $"{target.DisplayName}: ServiceName '{target.ServiceName}' is not a Docker container name (letters, digits, '_', '.', '-'; starting with a letter or digit).",
                 "Set the target's ServiceName to the container's name.");
         }
@@ -62,7 +62,7 @@ internal sealed class DockerStrategy : IDeploymentStrategy
         // The env file first: a missing file must fail before anything is pulled or created. Its values go to the
         // engine's API as the container's Env and nowhere else.
         var env = await EnvironmentFiles.ReadAsync(_target, _shell, new SecretRedactor(), cancellationToken).ConfigureAwait(false)
-            ?? throw new VaultException("EnvironmentInvalid", VaultErrorKind.InvalidData,
+            ?? throw new VaultException(ErrorIds.EnvironmentInvalid, VaultErrorKind.InvalidData,
                 $"{_target.DisplayName}: the env file {_target.EnvFilePath} does not exist; the container's environment comes from it. Nothing was changed.",
                 $"Create {_target.EnvFilePath} (mode 600) with the backend's variables and deploy again.");
 
@@ -144,14 +144,14 @@ internal sealed class DockerStrategy : IDeploymentStrategy
         {
             if (_currentId is null)
             {
-                throw new VaultException("NoPreviousContainer", VaultErrorKind.ObjectNotFound,
+                throw new VaultException(ErrorIds.NoPreviousContainer, VaultErrorKind.ObjectNotFound,
                     $"{_target.DisplayName}: there was no container before this deployment, so there is nothing to go back to. The new one is kept as {_names.Failed(_id)} for its log.",
                     "Fix the image or the env file and deploy again.");
             }
 
             if (await docker.InspectAsync(_currentId, cancellationToken).ConfigureAwait(false) is null)
             {
-                throw new VaultException("NoPreviousContainer", VaultErrorKind.ObjectNotFound,
+                throw new VaultException(ErrorIds.NoPreviousContainer, VaultErrorKind.ObjectNotFound,
                     $"{_target.DisplayName}: the container that served before ({DockerContainers.Short(_currentId)}) no longer exists on {docker.Description}.",
                     "Deploy a known good image with Invoke-VaultDeployment -Image.");
             }

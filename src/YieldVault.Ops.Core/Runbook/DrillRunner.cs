@@ -63,7 +63,7 @@ public sealed class DrillRunner
             drill.VersionBefore = before.Version;
             if (before.Healthy != true)
             {
-                throw new VaultException("DrillTargetUnhealthy", VaultErrorKind.InvalidOperation,
+                throw new VaultException(ErrorIds.DrillTargetUnhealthy, VaultErrorKind.InvalidOperation,
                     $"{_target.DisplayName} is not healthy before the drill ({before.State}; {string.Join("; ", before.Problems)}). The drill changes nothing on an unhealthy target.",
                     "Fix the target first (Get-VaultBackendStatus), or pick a healthy staging target.");
             }

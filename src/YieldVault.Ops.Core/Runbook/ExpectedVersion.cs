@@ -27,7 +27,7 @@ internal sealed record ExpectedVersion(string? Version, string? Commit, string O
     }
 
     /// <summary>Throws <paramref name="errorId"/> when <paramref name="actual"/> is not what was expected.</summary>
-    public void Check(VaultTarget target, VaultBackendVersion actual, string errorId = "VersionMismatch")
+    public void Check(VaultTarget target, VaultBackendVersion actual, string errorId = ErrorIds.VersionMismatch)
     {
         if (Mismatch(target, actual) is { } why)
         {

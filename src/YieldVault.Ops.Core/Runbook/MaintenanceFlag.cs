@@ -14,5 +14,5 @@ public static class MaintenanceFlag
 
     public static Task SetAsync(VaultTarget target, IHostShell shell, bool enabled, CancellationToken cancellationToken) =>
         shell.RunCheckedAsync(CommandLine.Script(enabled ? "touch -- \"$1\"" : "rm -f -- \"$1\"", PathOf(target)),
-            "MaintenanceFailed", (enabled ? "Creating " : "Removing ") + PathOf(target), Quick, cancellationToken);
+            ErrorIds.MaintenanceFailed, (enabled ? "Creating " : "Removing ") + PathOf(target), Quick, cancellationToken);
 }

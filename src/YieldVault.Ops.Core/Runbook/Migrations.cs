@@ -59,7 +59,7 @@ exec ""$@""";
     {
         if (!RemotePaths.IsSafeAbsolute(directory))
         {
-            throw new VaultException("InvalidPath", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.InvalidPath, VaultErrorKind.InvalidArgument,
                 $"'{directory}' is not a directory to run a migration in: it must be an absolute path on the host, without control characters or '..' segments.");
         }
     }

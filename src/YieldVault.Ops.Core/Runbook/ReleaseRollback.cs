@@ -45,7 +45,7 @@ internal sealed class ReleaseRollback : IRollbackStrategy
         var releases = await _store.ListAsync(cancellationToken).ConfigureAwait(false);
         if (!releases.Any(r => r.Name == Release))
         {
-            throw new VaultException("ReleaseNotFound", VaultErrorKind.ObjectNotFound,
+            throw new VaultException(ErrorIds.ReleaseNotFound, VaultErrorKind.ObjectNotFound,
                 $"{_target.DisplayName}: the release '{Release}' is no longer in {_store.ReleasesDirectory}. Nothing was changed.", "List the releases with Get-VaultRelease.");
         }
 
@@ -64,7 +64,7 @@ internal sealed class ReleaseRollback : IRollbackStrategy
         if (restore?.EnvFileCopy is { } copy)
         {
             await _shell.RunCheckedAsync(CommandLine.Script("umask 077; cat -- \"$1\" > \"$2.yv-restore\" && mv -f -- \"$2.yv-restore\" \"$2\"", copy, _store.SharedEnvFile),
-                "EnvRestoreFailed", "Restoring the env file from " + restore.Path, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+                ErrorIds.EnvRestoreFailed, "Restoring the env file from " + restore.Path, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
             return $"switched to {Release} with the env file from {restore.Path}";
         }
 
@@ -80,13 +80,13 @@ internal sealed class ReleaseRollback : IRollbackStrategy
         {
             return releases.Any(r => r.Name == wanted)
                 ? (wanted, current)
-                : throw new VaultException("ReleaseNotFound", VaultErrorKind.ObjectNotFound,
+                : throw new VaultException(ErrorIds.ReleaseNotFound, VaultErrorKind.ObjectNotFound,
                     $"{target.DisplayName}: there is no release '{wanted}' in {store.ReleasesDirectory}.", "List the releases with Get-VaultRelease.");
         }
 
         if (current is null)
         {
-            throw new VaultException("NoPreviousRelease", VaultErrorKind.ObjectNotFound,
+            throw new VaultException(ErrorIds.NoPreviousRelease, VaultErrorKind.ObjectNotFound,
                 $"{target.DisplayName}: {target.AppPath} is not a link into {store.ReleasesDirectory}, so there is no release to go back to.",
                 "Deploy with Invoke-VaultDeployment first, or pass -Release.");
         }
@@ -125,7 +125,7 @@ internal sealed class ReleaseRollback : IRollbackStrategy
         var index = releases.ToList().FindIndex(r => r.IsCurrent);
         return index > 0
             ? (releases[index - 1].Name, current)
-            : throw new VaultException("NoPreviousRelease", VaultErrorKind.ObjectNotFound,
+            : throw new VaultException(ErrorIds.NoPreviousRelease, VaultErrorKind.ObjectNotFound,
                 $"{target.DisplayName}: {current} is the oldest release; there is nothing before it.", "Pass -Release to pick one.");
     }
 

@@ -55,7 +55,7 @@ internal sealed class ReleaseStrategy : IDeploymentStrategy
 
     public Task SwitchBackAsync(CancellationToken cancellationToken) =>
         _previous is null
-            ? throw new VaultException("NoPreviousRelease", VaultErrorKind.ObjectNotFound, $"{_target.DisplayName}: there is no previous release to go back to.")
+            ? throw new VaultException(ErrorIds.NoPreviousRelease, VaultErrorKind.ObjectNotFound, $"{_target.DisplayName}: there is no previous release to go back to.")
             : _store.SwitchAsync(_previous, cancellationToken);
 
     public Task DiscardAsync(CancellationToken cancellationToken) =>

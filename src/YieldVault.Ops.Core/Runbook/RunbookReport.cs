@@ -62,7 +62,7 @@ public static class RunbookReport
         var smoked = Step(9);
         var verifyDetail = deployment.Steps.FirstOrDefault(s => s.Number == 8)?.Detail ?? "";
         var smokeDetail = deployment.Steps.FirstOrDefault(s => s.Number == 9)?.Detail ?? "";
-        var version = deployment.Status == DeploymentStatus.Succeeded ? (bool?)true : verified == false && deployment.ErrorId == "VersionMismatch" ? false : verified;
+        var version = deployment.Status == DeploymentStatus.Succeeded ? (bool?)true : verified == false && deployment.ErrorId == ErrorIds.VersionMismatch ? false : verified;
         return new[]
         {
             FromCheck("Service is running", verify, "Service", verified, verifyDetail),

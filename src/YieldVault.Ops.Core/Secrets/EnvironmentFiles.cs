@@ -111,7 +111,7 @@ public static class EnvironmentFiles
 
         if (!result.Succeeded)
         {
-            throw new VaultException("EnvFileUnreadable", VaultErrorKind.SecurityError,
+            throw new VaultException(ErrorIds.EnvFileUnreadable, VaultErrorKind.SecurityError,
                 $"{target.DisplayName}: could not read the env file {path} (exit code {result.ExitCode}).",
                 "Check that the target's user can read the env file.");
         }

@@ -33,7 +33,7 @@ public static class TargetBuilder
     /// <param name="sshUser">User from a credential, used when no User setting is given.</param>
     /// <param name="password">Password from a credential (never from a file).</param>
     /// <param name="errorId">Error id for invalid settings (a file's and a cmdlet's differ).</param>
-    public static VaultTarget Build(IDictionary settings, string source, string? baseDirectory = null, string? sshUser = null, SecureString? password = null, string errorId = "TargetConfigInvalid")
+    public static VaultTarget Build(IDictionary settings, string source, string? baseDirectory = null, string? sshUser = null, SecureString? password = null, string errorId = ErrorIds.TargetConfigInvalid)
     {
         var values = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
         foreach (DictionaryEntry entry in settings)

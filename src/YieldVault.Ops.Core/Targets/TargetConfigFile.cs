@@ -15,7 +15,7 @@ public static class TargetConfigFile
     public static IReadOnlyList<VaultTarget> Read(IDictionary document, string path)
     {
         VaultException Error(string problem) =>
-            new("TargetConfigInvalid", VaultErrorKind.InvalidData, $"{path}: {problem}", $"Fix {path}.");
+            new(ErrorIds.TargetConfigInvalid, VaultErrorKind.InvalidData, $"{path}: {problem}", $"Fix {path}.");
 
         IDictionary? defaults = null;
         IEnumerable? targets = null;
@@ -74,7 +74,7 @@ public static class TargetConfigFile
             var target = TargetBuilder.Build(merged, path, baseDirectory);
             if (!names.Add(target.Name))
             {
-                throw new VaultException("TargetConfigInvalid", VaultErrorKind.InvalidData,
+                throw new VaultException(ErrorIds.TargetConfigInvalid, VaultErrorKind.InvalidData,
                     $"{path}: target '{target.Name}', key 'Name': the name is used by more than one target", $"Give each target in {path} its own Name.");
             }
 

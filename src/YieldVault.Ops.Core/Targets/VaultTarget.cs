@@ -97,7 +97,7 @@ public sealed class VaultTarget
     {
         if (FindProblem() is { } problem)
         {
-            throw new VaultException("TargetInvalid", VaultErrorKind.InvalidArgument, $"Target '{Name}': {problem.Message}", $"Correct the {problem.Key} setting of target '{Name}'.")
+            throw new VaultException(ErrorIds.TargetInvalid, VaultErrorKind.InvalidArgument, $"Target '{Name}': {problem.Message}", $"Correct the {problem.Key} setting of target '{Name}'.")
             {
                 TargetObject = this,
             };

@@ -27,7 +27,7 @@ public sealed class ConvertToVaultRunbookReportCommand : VaultCmdlet
         };
         if (deployment is null)
         {
-            WriteError(ErrorRecords.Create("ReportInputInvalid", ErrorCategory.InvalidType,
+            WriteError(ErrorRecords.Create(ErrorIds.ReportInputInvalid, ErrorCategory.InvalidType,
                 $"ConvertTo-VaultRunbookReport takes the output of Invoke-VaultDeployment, Undo-VaultDeployment or Invoke-VaultRunbookTest, not {InputObject.BaseObject.GetType().Name}.",
                 InputObject));
             return;

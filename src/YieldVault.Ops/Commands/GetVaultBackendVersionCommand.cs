@@ -22,7 +22,7 @@ public sealed class GetVaultBackendVersionCommand : VaultTargetCmdlet
         var version = await VersionProbe.GetAsync(target, shell, TimeSpan.FromSeconds(TimeoutSec), cancellationToken).ConfigureAwait(false);
         if (version.Version is null && version.Commit is null)
         {
-            throw new VaultException("VersionUnknown", VaultErrorKind.ObjectNotFound,
+            throw new VaultException(ErrorIds.VersionUnknown, VaultErrorKind.ObjectNotFound,
                 $"{target.DisplayName}: neither {target.VersionPath} nor git in {target.AppPath} tells the version. {version.Error}",
                 "Check that the backend runs (Get-VaultBackendStatus) and that AppPath is its git checkout.");
         }

@@ -36,7 +36,7 @@ public sealed class GetVaultTargetCommand : VaultCmdlet
         var configured = Path ?? System.Environment.GetEnvironmentVariable(PathVariable);
         if (string.IsNullOrEmpty(configured))
         {
-            ThrowTerminatingError(ErrorRecords.Create("TargetConfigNotFound", ErrorCategory.ObjectNotFound,
+            ThrowTerminatingError(ErrorRecords.Create(ErrorIds.TargetConfigNotFound, ErrorCategory.ObjectNotFound,
                 $"No targets file given: pass -Path or set ${PathVariable}.", null,
                 "Get-VaultTarget -Path ./targets.psd1, or New-VaultTarget for a single target."));
         }
@@ -75,7 +75,7 @@ public sealed class GetVaultTargetCommand : VaultCmdlet
         {
             if (!WildcardPattern.ContainsWildcardCharacters(name) && !matched.Contains(name))
             {
-                WriteError(ErrorRecords.Create("TargetNotFound", ErrorCategory.ObjectNotFound,
+                WriteError(ErrorRecords.Create(ErrorIds.TargetNotFound, ErrorCategory.ObjectNotFound,
                     $"{path} has no target named '{name}'" + (Environment is null ? "." : $" in environment {string.Join(", ", Environment)}."),
                     name, $"Known targets: {string.Join(", ", targets.Select(t => t.Name))}."));
             }
@@ -115,11 +115,11 @@ public sealed class GetVaultTargetCommand : VaultCmdlet
     internal static IDictionary ParseDataFile(string path)
     {
         VaultException Invalid(string problem) =>
-            new("TargetConfigInvalid", VaultErrorKind.InvalidData, $"{path}: {problem}", $"Fix {path}.");
+            new(ErrorIds.TargetConfigInvalid, VaultErrorKind.InvalidData, $"{path}: {problem}", $"Fix {path}.");
 
         if (!File.Exists(path))
         {
-            throw new VaultException("TargetConfigNotFound", VaultErrorKind.ObjectNotFound,
+            throw new VaultException(ErrorIds.TargetConfigNotFound, VaultErrorKind.ObjectNotFound,
                 $"The targets file '{path}' does not exist.", "Check the path, or set $env:YIELDVAULT_TARGETS.");
         }
 

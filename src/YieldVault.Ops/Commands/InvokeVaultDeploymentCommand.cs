@@ -90,10 +90,10 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
         switch (ParameterSetName)
         {
             case GitSet when !GitRefs.IsValid(Ref):
-                throw new VaultException("InvalidRef", VaultErrorKind.InvalidArgument,
+                throw new VaultException(ErrorIds.InvalidRef, VaultErrorKind.InvalidArgument,
                     $"'{Ref}' is not a git ref this module deploys: use a tag, branch or commit (letters, digits, '.', '_', '/', '+', '-'; not starting with '-'; no '..'). Nothing was changed.");
             case ImageSet when !ImageName.IsMatch(Image) || Image.Contains("..") || Image.Contains("//"):
-                throw new VaultException("InvalidImage", VaultErrorKind.InvalidArgument,
+                throw new VaultException(ErrorIds.InvalidImage, VaultErrorKind.InvalidArgument,
                     $"'{Image}' is not a Docker image reference (lower-case name[:tag][@sha256:digest]). Nothing was changed.");
             case ArtifactSet:
                 ArtifactReleaseSource.Validate(Artifact, Sha256);
@@ -102,19 +102,19 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
 
         if (ParameterSetName == ImageSet && target.ServiceManager != ServiceManagerKind.Docker)
         {
-            throw new VaultException("ImageNeedsDocker", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.ImageNeedsDocker, VaultErrorKind.InvalidArgument,
                 $"{target.DisplayName} is run by {target.ServiceManager}; -Image deploys to Docker targets only (ServiceManager Docker).");
         }
 
         if (ParameterSetName != ImageSet && target.ServiceManager == ServiceManagerKind.Docker)
         {
-            throw new VaultException("DockerNeedsImage", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.DockerNeedsImage, VaultErrorKind.InvalidArgument,
                 $"{target.DisplayName} is run by Docker; deploy an image with -Image.");
         }
 
         if (MigrationCommand is { } command && command.Any(word => word.IndexOf('\0') >= 0))
         {
-            throw new VaultException("InvalidMigrationCommand", VaultErrorKind.InvalidArgument, "-MigrationCommand contains a NUL character.");
+            throw new VaultException(ErrorIds.InvalidMigrationCommand, VaultErrorKind.InvalidArgument, "-MigrationCommand contains a NUL character.");
         }
     }
 
@@ -134,13 +134,13 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
         var result = await new DeploymentRunner(target, shell, Request(), Redactor).RunAsync(cancellationToken).ConfigureAwait(false);
         if (result.Status == DeploymentStatus.RolledBack)
         {
-            output.Error(ErrorRecords.Create("DeploymentRolledBack", ErrorCategory.InvalidResult,
+            output.Error(ErrorRecords.Create(ErrorIds.DeploymentRolledBack, ErrorCategory.InvalidResult,
                 $"{target.DisplayName}: {Request().Source} failed ({result.ErrorId}) and was rolled back; {result.VersionAfter} serves again. {result.Error}", target,
                 $"Read the journal {result.JournalPath}."));
         }
         else if (result.Status == DeploymentStatus.Failed)
         {
-            output.Error(ErrorRecords.Create(result.ErrorId ?? "DeploymentFailed", ErrorCategory.InvalidOperation, result.Error ?? "The deployment failed.", target,
+            output.Error(ErrorRecords.Create(result.ErrorId ?? ErrorIds.DeploymentFailed, ErrorCategory.InvalidOperation, result.Error ?? "The deployment failed.", target,
                 result.JournalPath.Length > 0 ? $"Read the journal {result.JournalPath}." : null));
         }
 

@@ -58,7 +58,7 @@ public sealed class InvokeVaultMigrationCommand : VaultActionCmdlet
 
         if (Command is null && Migrations.CommandFor(Preset ?? target.MigrationPreset, ActionKind) is null)
         {
-            throw new VaultException("NoMigrationTool", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.NoMigrationTool, VaultErrorKind.InvalidArgument,
                 $"{target.DisplayName} has MigrationPreset None; give -Preset or -Command.");
         }
     }
@@ -75,7 +75,7 @@ public sealed class InvokeVaultMigrationCommand : VaultActionCmdlet
         var result = await Migrations.RunAsync(target, shell, Redactor, ActionKind, Path ?? target.AppPath, command, cancellationToken).ConfigureAwait(false);
         if (result is { Succeeded: false })
         {
-            output.Error(ErrorRecords.Create("MigrationFailed", ErrorCategory.InvalidResult,
+            output.Error(ErrorRecords.Create(ErrorIds.MigrationFailed, ErrorCategory.InvalidResult,
                 $"{target.DisplayName}: {result.Command} failed with exit code {result.ExitCode}:{Environment.NewLine}{result.Output}", target));
         }
 

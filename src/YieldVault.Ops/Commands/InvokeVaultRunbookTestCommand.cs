@@ -51,12 +51,12 @@ public sealed class InvokeVaultRunbookTestCommand : VaultActionCmdlet
     {
         if (!GitRefs.IsValid(Ref))
         {
-            throw new VaultException("InvalidRef", VaultErrorKind.InvalidArgument, $"'{Ref}' is not a git ref this module deploys.");
+            throw new VaultException(ErrorIds.InvalidRef, VaultErrorKind.InvalidArgument, $"'{Ref}' is not a git ref this module deploys.");
         }
 
         if (string.Equals(target.Environment, "production", StringComparison.OrdinalIgnoreCase) && !AllowProduction)
         {
-            throw new VaultException("DrillOnProduction", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.DrillOnProduction, VaultErrorKind.InvalidArgument,
                 $"{target.DisplayName} is a production target; the drill deploys and rolls back, so it runs against staging.",
                 "Use a staging target, or -AllowProduction if you really mean it.");
         }
@@ -80,7 +80,7 @@ public sealed class InvokeVaultRunbookTestCommand : VaultActionCmdlet
         var finished = await new DrillRunner(target, shell, Redactor).RunAsync(options, cancellationToken).ConfigureAwait(false);
         if (!finished.Passed)
         {
-            output.Error(ErrorRecords.Create("DrillFailed", ErrorCategory.InvalidResult,
+            output.Error(ErrorRecords.Create(ErrorIds.DrillFailed, ErrorCategory.InvalidResult,
                 $"{target.DisplayName}: the runbook drill did not pass. {finished.Error}", target, _reportFile is null ? null : "Read the report " + _reportFile));
         }
 

@@ -159,7 +159,7 @@ public sealed class NewVaultTargetCommand : VaultCmdlet
         try
         {
             var target = TargetBuilder.Build(settings, "New-VaultTarget", SessionState.Path.CurrentFileSystemLocation.ProviderPath,
-                user, Credential?.Password, errorId: "TargetInvalid");
+                user, Credential?.Password, errorId: ErrorIds.TargetInvalid);
             WriteObject(target);
         }
         catch (VaultException ex)

@@ -85,7 +85,7 @@ public sealed class SendVaultNotificationCommand : VaultCmdlet
                 return;
             }
 
-            ThrowVaultError(new VaultException("WebhookUrlMissing", VaultErrorKind.InvalidArgument,
+            ThrowVaultError(new VaultException(ErrorIds.WebhookUrlMissing, VaultErrorKind.InvalidArgument,
                 $"No webhook URL: -WebhookUrl was not given (or is empty) and neither $env:{UrlVariable} nor $env:{SlackUrlVariable} is set. Nothing was sent.",
                 "Pass the Slack incoming webhook URL as a SecureString, for example -WebhookUrl (Get-Secret SlackWebhook), or set $env:YIELDVAULT_SLACK_WEBHOOK_URL."), null);
             return;
@@ -175,7 +175,7 @@ public sealed class SendVaultNotificationCommand : VaultCmdlet
             subject, result.Attempts, result.Attempts == 1 ? "" : "s", result.Error));
         if (FailOnError)
         {
-            WriteError(ErrorRecords.Create("NotificationFailed", result.StatusCode is null ? ErrorCategory.ConnectionError : ErrorCategory.InvalidResult, text, result,
+            WriteError(ErrorRecords.Create(ErrorIds.NotificationFailed, result.StatusCode is null ? ErrorCategory.ConnectionError : ErrorCategory.InvalidResult, text, result,
                 "Check the webhook URL and that the Slack app is still installed; 403 invalid_token or 404 no_service mean the URL was revoked."));
         }
         else

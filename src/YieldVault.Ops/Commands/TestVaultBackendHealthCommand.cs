@@ -26,7 +26,7 @@ public sealed class TestVaultBackendHealthCommand : VaultTargetCmdlet
         var result = await HealthProbe.CheckAsync(target, shell, Ready.IsPresent, TimeSpan.FromSeconds(TimeoutSec), cancellationToken).ConfigureAwait(false);
         if (result.StatusCode is null && result.Error is not null)
         {
-            output.Error(ErrorRecords.Create("BackendUnreachable", ErrorCategory.ConnectionError,
+            output.Error(ErrorRecords.Create(ErrorIds.BackendUnreachable, ErrorCategory.ConnectionError,
                 Redactor.Redact($"{target.DisplayName}: the backend did not answer at {result.Url}. {result.Error}"), target,
                 "Check that the service runs (Get-VaultBackendStatus) and listens on the target's Port."));
         }

@@ -21,7 +21,7 @@ public sealed class TestVaultEnvironmentCommand : VaultTargetCmdlet
     {
         if (ReleasePath is not null && !ReleasePath.StartsWith("/", System.StringComparison.Ordinal))
         {
-            throw new VaultException("InvalidPath", VaultErrorKind.InvalidArgument, $"-ReleasePath '{ReleasePath}' must be an absolute path on the host.");
+            throw new VaultException(ErrorIds.InvalidPath, VaultErrorKind.InvalidArgument, $"-ReleasePath '{ReleasePath}' must be an absolute path on the host.");
         }
 
         output.Output(await EnvironmentCheck.CheckAsync(target, shell, Redactor, ReleasePath, cancellationToken).ConfigureAwait(false));

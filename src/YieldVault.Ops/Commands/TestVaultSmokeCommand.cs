@@ -41,7 +41,7 @@ public sealed class TestVaultSmokeCommand : VaultTargetCmdlet
     {
         if (BaseUrl is not null && SmokeRunner.BaseUrlProblem(BaseUrl) is { } problem)
         {
-            ThrowTerminatingError(ErrorRecords.Create("BaseUrlInvalid", ErrorCategory.InvalidArgument, problem, null,
+            ThrowTerminatingError(ErrorRecords.Create(ErrorIds.BaseUrlInvalid, ErrorCategory.InvalidArgument, problem, null,
                 "Give the public address of the backend, such as -BaseUrl https://api.yieldvault.finance."));
         }
 

@@ -48,7 +48,7 @@ public sealed class UndoVaultDeploymentCommand : VaultActionCmdlet
     {
         if (ParameterSetName == BackupSet && Backup.Release is null)
         {
-            throw new VaultException("BackupHasNoRelease", VaultErrorKind.InvalidArgument,
+            throw new VaultException(ErrorIds.BackupHasNoRelease, VaultErrorKind.InvalidArgument,
                 $"The backup {Backup.Path} was taken before releases were managed; it names no release to go back to. Use -Release.");
         }
 
@@ -73,7 +73,7 @@ public sealed class UndoVaultDeploymentCommand : VaultActionCmdlet
         var result = await new RollbackRunner(target, shell, Redactor).RunAsync(_plan!, cancellationToken).ConfigureAwait(false);
         if (result.Status != DeploymentStatus.Succeeded)
         {
-            output.Error(ErrorRecords.Create(result.ErrorId ?? "RollbackFailed", ErrorCategory.InvalidOperation, result.Error ?? "The rollback failed.", target,
+            output.Error(ErrorRecords.Create(result.ErrorId ?? ErrorIds.RollbackFailed, ErrorCategory.InvalidOperation, result.Error ?? "The rollback failed.", target,
                 "Check the backend now: Get-VaultBackendStatus, Get-VaultBackendLog -Level Error."));
         }
 

@@ -51,7 +51,7 @@ public abstract class VaultTargetCmdlet : VaultCmdlet
             return ToErrorRecord(vault, target);
         }
 
-        return ErrorRecords.Create("UnexpectedError", ErrorCategory.NotSpecified,
+        return ErrorRecords.Create(ErrorIds.UnexpectedError, ErrorCategory.NotSpecified,
             Redactor.Redact($"{target.DisplayName}: {ex.GetType().Name}: {ex.Message}"), target,
             "This is a defect in YieldVault.Ops; please report it with the command that caused it.");
     }

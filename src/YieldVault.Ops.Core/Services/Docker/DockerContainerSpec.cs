@@ -147,7 +147,7 @@ internal static class DockerContainerSpec
 
         return int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535
             ? port
-            : throw new VaultException("ContainerPortMismatch", VaultErrorKind.InvalidData,
+            : throw new VaultException(ErrorIds.ContainerPortMismatch, VaultErrorKind.InvalidData,
                 $"{target.DisplayName}: PORT in {target.EnvFilePath} is not a port number. Nothing was changed.",
                 $"Set PORT in {target.EnvFilePath} to the port the backend listens on ({target.Port} with host networking).");
     }
@@ -198,7 +198,7 @@ internal static class DockerContainerSpec
         {
             return appPort == target.Port
                 ? $"host network, port {appPort}"
-                : throw new VaultException("ContainerPortMismatch", VaultErrorKind.InvalidData,
+                : throw new VaultException(ErrorIds.ContainerPortMismatch, VaultErrorKind.InvalidData,
                     $"{target.DisplayName}: container '{name}' uses the host's network, so the backend listens on the env file's PORT ({appPort}), but the target's Port is {target.Port}. Nothing was changed.",
                     $"Make PORT in {target.EnvFilePath} and the target's Port the same.");
         }
@@ -208,7 +208,7 @@ internal static class DockerContainerSpec
         if (published.Key is null)
         {
             var shown = Services.DockerServiceManager.FormatPorts(bindings);
-            throw new VaultException("ContainerPortMismatch", VaultErrorKind.InvalidData,
+            throw new VaultException(ErrorIds.ContainerPortMismatch, VaultErrorKind.InvalidData,
                 $"{target.DisplayName}: container '{name}' ({(string.IsNullOrEmpty(host.NetworkMode) ? "default" : host.NetworkMode)} network) publishes "
                 + (shown.Count == 0 ? "no port" : string.Join(", ", shown)) + $", not the target's Port {target.Port}; its health could not be checked there. Nothing was changed.",
                 $"Publish the backend at {target.Port} on the host (docker run -p {target.Port}:{appPort}), or set the target's Port to the published one.");
@@ -218,7 +218,7 @@ internal static class DockerContainerSpec
         var containerPort = slash < 0 ? published.Key : published.Key.Substring(0, slash);
         if (containerPort != appPort.ToString(CultureInfo.InvariantCulture))
         {
-            throw new VaultException("ContainerPortMismatch", VaultErrorKind.InvalidData,
+            throw new VaultException(ErrorIds.ContainerPortMismatch, VaultErrorKind.InvalidData,
                 $"{target.DisplayName}: container '{name}' publishes port {target.Port} from its port {published.Key}, but the env file's PORT makes the backend listen on {appPort}. Nothing was changed.",
                 $"Make PORT in {target.EnvFilePath} {containerPort}, or publish {target.Port}:{appPort}.");
         }

@@ -45,7 +45,7 @@ internal sealed class DockerContainers : IDisposable
             return await _engine.CallAsync("inspect container " + nameOrId, nameOrId, Request,
                 (client, token) => client.Containers.InspectContainerAsync(nameOrId, token), cancellationToken).ConfigureAwait(false);
         }
-        catch (VaultException ex) when (ex.ErrorId == "ContainerNotFound" || IsNotFound(ex))
+        catch (VaultException ex) when (ex.ErrorId == ErrorIds.ContainerNotFound || IsNotFound(ex))
         {
             return null;
         }
@@ -87,7 +87,7 @@ internal sealed class DockerContainers : IDisposable
                 (client, token) => client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = reference }, null, progress, token),
                 cancellationToken).ConfigureAwait(false);
         }
-        catch (VaultException ex) when (ex.ErrorId == "DockerRequestFailed" && ex.InnerException is DockerApiException api)
+        catch (VaultException ex) when (ex.ErrorId == ErrorIds.DockerRequestFailed && ex.InnerException is DockerApiException api)
         {
             refusal = DockerEngine.EngineMessage(api.ResponseBody);
         }
@@ -96,7 +96,7 @@ internal sealed class DockerContainers : IDisposable
         if (pulled is null)
         {
             var reason = refusal ?? progress.Error ?? "the pull ended without the image";
-            throw new VaultException("ImageNotFound", VaultErrorKind.ObjectNotFound,
+            throw new VaultException(ErrorIds.ImageNotFound, VaultErrorKind.ObjectNotFound,
                 new SecretRedactor().Redact($"{_target.DisplayName}: the image {image} is not on the Docker engine at {Description}, and pulling it failed: {reason}. Nothing was changed; the current version still serves."),
                 "Check the image name and tag (docker pull on the host), that the host can reach the registry, and that it is logged in (docker login) when the registry needs it.");
         }
@@ -143,7 +143,7 @@ internal sealed class DockerContainers : IDisposable
                 (client, token) => client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, token),
                 cancellationToken).ConfigureAwait(false);
         }
-        catch (VaultException ex) when (ex.ErrorId == "ContainerNotFound")
+        catch (VaultException ex) when (ex.ErrorId == ErrorIds.ContainerNotFound)
         {
             // Already gone.
         }

@@ -64,7 +64,7 @@ internal sealed class DockerEngine : IDisposable
         SshShell sshShell;
         if (address.UsesTargetConnection)
         {
-            sshShell = shell as SshShell ?? throw new VaultException("DockerHostUnsupported", VaultErrorKind.InvalidOperation,
+            sshShell = shell as SshShell ?? throw new VaultException(ErrorIds.DockerHostUnsupported, VaultErrorKind.InvalidOperation,
                 $"Target '{target.Name}' reaches its host through {shell.Description}, which cannot carry a Docker engine connection.",
                 "Set DockerHost to unix:///..., tcp://... or ssh://user@host for this target.");
         }
@@ -199,7 +199,7 @@ internal sealed class DockerEngine : IDisposable
         var keyFile = target.Ssh?.KeyFile ?? DefaultKeyFile();
         if (keyFile is null)
         {
-            throw new VaultException("DockerHostUnsupported", VaultErrorKind.InvalidOperation,
+            throw new VaultException(ErrorIds.DockerHostUnsupported, VaultErrorKind.InvalidOperation,
                 $"DockerHost {address.Display} of target '{target.Name}' needs an SSH key, and the target has no KeyFile and ~/.ssh has no id_ed25519, id_ecdsa or id_rsa.",
                 "Give the target a KeyFile, or leave DockerHost empty to use the target's own SSH connection.");
         }
@@ -235,7 +235,7 @@ internal sealed class DockerEngine : IDisposable
         _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     private VaultException TimedOut(string what, TimeSpan timeout, Exception? inner) =>
-        new("DockerTimeout", VaultErrorKind.OperationTimeout,
+        new(ErrorIds.DockerTimeout, VaultErrorKind.OperationTimeout,
             $"The Docker engine at {Description} did not {what} within {timeout.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s.",
             "Check that the engine is responsive (docker info on the host); a busy host may need a longer timeout.", inner);
 
@@ -249,7 +249,7 @@ internal sealed class DockerEngine : IDisposable
 
         if (ex is DockerContainerNotFoundException && container is not null)
         {
-            return new VaultException("ContainerNotFound", VaultErrorKind.ObjectNotFound,
+            return new VaultException(ErrorIds.ContainerNotFound, VaultErrorKind.ObjectNotFound,
                 $"There is no container named '{container}' on the Docker engine at {Description}.",
                 "Check the target's ServiceName against 'docker ps -a' on the host.", ex);
         }
@@ -257,7 +257,7 @@ internal sealed class DockerEngine : IDisposable
         if (ex is DockerApiException api)
         {
             var code = ((int)api.StatusCode).ToString(CultureInfo.InvariantCulture);
-            return new VaultException("DockerRequestFailed", api.StatusCode == HttpStatusCode.Conflict ? VaultErrorKind.ResourceBusy : VaultErrorKind.InvalidOperation,
+            return new VaultException(ErrorIds.DockerRequestFailed, api.StatusCode == HttpStatusCode.Conflict ? VaultErrorKind.ResourceBusy : VaultErrorKind.InvalidOperation,
                 new SecretRedactor().Redact($"The Docker engine at {Description} refused to {what} (HTTP {code}): {EngineMessage(api.ResponseBody)}"),
                 null, ex);
         }
@@ -293,7 +293,7 @@ internal sealed class DockerEngine : IDisposable
     }
 
     private VaultException Unreachable(string message, string action, Exception inner) =>
-        new("DockerUnreachable", VaultErrorKind.ConnectionError, message, action, inner);
+        new(ErrorIds.DockerUnreachable, VaultErrorKind.ConnectionError, message, action, inner);
 
     private static string SocketReason(SocketException socket) => socket.SocketErrorCode switch
     {

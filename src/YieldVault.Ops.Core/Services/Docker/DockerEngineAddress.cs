@@ -149,7 +149,7 @@ internal sealed class DockerEngineAddress
     }
 
     private static VaultException Invalid(string value) =>
-        new("DockerHostInvalid", VaultErrorKind.InvalidArgument,
+        new(ErrorIds.DockerHostInvalid, VaultErrorKind.InvalidArgument,
             $"DockerHost '{value}' is not a Docker engine address this module can use.",
             "Use unix:///path/to/docker.sock, tcp://host:port (plain HTTP; TLS is not supported) or ssh://user@host[:port], or leave DockerHost empty.");
 }

@@ -58,7 +58,7 @@ public sealed class DockerServiceManager : IServiceManager
             inspect = await engine.CallAsync("inspect the container", Container, RequestTimeout,
                 (client, token) => client.Containers.InspectContainerAsync(Container, token), cancellationToken).ConfigureAwait(false);
         }
-        catch (VaultException ex) when (ex.ErrorId == "ContainerNotFound")
+        catch (VaultException ex) when (ex.ErrorId == ErrorIds.ContainerNotFound)
         {
             return new ServiceState
             {
@@ -166,7 +166,7 @@ public sealed class DockerServiceManager : IServiceManager
                 (client, token) => client.Containers.GetContainerStatsAsync(Container, new ContainerStatsParameters { Stream = false }, capture, token),
                 cancellationToken).ConfigureAwait(false);
         }
-        catch (VaultException ex) when (ex.ErrorId is "DockerTimeout" or "DockerRequestFailed")
+        catch (VaultException ex) when (ex.ErrorId is ErrorIds.DockerTimeout or ErrorIds.DockerRequestFailed)
         {
             Reporting.Current.Verbose($"No resource figures for the container: {ex.Message}");
         }

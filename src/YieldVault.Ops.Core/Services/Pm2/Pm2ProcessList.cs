@@ -58,7 +58,7 @@ internal sealed class Pm2ProcessList
             .Select(l => l.Length > 200 ? l.Substring(0, 200) + "..." : l)
             .Take(3)
             .ToList();
-        throw new VaultException("ServiceManagerOutputInvalid", VaultErrorKind.InvalidData,
+        throw new VaultException(ErrorIds.ServiceManagerOutputInvalid, VaultErrorKind.InvalidData,
             $"pm2 jlist on {where} printed no JSON process list" + (said.Count > 0 ? ": " + string.Join(" / ", said) : "."),
             "Run 'pm2 jlist' on the host as the same user to see what PM2 prints.");
     }

@@ -103,10 +103,10 @@ public sealed class Pm2ServiceManager : IServiceManager
         {
             await RunPm2Async(null, timeout, cancellationToken, "stop", Name).ConfigureAwait(false);
         }
-        catch (VaultException ex) when (ex.ErrorId == "CommandTimeout")
+        catch (VaultException ex) when (ex.ErrorId == ErrorIds.CommandTimeout)
         {
             var killTimeout = app.Max(p => p.KillTimeoutMs) ?? Pm2Process.DefaultKillTimeoutMs;
-            throw new VaultException("ServiceStopTimeout", VaultErrorKind.OperationTimeout,
+            throw new VaultException(ErrorIds.ServiceStopTimeout, VaultErrorKind.OperationTimeout,
                 $"pm2 stop {Name} on {_shell.Description} did not finish within {timeout.TotalSeconds:0.#} s " +
                 $"(PM2 sends SIGINT and waits the app's kill_timeout, {killTimeout} ms, before SIGKILL).",
                 "Check the app's state, then stop it by force (SIGKILL) or allow more time.", ex);
@@ -138,7 +138,7 @@ public sealed class Pm2ServiceManager : IServiceManager
             {
                 await RunPm2Async(null, killTimeout <= KillWaitLimit ? QueryTimeout + killTimeout : StopRequestWait, cancellationToken, "stop", Name).ConfigureAwait(false);
             }
-            catch (VaultException ex) when (ex.ErrorId == "CommandTimeout" && pids.Length > 0)
+            catch (VaultException ex) when (ex.ErrorId == ErrorIds.CommandTimeout && pids.Length > 0)
             {
                 Reporting.Current.Verbose($"{_shell.Description}: pm2 stop {Name} waits the app's kill_timeout ({killTimeout.TotalSeconds:0.#} s); sending SIGKILL now.");
             }
@@ -197,7 +197,7 @@ public sealed class Pm2ServiceManager : IServiceManager
         var probe = await _shell.RunAsync(CommandLine.Script(Pm2Scripts.ProbeAppScript, _target.AppPath), QueryTimeout, cancellationToken).ConfigureAwait(false);
         if (probe.ExitCode == 3)
         {
-            throw new VaultException("AppPathNotFound", VaultErrorKind.ObjectNotFound,
+            throw new VaultException(ErrorIds.AppPathNotFound, VaultErrorKind.ObjectNotFound,
                 $"PM2 does not know the app {Name} on {_shell.Description}, and its AppPath {_target.AppPath} does not exist there (or is not readable).",
                 "Check the target's AppPath and ServiceName, or deploy the app first.");
         }
@@ -216,7 +216,7 @@ public sealed class Pm2ServiceManager : IServiceManager
             var after = await ReadListAsync(cancellationToken).ConfigureAwait(false);
             if (after.Find(Name).Count == 0)
             {
-                throw new VaultException("EcosystemAppMissing", VaultErrorKind.ObjectNotFound,
+                throw new VaultException(ErrorIds.EcosystemAppMissing, VaultErrorKind.ObjectNotFound,
                     $"{_target.AppPath}/{ecosystem} on {_shell.Description} does not define an app named {Name}, so pm2 started nothing.",
                     $"Name the app '{Name}' in {ecosystem}, or set the target's ServiceName to the name used there.");
             }
@@ -230,7 +230,7 @@ public sealed class Pm2ServiceManager : IServiceManager
             return;
         }
 
-        throw new VaultException("AppEntryPointNotFound", VaultErrorKind.ObjectNotFound,
+        throw new VaultException(ErrorIds.AppEntryPointNotFound, VaultErrorKind.ObjectNotFound,
             $"PM2 does not know the app {Name} on {_shell.Description}, and {_target.AppPath} has neither ecosystem.config.js nor dist/index.js to start it from.",
             "Build the app (npm ci && npm run build) in AppPath, or add an ecosystem.config.js that defines it.");
     }
@@ -242,7 +242,7 @@ public sealed class Pm2ServiceManager : IServiceManager
         // A process that is gone already is what we want; anything else (not permitted) is not.
         if (!result.Succeeded && !result.StandardError.Contains("No such process"))
         {
-            throw new VaultException("ServiceKillFailed", VaultErrorKind.InvalidOperation,
+            throw new VaultException(ErrorIds.ServiceKillFailed, VaultErrorKind.InvalidOperation,
                 $"kill -{signal} {string.Join(" ", pids)} (PM2 app {Name}) on {_shell.Description} failed with exit code {result.ExitCode}: {Pm2Output.Tail(result)}",
                 "Connect as the user that runs the PM2 daemon, or as root.");
         }
@@ -322,7 +322,7 @@ public sealed class Pm2ServiceManager : IServiceManager
         {
             return await _shell.RunAsync(command, timeout, cancellationToken).ConfigureAwait(false);
         }
-        catch (VaultException ex) when (ex.ErrorId == "CommandNotFound")
+        catch (VaultException ex) when (ex.ErrorId == ErrorIds.CommandNotFound)
         {
             throw NotInstalled(ex);
         }
@@ -335,20 +335,20 @@ public sealed class Pm2ServiceManager : IServiceManager
         _target.Pm2Home is { } home ? new Dictionary<string, string>(StringComparer.Ordinal) { ["PM2_HOME"] = home } : null;
 
     private VaultException NotInstalled(Exception? inner) =>
-        new("ServiceManagerNotFound", VaultErrorKind.NotInstalled,
+        new(ErrorIds.ServiceManagerNotFound, VaultErrorKind.NotInstalled,
             $"PM2 is not installed on {_shell.Description} (no 'pm2' on the PATH of a non-interactive shell), so the PM2 app {Name} of target '{_target.Name}' cannot be managed.",
             "Install PM2 with: npm install -g pm2 (a node version manager's PATH is not loaded by non-interactive SSH commands; link pm2 into /usr/local/bin), or pick the target's real ServiceManager.",
             inner);
 
     private VaultException NotFound(bool daemonRunning) =>
-        new("ServiceNotFound", VaultErrorKind.ObjectNotFound,
+        new(ErrorIds.ServiceNotFound, VaultErrorKind.ObjectNotFound,
             daemonRunning
                 ? $"PM2 on {_shell.Description} (PM2_HOME {_target.Pm2Home ?? "~/.pm2"}) has no app named {Name}."
                 : $"No PM2 daemon runs on {_shell.Description} for PM2_HOME {_target.Pm2Home ?? "~/.pm2"}, so there is no app {Name} to act on.",
             "Check the target's ServiceName and Pm2Home (run 'pm2 list' as the user that runs the backend), or start the app from AppPath first.");
 
     private VaultException Failed(CommandResult result, string? what = null) =>
-        new("ServiceManagerFailed", VaultErrorKind.InvalidOperation,
+        new(ErrorIds.ServiceManagerFailed, VaultErrorKind.InvalidOperation,
             $"'{what ?? result.Command}' on {_shell.Description} failed with exit code {result.ExitCode}: {Pm2Output.Tail(result)}",
             $"Run 'pm2 logs {Name} --lines 50' and 'pm2 describe {Name}' on the host as the user that runs PM2.");
 }

@@ -79,7 +79,7 @@ public sealed class SystemdServiceManager : IServiceManager
         {
             result = await _shell.RunAsync(command, timeout + StopMargin, cancellationToken).ConfigureAwait(false);
         }
-        catch (VaultException ex) when (ex.ErrorId == "CommandTimeout")
+        catch (VaultException ex) when (ex.ErrorId == ErrorIds.CommandTimeout)
         {
             throw StopTimeout(timeout, ex);
         }
@@ -175,7 +175,7 @@ public sealed class SystemdServiceManager : IServiceManager
         var text = result.Tail(3);
         if (result.ExitCode == 127 || text.IndexOf(program + ": not found", StringComparison.Ordinal) >= 0 || text.IndexOf("command not found", StringComparison.Ordinal) >= 0)
         {
-            return new VaultException("ServiceManagerNotInstalled", VaultErrorKind.NotInstalled,
+            return new VaultException(ErrorIds.ServiceManagerNotInstalled, VaultErrorKind.NotInstalled,
                 $"{Where}: could not {action} {UnitName}: '{program}' is not installed or not on PATH ({text}).",
                 "Check that the host runs systemd, or set the target's ServiceManager to Pm2 or Docker.");
         }
@@ -187,12 +187,20 @@ public sealed class SystemdServiceManager : IServiceManager
 
         if (result.ExitCode == 5 || text.IndexOf(" not found.", StringComparison.Ordinal) >= 0 || text.IndexOf(" not loaded.", StringComparison.Ordinal) >= 0)
         {
-            return new VaultException("ServiceNotFound", VaultErrorKind.ObjectNotFound,
+            return new VaultException(ErrorIds.ServiceNotFound, VaultErrorKind.ObjectNotFound,
                 $"{Where}: could not {action} {UnitName}: systemd does not know the unit ({text}).",
                 $"Check the target's ServiceName; 'systemctl list-unit-files \"{_target.ServiceName}*\"' on the host lists the units that exist.");
         }
 
-        return new VaultException(action switch { "start" => "ServiceStartFailed", "restart" => "ServiceRestartFailed", "stop" => "ServiceStopFailed", "kill" => "ServiceKillFailed", _ => "ServiceLogUnreadable" },
+        var errorId = action switch
+        {
+            "start" => ErrorIds.ServiceStartFailed,
+            "restart" => ErrorIds.ServiceRestartFailed,
+            "stop" => ErrorIds.ServiceStopFailed,
+            "kill" => ErrorIds.ServiceKillFailed,
+            _ => ErrorIds.ServiceLogUnreadable,
+        };
+        return new VaultException(errorId,
             VaultErrorKind.InvalidOperation,
             $"{Where}: '{result.Command}' failed with exit code {result.ExitCode}: {text}",
             $"Look at the unit's own messages: journalctl -u {UnitName} -n 50 (Get-VaultBackendLog -Source Manager).");
@@ -202,19 +210,19 @@ public sealed class SystemdServiceManager : IServiceManager
     {
         if (!_target.NeedsSudo)
         {
-            return new VaultException("SudoRequired", VaultErrorKind.SecurityError,
+            return new VaultException(ErrorIds.SudoRequired, VaultErrorKind.SecurityError,
                 $"{Where}: systemd refused to let user '{User}' {action} {UnitName} ({refusal}). Managing a system unit needs root.",
                 "Let the target use sudo (UseSudo = $true) and give the user a NOPASSWD sudo rule for systemctl and journalctl, or connect as root.");
         }
 
         if (refusal.IndexOf("not found", StringComparison.Ordinal) >= 0)
         {
-            return new VaultException("SudoRequired", VaultErrorKind.SecurityError,
+            return new VaultException(ErrorIds.SudoRequired, VaultErrorKind.SecurityError,
                 $"{Where}: user '{User}' is not root and sudo is not installed, so {program} cannot run as root to {action} {UnitName} ({refusal}).",
                 $"Install sudo on the host and give '{User}' a NOPASSWD rule for systemctl and journalctl, or connect as root.");
         }
 
-        return new VaultException("SudoRequired", VaultErrorKind.SecurityError,
+        return new VaultException(ErrorIds.SudoRequired, VaultErrorKind.SecurityError,
             $"{Where}: 'sudo -n' would not run {program} as root for user '{User}' to {action} {UnitName} ({refusal}). " +
             $"The user has no password-less sudo rule for {program}.",
             $"Add a rule on the host, e.g. in /etc/sudoers.d/{User}: {User} ALL=(root) NOPASSWD: /usr/bin/systemctl, /usr/bin/journalctl " +
@@ -226,18 +234,18 @@ public sealed class SystemdServiceManager : IServiceManager
         var text = result.Tail(3);
         if (result.ExitCode == 127)
         {
-            return new VaultException("ServiceManagerNotInstalled", VaultErrorKind.NotInstalled,
+            return new VaultException(ErrorIds.ServiceManagerNotInstalled, VaultErrorKind.NotInstalled,
                 $"{Where}: could not {action} {UnitName}: systemctl is not installed or not on PATH ({text}).",
                 "Check that the host runs systemd, or set the target's ServiceManager to Pm2 or Docker.");
         }
 
-        return new VaultException("ServiceManagerUnavailable", VaultErrorKind.ResourceUnavailable,
+        return new VaultException(ErrorIds.ServiceManagerUnavailable, VaultErrorKind.ResourceUnavailable,
             $"{Where}: could not {action} {UnitName}: systemctl could not talk to systemd (exit code {result.ExitCode}: {text}).",
             "Check that the host was booted with systemd as PID 1 and that dbus runs (systemctl is-system-running), or set the target's ServiceManager to Pm2 or Docker.");
     }
 
     private VaultException StopTimeout(TimeSpan timeout, Exception? inner) =>
-        new("ServiceStopTimeout", VaultErrorKind.OperationTimeout,
+        new(ErrorIds.ServiceStopTimeout, VaultErrorKind.OperationTimeout,
             $"{Where}: {UnitName} did not stop within {timeout.TotalSeconds:0.#} s. systemd goes on stopping it and sends SIGKILL after the unit's TimeoutStopSec.",
             $"Wait and check the state again, or kill it as the last resort (systemctl kill --signal=SIGKILL {UnitName}).", inner);
 }
