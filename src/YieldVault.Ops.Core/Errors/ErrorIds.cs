@@ -368,6 +368,53 @@ public static class ErrorIds
     /// <summary>The runbook drill ran and did not pass.</summary>
     public const string DrillFailed = nameof(DrillFailed);
 
+    // Blue-green: nginx in front of two slots, the upstream file, and switching traffic between the slots.
+
+    /// <summary>A blue-green deployment, Switch-VaultTraffic or Get-VaultTrafficState on a target without a proxy (Proxy = 'Nginx' in its settings).</summary>
+    public const string ProxyNotConfigured = nameof(ProxyNotConfigured);
+
+    /// <summary>-Maintenance was given with a blue-green deployment, which keeps the old version serving until the switch: there is no downtime to cover.</summary>
+    public const string BlueGreenWithMaintenance = nameof(BlueGreenWithMaintenance);
+
+    /// <summary>The upstream file nginx includes (UpstreamFile) exists but cannot be read by the target's user.</summary>
+    public const string UpstreamUnreadable = nameof(UpstreamUnreadable);
+
+    /// <summary>The upstream file (or its directory) cannot be written by the target's user; nothing was changed.</summary>
+    public const string UpstreamUnwritable = nameof(UpstreamUnwritable);
+
+    /// <summary>The upstream file sends traffic to a port that is neither the blue nor the green slot's; nothing was changed.</summary>
+    public const string UpstreamForeign = nameof(UpstreamForeign);
+
+    /// <summary>nginx -t refused the configuration with the new upstream; the previous upstream file was put back and nginx was not reloaded.</summary>
+    public const string ProxyConfigInvalid = nameof(ProxyConfigInvalid);
+
+    /// <summary>nginx does not run (no live master in its pid file), so nothing serves the upstream.</summary>
+    public const string ProxyNotRunning = nameof(ProxyNotRunning);
+
+    /// <summary>Reloading nginx (nginx -s reload, or systemctl reload nginx) failed.</summary>
+    public const string ProxyReloadFailed = nameof(ProxyReloadFailed);
+
+    /// <summary>The switch of nginx's upstream failed for another reason (the command's output says which).</summary>
+    public const string ProxySwitchFailed = nameof(ProxySwitchFailed);
+
+    /// <summary>After a switch, nginx did not answer with the new slot's health and version several times in a row within the time given.</summary>
+    public const string TrafficVerificationFailed = nameof(TrafficVerificationFailed);
+
+    /// <summary>The target's traffic record (<StatePath>/<service>/traffic.json) cannot be read.</summary>
+    public const string TrafficStateUnreadable = nameof(TrafficStateUnreadable);
+
+    /// <summary>The target's traffic record could not be written after a switch (the switch itself happened).</summary>
+    public const string TrafficStateUnwritable = nameof(TrafficStateUnwritable);
+
+    /// <summary>Switch-VaultTraffic was asked to send traffic to a slot that does not run or is not healthy; nothing was changed.</summary>
+    public const string SlotNotRunning = nameof(SlotNotRunning);
+
+    /// <summary>Undo-VaultDeployment on a blue-green target found no usable version in the other slot (none yet, or one whose deployment failed).</summary>
+    public const string NoPreviousSlot = nameof(NoPreviousSlot);
+
+    /// <summary>Undo-VaultDeployment -Release or -Backup on a blue-green target, whose rollback is a switch back to the other slot.</summary>
+    public const string BlueGreenUndoPreviousOnly = nameof(BlueGreenUndoPreviousOnly);
+
     // Any cmdlet: failures that are defects, not something the user did.
 
     /// <summary>A cmdlet met an exception it does not know (a defect in YieldVault.Ops).</summary>

@@ -25,6 +25,9 @@ public static class DeploymentRecords
     public const string RollbackKind = "rollback";
     public const string DrillKind = "drill";
 
+    /// <summary>Switch-VaultTraffic: traffic sent to the other slot of a blue-green target.</summary>
+    public const string SwitchKind = "switch";
+
     private const int MaxErrorLength = 2000;
     private const int MaxLogValueLength = 200;
 

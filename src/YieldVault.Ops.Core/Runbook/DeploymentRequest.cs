@@ -28,7 +28,25 @@ public sealed class DeploymentRequest
 
     public bool SkipMigrations { get; init; }
 
-    public MigrationTiming MigrationTiming { get; init; } = MigrationTiming.AfterStop;
+    /// <summary>When migrations run; null: the strategy's default (in place: after the stop; blue-green: before the new slot starts).</summary>
+    public MigrationTiming? MigrationTiming { get; init; }
+
+    /// <summary>In place or blue-green (Default: blue-green where the target has a proxy).</summary>
+    public DeploymentStrategyKind Strategy { get; init; } = DeploymentStrategyKind.Default;
+
+    /// <summary>Blue-green: how long the previous slot keeps running after the switch (and its old nginx workers are gone) before it stops.</summary>
+    public TimeSpan Drain { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Blue-green: keep the previous slot running (warm) for an instant switch back; it is not stopped.</summary>
+    public bool KeepPrevious { get; init; }
+
+    /// <summary>The strategy this request gets on <paramref name="target"/>.</summary>
+    public DeploymentStrategyKind StrategyFor(VaultTarget target) =>
+        Strategy != DeploymentStrategyKind.Default ? Strategy : target.Proxy == ProxyKind.None ? DeploymentStrategyKind.InPlace : DeploymentStrategyKind.BlueGreen;
+
+    /// <summary>When migrations run on <paramref name="target"/>.</summary>
+    public MigrationTiming TimingFor(VaultTarget target) =>
+        MigrationTiming ?? (StrategyFor(target) == DeploymentStrategyKind.BlueGreen ? Ops.MigrationTiming.BeforeStop : Ops.MigrationTiming.AfterStop);
 
     /// <summary>The migration command instead of the target's preset.</summary>
     public IReadOnlyList<string>? MigrationCommand { get; init; }

@@ -29,7 +29,7 @@ public sealed partial class DeploymentRunner
     private readonly VaultDeploymentResult _result;
     private readonly RunbookRun _run;
     private readonly IDeploymentStrategy _strategy;
-    private bool _nothingToMigrate;
+    private readonly DeploymentMigrations _migrations;
     private bool _stopped;
 
     public DeploymentRunner(VaultTarget target, IHostShell shell, DeploymentRequest request, SecretRedactor redactor)
@@ -45,6 +45,7 @@ public sealed partial class DeploymentRunner
             StartedAt = DateTimeOffset.UtcNow, Steps = Plan(target, request, _strategy).ToList(),
         };
         _run = new RunbookRun(target, shell, redactor, _result, ProgressId, $"Deploying {request.Source} to {target.Name}");
+        _migrations = new DeploymentMigrations(target, shell, request, redactor, _strategy);
     }
 
     public async Task<VaultDeploymentResult> RunAsync(CancellationToken cancellationToken)
@@ -116,23 +117,22 @@ public sealed partial class DeploymentRunner
                 Reporting.Current.Warning($"{_target.Name}: the new version's .env.example names variables the env file lacks: {string.Join(", ", check.NewInExample)}.");
             }
 
-            if (_request.MigrationTiming == MigrationTiming.BeforeStop)
+            if (_request.TimingFor(_target) == MigrationTiming.BeforeStop)
             {
-                return "env ok; " + await MigrateAsync(cancellationToken).ConfigureAwait(false);
+                return "env ok; " + await _migrations.RunAsync(cancellationToken).ConfigureAwait(false);
             }
 
             // A status check now, while the old version serves: when nothing is pending, the stop is not
             // lengthened by a migration run that would do nothing.
-            _nothingToMigrate = await NothingPendingAsync(cancellationToken).ConfigureAwait(false);
-            return _nothingToMigrate ? "env ok; no migration pending" : "env ok; migrations after the stop";
+            return await _migrations.CheckNothingPendingAsync(cancellationToken).ConfigureAwait(false) ? "env ok; no migration pending" : "env ok; migrations after the stop";
         }, cancellationToken).ConfigureAwait(false);
 
         await _run.StepAsync(6, async () =>
         {
             _stopped = true;
             var stop = await BackendVerification.StopIfRunningAsync(_target, _shell, _request.StopTimeout, cancellationToken).ConfigureAwait(false);
-            return _request.MigrationTiming == MigrationTiming.AfterStop
-                ? stop + "; " + await MigrateAsync(cancellationToken).ConfigureAwait(false)
+            return _request.TimingFor(_target) == MigrationTiming.AfterStop
+                ? stop + "; " + await _migrations.RunAsync(cancellationToken).ConfigureAwait(false)
                 : stop;
         }, cancellationToken).ConfigureAwait(false);
 

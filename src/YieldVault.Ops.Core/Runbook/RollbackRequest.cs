@@ -20,6 +20,12 @@ public sealed class RollbackRequest
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Blue-green: keep the slot traffic leaves running (it is stopped after <see cref="Drain"/> otherwise).</summary>
+    public bool KeepPrevious { get; init; }
+
+    /// <summary>Blue-green: how long the slot traffic leaves keeps running after the switch before it stops.</summary>
+    public TimeSpan Drain { get; init; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>What a rollback will go back to, resolved before anything is asked or changed (for the prompt and the run).</summary>

@@ -27,16 +27,43 @@ public sealed class RollbackRunner
     }
 
     /// <summary>Checks the request and resolves what the rollback goes back to, before anything is asked or changed.</summary>
-    public Task<RollbackPlan> PlanAsync(RollbackRequest request, CancellationToken cancellationToken) =>
-        _target.ServiceManager == ServiceManagerKind.Docker
-            ? ContainerRollback.PlanAsync(_target, _shell, request, cancellationToken)
-            : ReleaseRollback.PlanAsync(_target, _shell, request, cancellationToken);
+    public async Task<RollbackPlan> PlanAsync(RollbackRequest request, CancellationToken cancellationToken)
+    {
+        if (_target.Proxy != ProxyKind.None)
+        {
+            if (request.Release is not null || request.Backup is not null)
+            {
+                throw new VaultException(ErrorIds.BlueGreenUndoPreviousOnly, VaultErrorKind.InvalidArgument,
+                    $"{_target.DisplayName} is a blue-green target: a rollback switches traffic back to the other slot; -Release and -Backup do not apply.",
+                    "Run Undo-VaultDeployment without -Release/-Backup, or deploy the version you want with Invoke-VaultDeployment.");
+            }
+
+            var switchBack = await new SlotSwitchRunner(_target, _shell, _redactor).DescribeAsync(SwitchBack(request), cancellationToken).ConfigureAwait(false);
+            return new RollbackPlan(request, "by switching traffic " + switchBack);
+        }
+
+        return _target.ServiceManager == ServiceManagerKind.Docker
+            ? await ContainerRollback.PlanAsync(_target, _shell, request, cancellationToken).ConfigureAwait(false)
+            : await ReleaseRollback.PlanAsync(_target, _shell, request, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static SlotSwitchRequest SwitchBack(RollbackRequest request) => new()
+    {
+        StartIfStopped = true, StopOther = !request.KeepPrevious, Drain = request.Drain, ClearStaleLock = request.ClearStaleLock,
+        StopTimeout = request.StopTimeout, HealthTimeout = request.HealthTimeout, Kind = DeploymentRecords.RollbackKind,
+    };
 
     public async Task<VaultDeploymentResult> RunAsync(RollbackPlan plan, CancellationToken cancellationToken)
     {
         if (plan is null)
         {
             throw new ArgumentNullException(nameof(plan));
+        }
+
+        if (_target.Proxy != ProxyKind.None)
+        {
+            // Blue-green: the previous version is the other slot; going back is a switch (and a start when it is cold).
+            return await new SlotSwitchRunner(_target, _shell, _redactor).RunAsync(SwitchBack(plan.Request), cancellationToken).ConfigureAwait(false);
         }
 
         IRollbackStrategy strategy = _target.ServiceManager == ServiceManagerKind.Docker

@@ -45,9 +45,12 @@ internal sealed class RunbookRun
 
     public DeploymentJournal? Journal { get; private set; }
 
-    /// <summary>Measures what the users of the backend see during the run: /health every <paramref name="interval"/>.</summary>
-    public async Task StartProberAsync(TimeSpan interval, CancellationToken cancellationToken) =>
-        _prober = await DowntimeMonitor.StartAsync(Shell, Target.Port, Target.HealthPath, interval, cancellationToken).ConfigureAwait(false);
+    /// <summary>
+    /// Measures what the users of the backend see during the run: /health every <paramref name="interval"/>, on the
+    /// backend's port or on <paramref name="port"/> (nginx's, in front of a blue-green target).
+    /// </summary>
+    public async Task StartProberAsync(TimeSpan interval, CancellationToken cancellationToken, int? port = null) =>
+        _prober = await DowntimeMonitor.StartAsync(Shell, port ?? Target.Port, Target.HealthPath, interval, cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// Takes the target's lock (one run at a time), opens the run's journal and writes its start line, with the

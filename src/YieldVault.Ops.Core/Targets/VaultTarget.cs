@@ -8,7 +8,7 @@ namespace YieldVault.Ops;
 /// One backend instance the runbook is run against: where it lives (local, or a host over SSH) and the
 /// runbook's settings for it. Every setting starts at the runbook's default.
 /// </summary>
-public sealed class VaultTarget
+public sealed partial record VaultTarget
 {
     public string Name { get; init; } = "";
 
@@ -115,6 +115,11 @@ public sealed class VaultTarget
         if (Port is < 1 or > 65535)
         {
             return ("Port", $"Port {Port} is outside 1-65535.");
+        }
+
+        if (FindProxyProblem() is { } proxy)
+        {
+            return proxy;
         }
 
         foreach (var (key, path) in new[] { ("AppPath", AppPath), ("LogPath", LogPath), ("BackupPath", BackupPath), ("StatePath", StatePath) })

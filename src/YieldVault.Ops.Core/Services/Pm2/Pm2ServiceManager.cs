@@ -331,8 +331,22 @@ public sealed class Pm2ServiceManager : IServiceManager
     private CommandLine Pm2Command(CommandLine script) =>
         new(script.Program, script.Arguments) { Environment = Pm2Environment() };
 
-    private Dictionary<string, string>? Pm2Environment() =>
-        _target.Pm2Home is { } home ? new Dictionary<string, string>(StringComparer.Ordinal) { ["PM2_HOME"] = home } : null;
+    private Dictionary<string, string>? Pm2Environment()
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (_target.Pm2Home is { } home)
+        {
+            environment["PM2_HOME"] = home;
+        }
+
+        if (_target.PassesPort)
+        {
+            // A blue-green slot's app: PM2 hands the CLI's environment to an app it starts, and dotenv keeps it.
+            environment["PORT"] = _target.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return environment.Count == 0 ? null : environment;
+    }
 
     private VaultException NotInstalled(Exception? inner) =>
         new(ErrorIds.ServiceManagerNotFound, VaultErrorKind.NotInstalled,

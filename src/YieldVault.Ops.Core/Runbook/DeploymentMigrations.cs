@@ -1,12 +1,36 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using YieldVault.Ops.Hosts;
 
 namespace YieldVault.Ops.Runbook;
 
 /// <summary>Runbook 5.2 inside a deployment: a status check while the old version serves, then the migration.</summary>
-public sealed partial class DeploymentRunner
+internal sealed class DeploymentMigrations
 {
+    private readonly VaultTarget _target;
+    private readonly IHostShell _shell;
+    private readonly DeploymentRequest _request;
+    private readonly SecretRedactor _redactor;
+    private readonly IDeploymentStrategy _strategy;
+    private bool _nothingToMigrate;
+
+    public DeploymentMigrations(VaultTarget target, IHostShell shell, DeploymentRequest request, SecretRedactor redactor, IDeploymentStrategy strategy)
+    {
+        _target = target;
+        _shell = shell;
+        _request = request;
+        _redactor = redactor;
+        _strategy = strategy;
+    }
+
+    /// <summary>Before the stop: whether a status check says nothing is pending (then the run after the stop is skipped).</summary>
+    public async Task<bool> CheckNothingPendingAsync(CancellationToken cancellationToken)
+    {
+        _nothingToMigrate = await NothingPendingAsync(cancellationToken).ConfigureAwait(false);
+        return _nothingToMigrate;
+    }
+
     private async Task<bool> NothingPendingAsync(CancellationToken cancellationToken)
     {
         if (_request.SkipMigrations || _request.MigrationCommand is not null || _request.Image is not null
@@ -22,7 +46,8 @@ public sealed partial class DeploymentRunner
                 : status.Output.IndexOf("Database schema is up to date", StringComparison.OrdinalIgnoreCase) >= 0);
     }
 
-    private async Task<string> MigrateAsync(CancellationToken cancellationToken)
+    /// <summary>Runs the migration (unless skipped or nothing is pending); throws MigrationFailed when it fails.</summary>
+    public async Task<string> RunAsync(CancellationToken cancellationToken)
     {
         if (_request.SkipMigrations || (_request.MigrationCommand is null && _target.MigrationPreset == MigrationPreset.None))
         {

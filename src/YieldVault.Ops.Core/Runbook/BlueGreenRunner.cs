@@ -1,0 +1,380 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Newtonsoft.Json.Linq;
+using YieldVault.Ops.Hosts;
+using YieldVault.Ops.Probes;
+using YieldVault.Ops.Proxies;
+using YieldVault.Ops.Services;
+using YieldVault.Ops.Smoke;
+
+namespace YieldVault.Ops.Runbook;
+
+/// <summary>
+/// The runbook's Blue-Green Deployment as one run on the engine: the new version is prepared and started in the idle
+/// slot while the live one serves, verified on its own port (health, readiness, version, log, smoke checks), and only
+/// then does nginx switch to it (<see cref="TrafficSwitch"/>); the previous slot stops after the drain, or stays warm
+/// for an instant switch back. A new version that fails any check before the switch is stopped and never gets
+/// traffic (Failed, the live version never stopped); a failure after the switch switches back (RolledBack).
+/// </summary>
+public sealed class BlueGreenRunner
+{
+    private const int ProgressId = 3600;
+    private readonly VaultTarget _target;
+    private readonly IHostShell _shell;
+    private readonly DeploymentRequest _request;
+    private readonly SecretRedactor _redactor;
+    private readonly VaultDeploymentResult _result;
+    private readonly RunbookRun _run;
+    private readonly SlotInstances _slots;
+    private readonly IDeploymentStrategy? _release;
+    private readonly DeploymentMigrations? _migrations;
+    private TrafficRecord _record = TrafficRecord.Empty;
+    private TrafficSlot _live;
+    private SlotRecord _liveRecord = new("", null, null, null, null, null);
+    private SlotRecord? _started;
+    private TrafficSlot _previousLive;
+    private bool _switched;
+    private bool _switchVerified;
+
+    public BlueGreenRunner(VaultTarget target, IHostShell shell, DeploymentRequest request, SecretRedactor redactor)
+    {
+        _target = target ?? throw new ArgumentNullException(nameof(target));
+        _shell = shell ?? throw new ArgumentNullException(nameof(shell));
+        _request = request ?? throw new ArgumentNullException(nameof(request));
+        _redactor = redactor ?? throw new ArgumentNullException(nameof(redactor));
+        Validate(target, request);
+        _slots = SlotInstances.For(target, shell);
+        if (request.Image is null)
+        {
+            _release = new ReleaseStrategy(target, shell, request, Detail);
+            _migrations = new DeploymentMigrations(target, shell, request, redactor, _release);
+        }
+
+        _result = new VaultDeploymentResult
+        {
+            Target = target, RunId = DeploymentJournal.NewRunId(DateTimeOffset.UtcNow), Source = request.Source, Incident = request.Incident,
+            StartedAt = DateTimeOffset.UtcNow, Steps = Plan(target, shell, request).ToList(),
+        };
+        _run = new RunbookRun(target, shell, redactor, _result, ProgressId, $"Deploying {request.Source} to {target.Name} (blue-green)");
+    }
+
+    /// <summary>What a blue-green deployment on <paramref name="target"/> needs: a proxy, and no maintenance flag.</summary>
+    public static void Validate(VaultTarget target, DeploymentRequest request)
+    {
+        if (target.Proxy == ProxyKind.None)
+        {
+            throw new VaultException(ErrorIds.ProxyNotConfigured, VaultErrorKind.InvalidArgument,
+                $"{target.DisplayName} has no proxy in front of it, so there is nothing to switch between two slots. Nothing was changed.",
+                "Give the target Proxy = 'Nginx' (and UpstreamFile, ProxyPort, BluePort/GreenPort), or deploy with -Strategy InPlace.");
+        }
+
+        if (request.Maintenance)
+        {
+            throw new VaultException(ErrorIds.BlueGreenWithMaintenance, VaultErrorKind.InvalidArgument,
+                $"{target.DisplayName}: -Maintenance with a blue-green deployment: the old version serves until the switch, so there is no downtime for a maintenance flag to cover. Nothing was changed.",
+                "Leave out -Maintenance, or deploy with -Strategy InPlace.");
+        }
+    }
+
+    /// <summary>The steps of a blue-green deployment with what each runs (what -WhatIf shows). Connects to nothing.</summary>
+    public static IReadOnlyList<VaultDeploymentStep> Plan(VaultTarget target, IHostShell shell, DeploymentRequest request)
+    {
+        var prepare = request.Image is { } image
+            ? new[] { $"docker image inspect {image} || docker pull {image}" }
+            : new ReleaseStrategy(target, shell, request, _ => { }).PlanPrepare();
+        var migrate = request.SkipMigrations || (request.MigrationCommand is null && target.MigrationPreset == MigrationPreset.None)
+            ? "(no migrations)"
+            : string.Join(" ", request.MigrationCommand ?? Migrations.CommandFor(target.MigrationPreset, MigrationAction.Deploy)!)
+                + (request.TimingFor(target) == MigrationTiming.BeforeStop ? " (before the new slot starts; the live one serves)" : " (after the previous slot stopped)");
+        var ports = $"blue {target.SlotPort(TrafficSlot.Blue)}, green {target.SlotPort(TrafficSlot.Green)}";
+        var instance = target.ServiceManager switch
+        {
+            ServiceManagerKind.Systemd => $"systemctl start {target.ServiceName}@<idle port> (directory {target.ReleasesDirectory}/slots/<idle port>)",
+            ServiceManagerKind.Docker => $"docker create + start {target.ServiceName}-<idle port> (made like the live container, answering on the idle port)",
+            _ => $"PORT=<idle port> pm2 start <release>/<entry point> --name {target.ServiceName}-<idle port>",
+        };
+        return new List<VaultDeploymentStep>
+        {
+            Step(1, "Assess current state", "Step 1", TimeSpan.FromMinutes(5), $"read {target.UpstreamFilePath}: the live slot ({ports})", $"GET {target.HealthPath}, {target.VersionPath} on the live slot and through nginx (port {target.ProxyPort})"),
+            Step(2, "Lock and journal", "-", null, $"create {DeploymentReadiness.LockPath(target)}", $"journal in {DeploymentJournal.DirectoryOf(target)}"),
+            Step(3, "Back up", "Step 2.1", TimeSpan.FromMinutes(5), $"copy {target.EnvFilePath} (mode 600) and record the running version in {target.BackupPath}"),
+            Step(4, "Prepare new version (live slot serves)", "Step 4", TimeSpan.FromMinutes(10), prepare),
+            Step(5, "Check environment and migrate", "Step 5", TimeSpan.FromMinutes(3), $"required variables {string.Join(", ", target.RequiredVariables)} in {target.EnvFilePath}", migrate),
+            Step(6, "Start new version in the idle slot", "Blue-Green 1", TimeSpan.FromMinutes(2), "stop what ran in the idle slot before", instance),
+            Step(7, "Verify new version on its own port", "Steps 7-8", TimeSpan.FromMinutes(5), $"wait for {target.HealthPath} and {target.ReadyPath} on the idle port (up to {request.HealthTimeout.TotalSeconds:0} s)", $"{target.VersionPath} == the new version", "log: startup markers, no errors", request.Smoke is null ? "(smoke checks skipped)" : "the smoke checks against the idle port"),
+            Step(8, "Switch traffic", "Blue-Green 2", TimeSpan.FromMinutes(1), $"write {target.UpstreamFilePath} (server 127.0.0.1:<idle port>) atomically", "nginx -t; nginx -s reload" + (target.ProxyReload == ProxyReload.Systemctl ? " (systemctl reload nginx)" : ""), "wait until nginx's old workers have exited", $"verify through nginx: {target.HealthPath} 200 and the new version, 5 answers in a row"),
+            Step(9, "Drain and stop previous slot", "Blue-Green 3", TimeSpan.FromMinutes(2), request.KeepPrevious ? "keep the previous slot running (warm) for an instant switch back" : $"after {request.Drain.TotalSeconds:0} s, stop the previous slot (kept, stopped, for Undo-VaultDeployment)"),
+            Step(10, "Finish and record", "Steps 9-10", TimeSpan.FromMinutes(3), $"record the slots in {TrafficRecord.PathOf(target)}", $"keep the last {target.KeepReleases} releases (never a slot's)", "release the lock"),
+        };
+    }
+
+    public async Task<VaultDeploymentResult> RunAsync(CancellationToken cancellationToken)
+    {
+        // What the users see is nginx: the prober asks through it.
+        await _run.StartProberAsync(_request.ProbeInterval, cancellationToken, _target.ProxyPort).ConfigureAwait(false);
+        return await _run.ExecuteAsync(() => StepsAsync(cancellationToken), failure => RecoverAsync(failure, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    private void Detail(string text) => _run.Detail(text);
+
+    private TrafficSlot Idle => VaultTarget.Other(_live);
+
+    private async Task StepsAsync(CancellationToken cancellationToken)
+    {
+        var expected = ExpectedVersion.Unknown(_request.Source);
+        NewVersion? prepared = null;
+        await _run.StepAsync(1, async () =>
+        {
+            var env = await EnvironmentCheck.CheckAsync(_target, _shell, _redactor, null, cancellationToken).ConfigureAwait(false);
+            if (!env.Passed)
+            {
+                throw new VaultException(ErrorIds.EnvironmentInvalid, VaultErrorKind.InvalidData,
+                    $"{_target.DisplayName}: {(env.Exists ? "" : env.EnvFile + " does not exist; ")}missing or empty: {string.Join(", ", env.Missing.Concat(env.Empty))}. Nothing was changed.",
+                    $"Set the variables in {env.EnvFile} and deploy again.");
+            }
+
+            (_live, _record, _liveRecord) = await TrafficSwitch.ReadLiveAsync(_target, _shell, _slots, cancellationToken).ConfigureAwait(false);
+            var version = await VersionProbe.GetAsync(_slots.SlotTarget(_live, _liveRecord), _shell, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            _result.VersionBefore = version.Version;
+            _result.CommitBefore = version.Commit;
+            await TrafficSwitch.EnsureNginxServesAsync(_target, _shell, _live, new ExpectedVersion(version.Version, version.Commit, $"the {_live} slot"), cancellationToken)
+                .ConfigureAwait(false);
+            var idle = _record.Of(Idle);
+            return $"{_live} ({_target.SlotPort(_live)}, {_liveRecord.Instance}) serves {version.Version ?? "an unknown version"} ({version.ShortCommit}); "
+                + $"{Idle} ({_target.SlotPort(Idle)}) " + (idle is null ? "has no version yet" : $"had {idle.Release ?? idle.Instance}");
+        }, cancellationToken).ConfigureAwait(false);
+
+        await _run.StepAsync(2, async () =>
+        {
+            var lockPath = await _run.LockAsync(_request.ClearStaleLock, $"blue-green deploy {_request.Source} to the {Idle} slot" + (_request.Incident is null ? "" : $" for {_request.Incident}"),
+                async () =>
+                {
+                    // Read again under the lock: another run may have switched since step 1.
+                    (_live, _record, _liveRecord) = await TrafficSwitch.ReadLiveAsync(_target, _shell, _slots, cancellationToken).ConfigureAwait(false);
+                    _result.ReleaseBefore = _liveRecord.Release ?? (_release is null ? null : await _release.CurrentAsync(cancellationToken).ConfigureAwait(false));
+                    return new JObject { ["live"] = _live.ToString(), ["releaseBefore"] = _result.ReleaseBefore, ["versionBefore"] = _result.VersionBefore, ["commitBefore"] = _result.CommitBefore };
+                }, cancellationToken).ConfigureAwait(false);
+            return "lock " + lockPath;
+        }, cancellationToken).ConfigureAwait(false);
+
+        await _run.StepAsync(3, async () => (await Backups.CreateAsync(_target, _shell, _request.BackupNodeModules, cancellationToken).ConfigureAwait(false)).Path,
+            cancellationToken).ConfigureAwait(false);
+
+        await _run.StepAsync(4, async () =>
+        {
+            if (_release is not null)
+            {
+                var (name, version, commit) = await _release.PrepareAsync(cancellationToken).ConfigureAwait(false);
+                _result.ReleaseBefore ??= await _release.CurrentAsync(cancellationToken).ConfigureAwait(false);
+                prepared = new NewVersion(name, _release.MigrationDirectory, null, version, commit);
+            }
+            else
+            {
+                prepared = await ((ContainerSlots)_slots).PrepareAsync(_request.Image!, Detail, cancellationToken).ConfigureAwait(false);
+            }
+
+            _result.ReleaseAfter = prepared.Name;
+            expected = new ExpectedVersion(prepared.Version, prepared.Commit, prepared.Name);
+            return $"{prepared.Name} (version {prepared.Version ?? "unknown"})";
+        }, cancellationToken).ConfigureAwait(false);
+
+        await _run.StepAsync(5, async () =>
+        {
+            var check = await EnvironmentCheck.CheckAsync(_target, _shell, _redactor, prepared!.ReleasePath, cancellationToken).ConfigureAwait(false);
+            if (check.NewInExample.Count > 0)
+            {
+                Reporting.Current.Warning($"{_target.Name}: the new version's .env.example names variables the env file lacks: {string.Join(", ", check.NewInExample)}.");
+            }
+
+            return _migrations is not null && _request.TimingFor(_target) == MigrationTiming.BeforeStop
+                ? "env ok; " + await _migrations.RunAsync(cancellationToken).ConfigureAwait(false)
+                : _migrations is null ? "env ok; no migrations (Docker)" : "env ok; migrations after the previous slot stops";
+        }, cancellationToken).ConfigureAwait(false);
+
+        await _run.StepAsync(6, async () =>
+        {
+            if (_slots is ContainerSlots containers)
+            {
+                containers.Template = _liveRecord;
+                containers.TemplateSlot = _live;
+            }
+
+            var old = _record.Of(Idle);
+            if (old is not null && old.Instance == _liveRecord.Instance)
+            {
+                old = null;
+            }
+
+            _started = new SlotRecord(_slots.InstanceFor(Idle), prepared!.Name, prepared.ReleasePath, prepared.Image, prepared.Version, prepared.Commit);
+            _started = await _slots.StartNewAsync(Idle, old, prepared, _request.StopTimeout, cancellationToken).ConfigureAwait(false);
+            return $"started {_started.Instance} on port {_target.SlotPort(Idle)} ({Idle}) from {prepared.ReleasePath ?? prepared.Image}";
+        }, cancellationToken).ConfigureAwait(false);
+
+        await _run.StepAsync(7, async () =>
+        {
+            var slotTarget = _slots.SlotTarget(Idle, _started!);
+            var since = DateTimeOffset.UtcNow.AddSeconds(-5);
+            var (health, version) = await BackendVerification.WaitServingAsync(slotTarget, _shell, _request.HealthTimeout, ProgressId + 1, cancellationToken).ConfigureAwait(false);
+            expected.Check(_target, version);
+            var (source, entries) = await LogReader.ReadAsync(slotTarget, _shell, VaultLogSource.Auto, 500, since, cancellationToken).ConfigureAwait(false);
+            var log = LogParser.Verify(entries, LogParser.DefaultMarkers(slotTarget), slotTarget, source);
+            if (log.ErrorCount > 0 || log.StackTraceCount > 0)
+            {
+                throw new VaultException(ErrorIds.LogErrors, VaultErrorKind.InvalidData,
+                    $"{_target.DisplayName}: the log ({source}) of the {Idle} slot shows {log.ErrorCount} error(s) since its start: {_redactor.Redact(log.FirstError)}");
+            }
+
+            var detail = BackendVerification.Describe(health, version) + $" on port {slotTarget.Port}";
+            if (_request.Smoke is { } smoke)
+            {
+                var failure = await SmokeRunner.RunForDeploymentAsync(slotTarget, _shell, smoke, _redactor, maintenance: false, cancellationToken).ConfigureAwait(false);
+                if (failure is not null)
+                {
+                    throw new VaultException(ErrorIds.SmokeTestFailed, VaultErrorKind.InvalidOperation, $"{_target.DisplayName} ({Idle} slot, never switched to): {failure}");
+                }
+
+                detail += "; all smoke checks passed";
+            }
+
+            return detail;
+        }, cancellationToken).ConfigureAwait(false);
+
+        await _run.StepAsync(8, async () =>
+        {
+            _record = _record.With(Idle, _started!).With(_live, _liveRecord);
+            _previousLive = _live;
+            _switched = true;
+            var detail = await TrafficSwitch.SwitchAsync(_target, _shell, _record, Idle, expected, cancellationToken).ConfigureAwait(false);
+            _record = _record with { Live = Idle, SwitchedAt = DateTimeOffset.UtcNow };
+            _live = Idle;
+            _liveRecord = _started!;
+            _started = null;
+            _switchVerified = true;
+            return detail + $"; {_previousLive} no longer gets traffic";
+        }, cancellationToken).ConfigureAwait(false);
+
+        await _run.StepAsync(9, async () =>
+        {
+            var previous = Idle;
+            var previousRecord = _record.Of(previous)!;
+            string detail;
+            if (_request.KeepPrevious)
+            {
+                detail = $"{previousRecord.Instance} ({previous}, port {_target.SlotPort(previous)}) kept running: Undo-VaultDeployment switches back without a start";
+            }
+            else
+            {
+                await Task.Delay(_request.Drain, cancellationToken).ConfigureAwait(false);
+                detail = await _slots.StopAsync(previous, previousRecord, _request.StopTimeout, cancellationToken).ConfigureAwait(false) + $" after a {_request.Drain.TotalSeconds:0} s drain";
+            }
+
+            if (_migrations is not null && _request.TimingFor(_target) == MigrationTiming.AfterStop)
+            {
+                detail += "; " + await _migrations.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return detail;
+        }, cancellationToken).ConfigureAwait(false);
+
+        await _run.StepAsync(10, async () =>
+        {
+            if (_release is not null)
+            {
+                var store = new Releases.ReleaseStore(_target, _shell);
+                var keep = new[] { _record.Blue?.Release, _record.Green?.Release, _result.ReleaseBefore, _result.ReleaseAfter }.Where(r => r is not null).Cast<string>();
+                var removed = await store.PruneAsync(keep, cancellationToken).ConfigureAwait(false);
+                return removed.Count == 0 ? "kept every release" : "removed releases " + string.Join(", ", removed);
+            }
+
+            return "done";
+        }, cancellationToken).ConfigureAwait(false);
+
+        _result.Status = DeploymentStatus.Succeeded;
+        var served = await ProxyVerification.ReadAsync(_target, _shell, cancellationToken).ConfigureAwait(false);
+        _result.VersionAfter = served.Version ?? _liveRecord.Version;
+        _result.CommitAfter = served.Commit ?? _liveRecord.Commit;
+    }
+
+    /// <summary>
+    /// Before the switch the live slot never stopped: the new slot's instance is stopped (kept for its log) and marked
+    /// failed so no switch goes to it. After the switch, traffic goes back to the previous slot, still running.
+    /// </summary>
+    private async Task RecoverAsync(VaultException failure, CancellationToken cancellationToken)
+    {
+        if (!_switched)
+        {
+            _result.VersionAfter = _result.VersionBefore;
+            _result.CommitAfter = _result.CommitBefore;
+            if (_started is not null)
+            {
+                try
+                {
+                    Detail($"stopping {_started.Instance}: it failed before any traffic reached it");
+                    await _slots.StopAsync(Idle, _started, _request.StopTimeout, CancellationToken.None).ConfigureAwait(false);
+                    await _record.With(Idle, _started with { Failed = true }).WriteAsync(_target, _shell, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (VaultException ex)
+                {
+                    Reporting.Current.Warning($"{_target.Name}: the new version in the {Idle} slot ({_started.Instance}) could not be stopped: {ex.Message} It gets no traffic.");
+                }
+            }
+            else if (_release is not null && failure.ErrorId is not ErrorIds.DeploymentLocked and not ErrorIds.DeploymentLockStale)
+            {
+                await _release.DiscardAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        if (_switchVerified)
+        {
+            // The new version serves, verified through nginx: a failure while the previous slot drains or the releases
+            // are pruned does not undo that.
+            _result.Status = DeploymentStatus.Succeeded;
+            _result.VersionAfter = _liveRecord.Version;
+            _result.CommitAfter = _liveRecord.Commit;
+            Reporting.Current.Warning($"{_target.Name}: the {_live} slot serves {_result.Source}, but the end of the run failed: {_result.Error} Check the {VaultTarget.Other(_live)} slot (Get-VaultTrafficState).");
+            await _record.WriteAsync(_target, _shell, CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
+
+        var back = _previousLive;
+        Reporting.Current.Warning($"{_target.Name}: {_result.Error} Switching traffic back to the {back} slot.");
+        await _run.JournalAsync("rollback", "start", detail: failure.ErrorId).ConfigureAwait(false);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            var backRecord = _record.Of(back)!;
+            var expectedBack = new ExpectedVersion(_result.VersionBefore, _result.CommitBefore, $"the {back} slot");
+            await TrafficSwitch.SwitchAsync(_target, _shell, _record, back, expectedBack, cancellationToken).ConfigureAwait(false);
+            var failed = VaultTarget.Other(back);
+            _record = _record with { Live = back, SwitchedAt = DateTimeOffset.UtcNow };
+            if (_record.Of(failed) is { } bad)
+            {
+                await _slots.StopAsync(failed, bad, _request.StopTimeout, cancellationToken).ConfigureAwait(false);
+                _record = _record.With(failed, bad with { Failed = true });
+            }
+
+            await _record.WriteAsync(_target, _shell, cancellationToken).ConfigureAwait(false);
+            _result.Status = DeploymentStatus.RolledBack;
+            _result.ReleaseAfter = _result.ReleaseBefore;
+            _result.VersionAfter = _result.VersionBefore;
+            _result.CommitAfter = _result.CommitBefore;
+            await _run.JournalAsync("rollback", "end", "Succeeded", $"nginx serves the {back} slot ({backRecord.Instance}) again", watch.Elapsed.TotalMilliseconds).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            var cause = RunbookRun.Failure(ex);
+            _result.Status = DeploymentStatus.Failed;
+            _result.Error = _redactor.Redact($"{failure.Message} Switching back failed too: {cause.Message}");
+            await _run.JournalAsync("rollback", "end", "Failed", cause.Message, watch.Elapsed.TotalMilliseconds).ConfigureAwait(false);
+            Reporting.Current.Warning($"{_target.Name}: SWITCHING BACK FAILED: {_redactor.Redact(cause.Message)} Check what nginx serves now (Get-VaultTrafficState).");
+        }
+    }
+
+    private static VaultDeploymentStep Step(int number, string name, string runbook, TimeSpan? target, params string[] commands) =>
+        new() { Number = number, Name = name, Runbook = runbook, Target = target, Commands = commands };
+}
