@@ -55,8 +55,22 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
     [Parameter]
     public SwitchParameter SkipMigration { get; set; }
 
+    /// <summary>When migrations run (default: after the stop in place; before the new slot starts with blue-green).</summary>
     [Parameter]
     public MigrationTiming MigrationTiming { get; set; } = MigrationTiming.AfterStop;
+
+    /// <summary>InPlace, or BlueGreen (the default for targets with a proxy).</summary>
+    [Parameter]
+    public DeploymentStrategyKind Strategy { get; set; } = DeploymentStrategyKind.Default;
+
+    /// <summary>Blue-green: seconds the previous slot keeps running after the switch (and its nginx workers are gone) before it stops.</summary>
+    [Parameter]
+    [ValidateRange(0, 3600)]
+    public int DrainSec { get; set; } = 2;
+
+    /// <summary>Blue-green: keep the previous slot running (warm) for an instant switch back.</summary>
+    [Parameter]
+    public SwitchParameter KeepPrevious { get; set; }
 
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -112,6 +126,11 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
                 $"{target.DisplayName} is run by Docker; deploy an image with -Image.");
         }
 
+        if (Request().StrategyFor(target) == DeploymentStrategyKind.BlueGreen)
+        {
+            BlueGreenRunner.Validate(target, Request());
+        }
+
         if (MigrationCommand is { } command && command.Any(word => word.IndexOf('\0') >= 0))
         {
             throw new VaultException(ErrorIds.InvalidMigrationCommand, VaultErrorKind.InvalidArgument, "-MigrationCommand contains a NUL character.");
@@ -119,19 +138,27 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
     }
 
     protected override string Action(VaultTarget target) =>
-        $"Deploy {Request().Source} ({target.ServiceManager} service {target.ServiceName}, {target.AppPath})";
+        Request().StrategyFor(target) == DeploymentStrategyKind.BlueGreen
+            ? $"Deploy {Request().Source} blue-green ({target.ServiceManager} {target.ServiceName}: start it in the idle slot, verify it, switch nginx)"
+            : $"Deploy {Request().Source} ({target.ServiceManager} service {target.ServiceName}, {target.AppPath})";
 
     protected override void WhatIfDetails(VaultTarget target)
     {
-        foreach (var step in DeploymentRunner.Plan(target, Hosts.For(target), Request()))
+        var plan = Request().StrategyFor(target) == DeploymentStrategyKind.BlueGreen
+            ? BlueGreenRunner.Plan(target, Hosts.For(target), Request())
+            : DeploymentRunner.Plan(target, Hosts.For(target), Request());
+        foreach (var step in plan)
         {
-            ShouldProcess($"  Step {step.Number}/10 {step.Name} [{step.Runbook}]: {string.Join("; ", step.Commands)}", "", "");
+            ShouldProcess($"  Step {step.Number}/{plan.Count} {step.Name} [{step.Runbook}]: {string.Join("; ", step.Commands)}", "", "");
         }
     }
 
     internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
     {
-        var result = await new DeploymentRunner(target, shell, Request(), Redactor).RunAsync(cancellationToken).ConfigureAwait(false);
+        var request = Request();
+        var result = request.StrategyFor(target) == DeploymentStrategyKind.BlueGreen
+            ? await new BlueGreenRunner(target, shell, request, Redactor).RunAsync(cancellationToken).ConfigureAwait(false)
+            : await new DeploymentRunner(target, shell, request, Redactor).RunAsync(cancellationToken).ConfigureAwait(false);
         if (result.Status == DeploymentStatus.RolledBack)
         {
             output.Error(ErrorRecords.Create(ErrorIds.DeploymentRolledBack, ErrorCategory.InvalidResult,
@@ -159,7 +186,11 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
         Maintenance = Maintenance,
         BackupNodeModules = BackupNodeModules,
         SkipMigrations = SkipMigration,
-        MigrationTiming = MigrationTiming,
+        // Not given: the strategy's own default (blue-green migrates before the new slot starts).
+        MigrationTiming = MyInvocation.BoundParameters.ContainsKey(nameof(MigrationTiming)) ? MigrationTiming : null,
+        Strategy = Strategy,
+        Drain = TimeSpan.FromSeconds(DrainSec),
+        KeepPrevious = KeepPrevious,
         MigrationCommand = MigrationCommand,
         StopTimeout = TimeSpan.FromSeconds(StopTimeoutSec),
         HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),

@@ -38,6 +38,15 @@ public sealed class UndoVaultDeploymentCommand : VaultActionCmdlet
     [ValidateRange(1, 3600)]
     public int HealthTimeoutSec { get; set; } = 60;
 
+    /// <summary>Blue-green: keep the slot traffic leaves running (by default it stops after -DrainSec).</summary>
+    [Parameter]
+    public SwitchParameter KeepPrevious { get; set; }
+
+    /// <summary>Blue-green: seconds the slot traffic leaves keeps running after the switch before it stops.</summary>
+    [Parameter]
+    [ValidateRange(0, 3600)]
+    public int DrainSec { get; set; } = 2;
+
     /// <summary>Skips the confirmation and clears a stale lock left by a dead run.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -61,6 +70,8 @@ public sealed class UndoVaultDeploymentCommand : VaultActionCmdlet
             ClearStaleLock = Force,
             StopTimeout = TimeSpan.FromSeconds(StopTimeoutSec),
             HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),
+            KeepPrevious = KeepPrevious,
+            Drain = TimeSpan.FromSeconds(DrainSec),
         };
         var shell = Hosts.For(target);
         _plan = Run((_, token) => new RollbackRunner(target, shell, Redactor).PlanAsync(request, token));
