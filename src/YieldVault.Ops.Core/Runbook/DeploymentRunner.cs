@@ -50,7 +50,7 @@ public sealed partial class DeploymentRunner
         _strategy = _request.Image is not null
             ? DeploymentStrategies.CreateDocker(_target, _shell, _request, Detail)
             : new ReleaseStrategy(_target, _shell, _request, Detail);
-        await using var monitor = await DowntimeMonitor.StartAsync(_shell, _target.Port, _target.HealthPath, _request.ProbeInterval, cancellationToken).ConfigureAwait(false);
+        await using var monitor = await DowntimeMonitor.StartAsync(_shell, _target.Port, _target.HealthPath, _request.ProbeInterval, _target.HealthyStatusCodes, cancellationToken).ConfigureAwait(false);
         DeploymentLock? held = null;
         var stopped = false;
         string? expectedVersion = null, expectedCommit = null;

@@ -53,7 +53,7 @@ internal sealed class DockerUndoRunner
         result.VersionBefore = before.Version;
         result.CommitBefore = before.Commit;
         var baseUri = await _shell.GetHttpBaseAsync(_target.Port, cancellationToken).ConfigureAwait(false);
-        await using var monitor = DowntimeMonitor.Start(baseUri, _target.HealthPath, TimeSpan.FromMilliseconds(25), cancellationToken);
+        await using var monitor = DowntimeMonitor.Start(baseUri, _target.HealthPath, TimeSpan.FromMilliseconds(25), _target.HealthyStatusCodes, cancellationToken);
         DeploymentLock? held = null;
         DeploymentJournal? journal = null;
         Containers found = seen;

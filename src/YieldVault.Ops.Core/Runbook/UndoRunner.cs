@@ -125,7 +125,7 @@ echo died-before-switch";
         var before = await VersionProbe.GetAsync(_target, _shell, TimeSpan.FromSeconds(3), cancellationToken).ConfigureAwait(false);
         result.VersionBefore = before.Version;
         result.CommitBefore = before.Commit;
-        await using var monitor = await DowntimeMonitor.StartAsync(_shell, _target.Port, _target.HealthPath, TimeSpan.FromMilliseconds(25), cancellationToken).ConfigureAwait(false);
+        await using var monitor = await DowntimeMonitor.StartAsync(_shell, _target.Port, _target.HealthPath, TimeSpan.FromMilliseconds(25), _target.HealthyStatusCodes, cancellationToken).ConfigureAwait(false);
         DeploymentLock? held = null;
         DeploymentJournal? journal = null;
         var store = new ReleaseStore(_target, _shell);
