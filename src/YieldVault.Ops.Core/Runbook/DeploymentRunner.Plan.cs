@@ -17,7 +17,7 @@ public sealed partial class DeploymentRunner
         var prepare = request.Image is { } image
             ? new[] { $"docker pull {image} (unless present)", $"docker create (restart unless-stopped, port {target.Port}, env file {target.EnvFilePath})" }
             : request.Ref is not null
-                ? new[] { $"git fetch + checkout {request.Ref} into a new release", "npm ci --include=dev; npm run build; npm prune --omit=dev; test -f dist/index.js", "link the env file" }
+                ? new[] { $"git fetch + checkout {request.Ref} into a new release", Releases.ReleaseRecipe.Describe(target), "link the env file" }
                 : new[] { $"download {request.Artifact}", $"sha256sum == {request.Sha256}", "tar -xzf into a new release", "link the env file" };
         var list = new List<VaultDeploymentStep>
         {
