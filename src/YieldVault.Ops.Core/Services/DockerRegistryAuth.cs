@@ -194,10 +194,11 @@ internal static class DockerRegistryAuth
             ? $"{target.DisplayName}: the registry {registry} refused to let the Docker engine at {engine} pull {image} ({reason}). No credentials were sent: " +
               $"no -RegistryCredential, and no auth for {registry} in the host's ~/.docker/config.json. Nothing was changed; the current version still serves."
             : $"{target.DisplayName}: the registry {registry} refused the credentials from {auth.Source} for {image} ({reason}). Nothing was changed; the current version still serves.";
-        return new VaultException("ImagePullUnauthorized", VaultErrorKind.AuthenticationError, message,
-            auth is null
-                ? $"Pass -RegistryCredential (Get-Credential) to Invoke-VaultDeployment, or log in on the host as the target's user: docker login {registry}."
-                : $"Check the user name and password (or token) for {registry} and that it may pull {DockerImages.Split(image).Repository}; then deploy again.");
+        // What to do is part of the message too: a deployment's result keeps the message only.
+        var action = auth is null
+            ? $"Pass -RegistryCredential (Get-Credential) to Invoke-VaultDeployment, or log in on the host as the target's user: docker login {registry}."
+            : $"Check the user name and password (or token) for {registry} and that it may pull {DockerImages.Split(image).Repository}; then deploy again.";
+        return new VaultException("ImagePullUnauthorized", VaultErrorKind.AuthenticationError, message + " " + action, action);
     }
 
     public static bool IsAuthRefusal(string reason)
