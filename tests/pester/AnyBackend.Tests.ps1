@@ -206,6 +206,67 @@ Describe 'The plain backend with PM2 on <Where>, from a targets file only' -ForE
     }
 }
 
+Describe 'A monorepo app with a build step (AppSubdirectory), with PM2 on this machine' {
+    BeforeAll {
+        $pm2 = New-TestPm2Workspace -User root
+        $dir = Join-Path $pm2.Directory 'mono'
+        [void][IO.Directory]::CreateDirectory($dir)
+        $origin = New-TestPlainOrigin -Directory $dir
+        $app = New-TestPlainCheckout -Origin $origin -Path (Join-Path $dir 'app') -Ref v3.0.0-monorepo
+        # The runbook's plain layout, built by hand once: dependencies at the workspace root, the build in apps/api.
+        & npm ci --prefix $app --no-audit --no-fund --loglevel=error | Out-Null
+        & npm run build --prefix "$app/apps/api" --silent | Out-Null
+        $port = Get-FreeTcpPort
+        Set-Content -LiteralPath "$app/apps/api/.env" -Value "PORT=$port`nAPI_TOKEN=$Token`n"
+        & chmod 600 "$app/apps/api/.env"
+        $script:Pm2Spaces = @($script:Pm2Spaces) + [pscustomobject]@{ Pm2Ws = $pm2 } | Where-Object { $_ }
+        $target = Get-PlainTarget @{
+            Name = 'mono-1'; ServiceManager = 'Pm2'; ServiceName = 'plain-backend'; Port = $port; AppPath = $app; AppSubdirectory = 'apps/api'
+            Pm2Home = $pm2.Pm2Home; HealthPath = '/healthz'; ReadyPath = ''; VersionPath = ''; RequiredVariables = @('PORT'); MigrationPreset = 'None'
+            SmokePreset = 'None'; StartupMarkers = @('listening on port {Port}')
+            LogPath = "$dir/logs/not-a-file.log"; BackupPath = "$dir/backups"; StatePath = "$dir/state"
+        } 'mono'
+        $started = $target | Start-VaultBackend -Confirm:$false
+    }
+
+    It 'starts the app from its subdirectory: its ecosystem file, its build output, its .env' {
+        $started.Healthy | Should-BeTrue
+        $p = Get-PlainProcess $pm2
+        $p.RealCwd | Should-Be "$app/apps/api"
+        $p.ExecPath | Should-Be "$app/apps/api/dist/server.js"
+        ($target | Get-VaultBackendVersion).Version | Should-Be '3.0.0-monorepo'
+    }
+
+    It 'deploys v3.0.1-monorepo: installs at the workspace root, builds in apps/api, links the env file there' {
+        $r = $target | Invoke-VaultDeployment -Ref v3.0.1-monorepo -Verbose 4>&1 -ErrorVariable errs | Tee-Object -Variable all |
+            Where-Object { $_.PSObject.TypeNames[0] -eq 'YieldVault.Ops.VaultDeploymentResult' }
+        $errs.Count | Should-Be 0
+        $r.Status | Should-Be 'Succeeded'
+        $r.VersionBefore | Should-Be '3.0.0-monorepo'
+        $r.VersionAfter | Should-Be '3.0.1-monorepo'
+        $release = "$app-releases/releases/$($r.ReleaseAfter)"
+        $ran = ($all | Where-Object { $_ -is [Management.Automation.VerboseRecord] } | Out-String)
+        $ran | Should-BeLikeString "*npm installs the dependencies in $release (package-lock.json)*"
+        $ran | Should-BeLikeString '*npm ci --include=dev*npm run build*npm prune --omit=dev*'
+        $ran | Should-BeLikeString '*verify the entry point dist/server.js ("main" of package.json)*'
+        Test-Path -LiteralPath "$release/apps/api/dist/server.js" | Should-BeTrue
+        (& readlink -- "$release/apps/api/.env") | Should-Be "$app-releases/shared/.env"
+        Test-Path -LiteralPath "$release/.env" | Should-BeFalse
+        # The adopted first release kept its env file in apps/api too, now a link to the shared one.
+        (& readlink -- "$app-releases/releases/$($r.ReleaseBefore)/apps/api/.env") | Should-Be "$app-releases/shared/.env"
+        (Get-PlainProcess $pm2).RealCwd | Should-Be "$release/apps/api"
+        Get-Features $port | Should-ContainCollection @('monorepo')
+        (Get-RunText $r $all) | Should-NotBeLikeString "*$Token*"
+    }
+
+    It 'goes back with Undo-VaultDeployment' {
+        $r = $target | Undo-VaultDeployment -Force
+        $r.Status | Should-Be 'Succeeded'
+        $r.VersionAfter | Should-Be '3.0.0-monorepo'
+        (Get-Features $port) -contains 'monorepo' | Should-BeFalse
+    }
+}
+
 Describe 'Health rules of a target' {
     BeforeAll {
         $ws = $script:Pm2Spaces | Select-Object -First 1
