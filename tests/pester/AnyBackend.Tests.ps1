@@ -167,6 +167,7 @@ Describe 'The plain backend with PM2 on <Where>, from a targets file only' -ForE
     }
 
     It 'refuses a release whose lock file needs pnpm, which is not installed, before anything stops' {
+        Get-Command pnpm -CommandType Application -ErrorAction Ignore | Should-BeNull -Because 'this case needs a host without pnpm (the tests install none)'
         $pidBefore = (@(Get-TestPm2List -Workspace $pm2 | Where-Object name -EQ 'plain-backend'))[0].pid
         $r = $target | Invoke-VaultDeployment -Ref v2.2.0-pnpm -ErrorVariable errs -ErrorAction SilentlyContinue
         $r.Status | Should-Be 'Failed'
