@@ -9,7 +9,9 @@ $script:DebianPackages = @(
     'git', 'openssh-server', 'openssh-client', 'docker.io', 'busybox-static', 'nginx',
     'postgresql', 'postgresql-client', 'procps', 'lsof', 'iproute2', 'curl', 'ca-certificates',
     # the systemd "app server" test image is a debootstrap root
-    'debootstrap'
+    'debootstrap',
+    # a private registry on 127.0.0.1 (htpasswd auth) for pulls with registry credentials
+    'docker-registry', 'apache2-utils'
 )
 
 $script:Pm2Install = 'npm install -g pm2@7.0.4'
@@ -26,6 +28,8 @@ $script:TestPrograms = @(
     @{ Name = 'postgres'; Demo = $true; Paths = '/usr/lib/postgresql/*/bin/postgres'; Package = 'postgresql' }
     @{ Name = 'psql'; Demo = $true; Paths = '/usr/bin/psql'; Package = 'postgresql-client' }
     @{ Name = 'debootstrap'; Paths = '/usr/sbin/debootstrap'; Package = 'debootstrap' }
+    @{ Name = 'docker-registry'; Paths = '/usr/bin/docker-registry'; Package = 'docker-registry' }
+    @{ Name = 'htpasswd'; Paths = '/usr/bin/htpasswd'; Package = 'apache2-utils' }
     @{ Name = 'git'; Demo = $true; Paths = '/usr/bin/git'; Package = 'git' }
     @{ Name = 'curl'; Paths = '/usr/bin/curl'; Package = 'curl' }
     @{ Name = 'lsof'; Paths = '/usr/bin/lsof'; Package = 'lsof' }

@@ -224,7 +224,7 @@ Describe 'Faults after the stop: the runner rolls back and the old version serve
         @{ Case = 'readiness never comes (v1.3.3-notready)'; Tag = 'v1.3.3-notready'; ErrorId = 'HealthCheckTimeout'; Message = '*not ready*'; Migration = $null }
         @{ Case = 'the version differs after the start (v1.3.4-wrongversion)'; Tag = 'v1.3.4-wrongversion'; ErrorId = 'VersionMismatch'; Message = '*reports 1.4.0, expected 1.3.4-wrongversion*'; Migration = $null }
         @{ Case = 'the migration fails (exit 3)'; Tag = 'v1.3.0'; ErrorId = 'MigrationFailed'; Message = '*exit code 3*'; Migration = @('sh', '-c', 'exit 3') }
-        @{ Case = '/health answers {"status":{}} (v1.3.5-oddhealth)'; Tag = 'v1.3.5-oddhealth'; ErrorId = 'HealthCheckTimeout'; Message = '*"status" that is not a string (a JSON Object)*'; Migration = $null }
+        @{ Case = '/health answers {"status":{}} (v1.3.5-oddhealth)'; Tag = 'v1.3.5-oddhealth'; ErrorId = 'HealthCheckTimeout'; Message = "*'status' is a JSON Object, not a string*"; Migration = $null }
     ) {
         $before = Get-WsState $Local
         $p = @{ Artifact = $Art[$Tag].Artifact; Sha256 = $Art[$Tag].Sha256; HealthTimeoutSec = 6 }

@@ -285,6 +285,24 @@ public static class ErrorIds
     /// <summary>A failure YieldVault.Ops did not expect (a defect): the run still ends, journals it and rolls back where it stopped the service.</summary>
     public const string UnexpectedFailure = nameof(UnexpectedFailure);
 
+    /// <summary>A release was prepared but its entry point (the target's EntryPoint, main of package.json, else dist/index.js) is not there, and the release had no build step to make it; nothing was stopped.</summary>
+    public const string EntryPointNotFound = nameof(EntryPointNotFound);
+
+    /// <summary>The new release's files (its package.json and lock files) could not be read to choose how to install and build it; nothing was stopped.</summary>
+    public const string ReleaseUnreadable = nameof(ReleaseUnreadable);
+
+    /// <summary>The new release (or its AppSubdirectory) has no package.json, so there is nothing to install or start; nothing was stopped.</summary>
+    public const string PackageJsonNotFound = nameof(PackageJsonNotFound);
+
+    /// <summary>The release's lock file asks for pnpm or yarn, which is not installed on the host; nothing was stopped.</summary>
+    public const string PackageManagerNotFound = nameof(PackageManagerNotFound);
+
+    /// <summary>The registry refused to let the engine pull the image: no credentials, or wrong ones; nothing was stopped.</summary>
+    public const string ImagePullUnauthorized = nameof(ImagePullUnauthorized);
+
+    /// <summary>-RegistryCredential has no user name or no password (or token); nothing was changed.</summary>
+    public const string InvalidRegistryCredential = nameof(InvalidRegistryCredential);
+
     // Probes and dependencies: health, version and log of the backend; its database and Stellar RPC (results' ErrorId).
 
     /// <summary>The backend did not answer its health endpoint at all.</summary>

@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using System.Diagnostics;
 using System.Net.Http;
 using System.Threading;
@@ -39,14 +41,19 @@ public sealed class DowntimeMonitor : IAsyncDisposable
     private readonly CancellationTokenSource _stop;
     private readonly Task<DowntimeReport> _loop;
 
-    private DowntimeMonitor(Uri url, Func<CancellationToken, Task<Uri>>? resolve, TimeSpan interval, CancellationToken cancellationToken)
+    private DowntimeMonitor(Uri url, Func<CancellationToken, Task<Uri>>? resolve, TimeSpan interval, IReadOnlyList<int>? serving, CancellationToken cancellationToken)
     {
         _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        _loop = Task.Run(() => RunAsync(url, resolve, interval, _stop.Token));
+        var codes = serving is { Count: > 0 } ? serving.ToArray() : new[] { 200 };
+        _loop = Task.Run(() => RunAsync(url, resolve, interval, codes, _stop.Token));
     }
 
     public static DowntimeMonitor Start(Uri baseUri, string healthPath, TimeSpan interval, CancellationToken cancellationToken) =>
-        new(new Uri(baseUri, healthPath), null, interval, cancellationToken);
+        Start(baseUri, healthPath, interval, null, cancellationToken);
+
+    /// <param name="serving">The status codes that count as serving (the target's HealthyStatusCodes); null: 200.</param>
+    public static DowntimeMonitor Start(Uri baseUri, string healthPath, TimeSpan interval, IReadOnlyList<int>? serving, CancellationToken cancellationToken) =>
+        new(new Uri(baseUri, healthPath), null, interval, serving, cancellationToken);
 
     /// <summary>
     /// Probes <paramref name="port"/> on the host through <paramref name="shell"/>. Over SSH that is a port forward of
@@ -54,11 +61,16 @@ public sealed class DowntimeMonitor : IAsyncDisposable
     /// reconnected SSH connection forwards anew) and the probe retried; when the host cannot be reached at all the
     /// probe is unobserved, not downtime (a cut connection said nothing about the backend).
     /// </summary>
-    public static async Task<DowntimeMonitor> StartAsync(IHostShell shell, int port, string healthPath, TimeSpan interval, CancellationToken cancellationToken)
+    public static Task<DowntimeMonitor> StartAsync(IHostShell shell, int port, string healthPath, TimeSpan interval, CancellationToken cancellationToken) =>
+        StartAsync(shell, port, healthPath, interval, null, cancellationToken);
+
+    /// <param name="serving">The status codes that count as serving (the target's HealthyStatusCodes); null: 200.</param>
+    public static async Task<DowntimeMonitor> StartAsync(IHostShell shell, int port, string healthPath, TimeSpan interval, IReadOnlyList<int>? serving,
+        CancellationToken cancellationToken)
     {
         var baseUri = await shell.GetHttpBaseAsync(port, cancellationToken).ConfigureAwait(false);
         return new DowntimeMonitor(new Uri(baseUri, healthPath), async token => new Uri(await shell.GetHttpBaseAsync(port, token).ConfigureAwait(false), healthPath),
-            interval, cancellationToken);
+            interval, serving, cancellationToken);
     }
 
     public async Task<DowntimeReport> StopAsync()
@@ -77,7 +89,7 @@ public sealed class DowntimeMonitor : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private static async Task<DowntimeReport> RunAsync(Uri url, Func<CancellationToken, Task<Uri>>? resolve, TimeSpan interval, CancellationToken token)
+    private static async Task<DowntimeReport> RunAsync(Uri url, Func<CancellationToken, Task<Uri>>? resolve, TimeSpan interval, int[] serving, CancellationToken token)
     {
         var clock = Stopwatch.StartNew();
         int probes = 0, failed = 0, unobserved = 0;
@@ -89,12 +101,12 @@ public sealed class DowntimeMonitor : IAsyncDisposable
             bool? ok = null;
             try
             {
-                ok = await ProbeAsync(url, token).ConfigureAwait(false);
+                ok = await ProbeAsync(url, serving, token).ConfigureAwait(false);
                 if (ok == false && resolve is not null)
                 {
                     ok = null;
                     var current = await resolve(token).ConfigureAwait(false);
-                    ok = current == url ? false : await ProbeAsync(url = current, token).ConfigureAwait(false);
+                    ok = current == url ? false : await ProbeAsync(url = current, serving, token).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -153,14 +165,14 @@ public sealed class DowntimeMonitor : IAsyncDisposable
         };
     }
 
-    private static async Task<bool> ProbeAsync(Uri url, CancellationToken token)
+    private static async Task<bool> ProbeAsync(Uri url, int[] serving, CancellationToken token)
     {
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
             timeout.CancelAfter(TimeSpan.FromSeconds(2));
             using var response = await Client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-            return (int)response.StatusCode == 200;
+            return Array.IndexOf(serving, (int)response.StatusCode) >= 0;
         }
         catch (Exception ex) when (ex is HttpRequestException or System.IO.IOException || (ex is OperationCanceledException && !token.IsCancellationRequested))
         {

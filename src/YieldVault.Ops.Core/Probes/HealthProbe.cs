@@ -37,20 +37,21 @@ public static class HealthProbe
         Timeout = System.Threading.Timeout.InfiniteTimeSpan,
     };
 
+    /// <summary>
+    /// The health endpoint under the target's health rules, and the readiness endpoint when asked and the target has
+    /// one (a target without a ReadyPath is not less healthy for it: Ready stays null).
+    /// </summary>
     public static async Task<VaultHealthResult> CheckAsync(VaultTarget target, IHostShell shell, bool checkReady, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var baseUri = await shell.GetHttpBaseAsync(target.Port, cancellationToken).ConfigureAwait(false);
         var serverUrl = $"http://localhost:{target.Port}{target.HealthPath}";
         var health = await GetAsync(baseUri, target.HealthPath, timeout, cancellationToken).ConfigureAwait(false);
         var checks = new Dictionary<string, string>(StringComparer.Ordinal);
-        string? status = null;
         string? environment = null;
         double? uptime = null;
         if (health.Json is { } json)
         {
-            // A value of another type (an object where a string belongs) is no answer, never an exception.
-            status = Text(json["status"]);
-            environment = Text(json["environment"]);
+            environment = json["environment"]?.Type == JTokenType.String ? (string?)json["environment"] : null;
             uptime = json["uptime"]?.Type is JTokenType.Float or JTokenType.Integer ? (double?)json["uptime"] : null;
             if (json["checks"] is JObject checkObject)
             {
@@ -61,23 +62,21 @@ public static class HealthProbe
             }
         }
 
+        var verdict = HealthRules.EvaluateHealth(target, health.StatusCode, health.Body, health.Json);
         var error = health.Error;
-        if (error is null && health.StatusCode is not null && health.Json is null)
+        if (error is null && health.StatusCode is not null && !verdict.Passed && HealthRules.IsHealthyStatusCode(target, health.StatusCode))
         {
-            error = $"{serverUrl} answered {health.StatusCode} but not with JSON.";
-        }
-        else if (error is null && health.Json?["status"] is { } statusToken && status is null)
-        {
-            error = $"{serverUrl} answered {health.StatusCode} with a \"status\" that is not a string (a JSON {statusToken.Type}).";
+            // A healthy status code with an answer the rules do not accept: say why, so the rules can be fixed if they are wrong.
+            error = $"{serverUrl}: {verdict.Problem}.";
         }
 
-        var healthy = health.StatusCode == 200 && string.Equals(status, "healthy", StringComparison.OrdinalIgnoreCase);
+        var healthy = verdict.Passed;
         bool? ready = null;
         var dependencies = new Dictionary<string, bool>(StringComparer.Ordinal);
-        if (checkReady)
+        if (checkReady && target.HasReadyPath)
         {
             var readiness = await GetAsync(baseUri, target.ReadyPath, timeout, cancellationToken).ConfigureAwait(false);
-            ready = readiness.StatusCode == 200 && readiness.Json?["ready"]?.Type == JTokenType.Boolean && (bool)readiness.Json["ready"]!;
+            ready = HealthRules.EvaluateReady(target, readiness.StatusCode, readiness.Json).Passed;
             if (readiness.Json?["dependencies"] is JObject deps)
             {
                 foreach (var property in deps.Properties())
@@ -94,7 +93,7 @@ public static class HealthProbe
         {
             Target = target,
             Healthy = healthy,
-            Status = status,
+            Status = verdict.Status,
             StatusCode = health.StatusCode,
             Checks = checks,
             LatencyMs = health.LatencyMs,
@@ -151,8 +150,6 @@ public static class HealthProbe
             };
         }
     }
-
-    private static string? Text(JToken? token) => token?.Type == JTokenType.String ? (string?)token : null;
 
     private static Exception Innermost(Exception ex)
     {

@@ -79,12 +79,11 @@ public static class LogParser
     private static readonly Regex WarningWords = new(@"\bwarn(ing)?\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
     private static readonly Regex StackFrame = new(@"(^|\|)\s*at \S.*(\(|:\d+:\d+)", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
-    public static IReadOnlyList<string> DefaultMarkers(VaultTarget target) => new[]
-    {
-        "Server started on port " + target.Port.ToString(CultureInfo.InvariantCulture),
-        "Database connected",
-        "Stellar RPC connected",
-    };
+    /// <summary>The start-up lines a healthy start logs: the target's StartupMarkers, else the runbook backend's; "{Port}" is the port.</summary>
+    public static IReadOnlyList<string> DefaultMarkers(VaultTarget target) =>
+        (target.StartupMarkers ?? RunbookDefaults.StartupMarkers)
+            .Select(m => m.Replace("{Port}", target.Port.ToString(CultureInfo.InvariantCulture)))
+            .ToArray();
 
     public static VaultLogEntry Parse(string line, string source, VaultTarget? target)
     {

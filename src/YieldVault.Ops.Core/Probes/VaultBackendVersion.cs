@@ -17,7 +17,11 @@ public sealed class VaultBackendVersion
     /// <summary>The nearest git tag of that commit, when read from git.</summary>
     public string? Tag { get; init; }
 
-    /// <summary>"api" (from /api/v1/version) or "git" (from the app directory, when the API did not answer).</summary>
+    /// <summary>
+    /// Where it was read: "api" (the version endpoint); when there is none or it did not answer, what is deployed:
+    /// "git" (package.json and the git commit of the app directory), "package.json" (no git checkout), "image" (the Docker
+    /// container's image labels or tag); "none" when nothing told.
+    /// </summary>
     public string Source { get; init; } = "api";
 
     public DateTimeOffset? StartedAt { get; init; }

@@ -66,16 +66,13 @@ public static class ArtifactReleaseSource
                     download, path),
                 ErrorIds.ArtifactInvalid, "Extracting the artifact", TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
 
-            var hasModules = await shell.RunAsync(CommandLine.Script("[ -d \"$1/node_modules\" ]", path), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
-            if (!hasModules.Succeeded)
+            // Pre-built by CI: its production dependencies are installed only when it brings no node_modules.
+            var version = await ReleaseBuilder.BuildAsync(target, shell, store, path, prebuilt: true, step, cancellationToken).ConfigureAwait(false);
+            return new PreparedRelease
             {
-                step("npm ci --omit=dev");
-                await NpmInstall.RunAsync(shell, new CommandLine("npm", "ci", "--omit=dev", "--no-audit", "--no-fund") { WorkingDirectory = path },
-                    "npm ci --omit=dev", target.Ssh?.CommandTimeout ?? TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
-            }
-
-            var version = await ReleaseBuilder.BuildAsync(target, shell, store, path, installDependencies: false, step, cancellationToken).ConfigureAwait(false);
-            return new PreparedRelease { Name = name, Path = path, Commit = sha256.ToLowerInvariant(), Version = version, Source = System.IO.Path.GetFileName(artifact) };
+                Name = name, Path = path, AppDirectory = ReleaseBuilder.AppDirectoryOf(target, path), Commit = sha256.ToLowerInvariant(), Version = version,
+                Source = System.IO.Path.GetFileName(artifact),
+            };
         }
         catch
         {

@@ -73,8 +73,8 @@ public static class GitReleaseSource
                     "mkdir -p -- \"$1\" && git clone --quiet --shared --no-checkout -- \"$2\" \"$1/$3\" && git -C \"$1/$3\" checkout --quiet --detach \"$4\" && git -C \"$1/$3\" remote set-url origin -- \"$5\"",
                     store.ReleasesDirectory, store.GitCache, name, commit, repository),
                 ErrorIds.CheckoutFailed, $"Checking out {commit.Substring(0, 12)}", TimeSpan.FromMinutes(5), cancellationToken).ConfigureAwait(false);
-            var version = await ReleaseBuilder.BuildAsync(target, shell, store, path, installDependencies: true, step, cancellationToken).ConfigureAwait(false);
-            return new PreparedRelease { Name = name, Path = path, Commit = commit, Version = version, Source = gitRef };
+            var version = await ReleaseBuilder.BuildAsync(target, shell, store, path, prebuilt: false, step, cancellationToken).ConfigureAwait(false);
+            return new PreparedRelease { Name = name, Path = path, AppDirectory = ReleaseBuilder.AppDirectoryOf(target, path), Commit = commit, Version = version, Source = gitRef };
         }
         catch
         {

@@ -7,6 +7,9 @@ public sealed class PreparedRelease
 
     public string Path { get; init; } = "";
 
+    /// <summary>Where the backend runs from in it: <see cref="Path"/>, or the target's AppSubdirectory in it.</summary>
+    public string AppDirectory { get; init; } = "";
+
     /// <summary>The commit it was built from (git), or the artifact's SHA-256.</summary>
     public string Commit { get; init; } = "";
 

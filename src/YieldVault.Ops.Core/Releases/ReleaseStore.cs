@@ -61,18 +61,20 @@ public sealed class ReleaseStore
     /// </summary>
     public async Task<bool> AdoptAsync(string commit, CancellationToken cancellationToken)
     {
-        const string script = @"app=""$1""; rel=""$2""; name=""$3""; shared=""$4""; envname=""$5""
+        // $6 is where the env file is in the app: its name, under the AppSubdirectory of a monorepo.
+        const string script = @"app=""$1""; rel=""$2""; name=""$3""; shared=""$4""; envname=""$5""; envrel=""$6""
 mkdir -p -- ""$rel"" ""$shared"" || exit 4
 if [ -L ""$app"" ]; then exit 0; fi
 if [ ! -d ""$app"" ]; then exit 0; fi
-if [ -f ""$app/$envname"" ] && [ ! -L ""$app/$envname"" ] && [ ! -e ""$shared/$envname"" ]; then mv -- ""$app/$envname"" ""$shared/$envname"" || exit 5; fi
+if [ -f ""$app/$envrel"" ] && [ ! -L ""$app/$envrel"" ] && [ ! -e ""$shared/$envname"" ]; then mv -- ""$app/$envrel"" ""$shared/$envname"" || exit 5; fi
 mv -T -- ""$app"" ""$rel/$name"" || exit 6
 ln -s -- ""$rel/$name"" ""$app"" || { mv -T -- ""$rel/$name"" ""$app""; exit 7; }
-if [ -e ""$shared/$envname"" ]; then ln -sfn -- ""$shared/$envname"" ""$rel/$name/$envname""; fi
+if [ -e ""$shared/$envname"" ] && [ -d ""$(dirname -- ""$rel/$name/$envrel"")"" ]; then ln -sfn -- ""$shared/$envname"" ""$rel/$name/$envrel""; fi
 echo adopted";
         var envName = System.IO.Path.GetFileName(_target.EnvFile);
+        var envInApp = _target.AppSubdirectory is null ? envName : _target.AppSubdirectory.Trim('/') + "/" + envName;
         var result = await _shell.RunCheckedAsync(
-            CommandLine.Script(script, _target.AppPath, ReleasesDirectory, NewReleaseName(commit, DateTimeOffset.UtcNow) + "-adopted", SharedDirectory, envName),
+            CommandLine.Script(script, _target.AppPath, ReleasesDirectory, NewReleaseName(commit, DateTimeOffset.UtcNow) + "-adopted", SharedDirectory, envName, envInApp),
             ErrorIds.ReleaseLayoutFailed, $"Moving {_target.AppPath} into {ReleasesDirectory}", Quick, cancellationToken).ConfigureAwait(false);
         return result.StandardOutput.Contains("adopted");
     }

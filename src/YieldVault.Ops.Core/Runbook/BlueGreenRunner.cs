@@ -173,7 +173,7 @@ public sealed class BlueGreenRunner
             }
             else
             {
-                prepared = await ((ContainerSlots)_slots).PrepareAsync(_request.Image!, Detail, cancellationToken).ConfigureAwait(false);
+                prepared = await ((ContainerSlots)_slots).PrepareAsync(_request.Image!, _request, Detail, cancellationToken).ConfigureAwait(false);
             }
 
             _result.ReleaseAfter = prepared.Name;

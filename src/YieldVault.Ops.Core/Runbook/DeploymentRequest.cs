@@ -15,6 +15,12 @@ public sealed class DeploymentRequest
 
     public string? Sha256 { get; init; }
 
+    /// <summary>Docker: the registry credential for the pull; null: the host's ~/.docker/config.json auth, if any.</summary>
+    public RegistryCredential? RegistryCredential { get; init; }
+
+    /// <summary>The run's redactor, which learns the registry secrets a pull uses.</summary>
+    public SecretRedactor? Redactor { get; init; }
+
     public string? Incident { get; init; }
 
     public bool NoRollback { get; init; }

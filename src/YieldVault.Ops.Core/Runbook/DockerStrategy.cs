@@ -67,7 +67,9 @@ internal sealed class DockerStrategy : IDeploymentStrategy
                 $"Create {_target.EnvFilePath} (mode 600) with the backend's variables and deploy again.");
 
         using var docker = DockerContainers.Open(_target, _shell);
-        var (image, pulled) = await docker.EnsureImageAsync(_image, _step, cancellationToken).ConfigureAwait(false);
+        var (image, pulled) = await docker.EnsureImageAsync(_image,
+            token => DockerRegistryAuth.ResolveAsync(_target, _shell, _image, _request.RegistryCredential, _request.Redactor ?? new SecretRedactor(), _step, token),
+            _step, cancellationToken).ConfigureAwait(false);
         if (!pulled)
         {
             _step($"image {_image} is on the engine ({DockerContainers.Short(StripAlgorithm(image.ID))})");

@@ -26,7 +26,7 @@ internal sealed class ReleaseStrategy : IDeploymentStrategy
         _step = step;
     }
 
-    public string MigrationDirectory => _prepared?.Path ?? _target.AppPath;
+    public string MigrationDirectory => _prepared?.AppDirectory ?? _target.AppDirectory;
 
     public async Task<string?> CurrentAsync(CancellationToken cancellationToken)
     {
@@ -70,7 +70,7 @@ internal sealed class ReleaseStrategy : IDeploymentStrategy
             $"git fetch {(_target.Repository ?? "(origin of " + _target.AppPath + ")")} into {_store.GitCache}",
             $"git rev-parse --verify {gitRef}^{{commit}}",
             $"git clone --shared --no-checkout + checkout into {_store.ReleasesDirectory}/<time>-<sha>",
-            "npm ci --include=dev; npm run build; npm prune --omit=dev; test -f dist/index.js",
+            ReleaseRecipe.Describe(_target),
             $"ln -s {_store.SharedEnvFile} <release>/{System.IO.Path.GetFileName(_target.EnvFile)}",
         }
         : new[]

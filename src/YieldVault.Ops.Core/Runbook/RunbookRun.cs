@@ -50,7 +50,7 @@ internal sealed class RunbookRun
     /// backend's port or on <paramref name="port"/> (nginx's, in front of a blue-green target).
     /// </summary>
     public async Task StartProberAsync(TimeSpan interval, CancellationToken cancellationToken, int? port = null) =>
-        _prober = await DowntimeMonitor.StartAsync(Shell, port ?? Target.Port, Target.HealthPath, interval, cancellationToken).ConfigureAwait(false);
+        _prober = await DowntimeMonitor.StartAsync(Shell, port ?? Target.Port, Target.HealthPath, interval, Target.HealthyStatusCodes, cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// Takes the target's lock (one run at a time), opens the run's journal and writes its start line, with the

@@ -11,6 +11,9 @@ public enum SmokeCheckKind
 
     /// <summary>Requests until one answers <see cref="SmokeCheck.ExpectedStatus"/> (429), at most <see cref="SmokeCheck.Repeat"/> within a time limit.</summary>
     RateLimitProbe,
+
+    /// <summary>The health endpoint under the target's health rules (its status codes, values and response kind).</summary>
+    Health,
 }
 
 /// <summary>
@@ -57,6 +60,9 @@ public sealed class SmokeCheck
 
     /// <summary>Send <c>Authorization: ApiKey &lt;key&gt;</c> (the admin API key); only the built-in write test does.</summary>
     public bool SendsApiKey { get; init; }
+
+    /// <summary>For <see cref="SmokeCheckKind.Health"/>: the target whose health rules judge the answer.</summary>
+    internal VaultTarget? HealthRulesOf { get; init; }
 
     public override string ToString() => $"{Name} ({Method} {Path})";
 

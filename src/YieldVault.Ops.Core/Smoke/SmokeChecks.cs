@@ -47,26 +47,41 @@ public static class SmokeChecks
     /// </summary>
     public static IReadOnlyList<SmokeCheck> Defaults(VaultTarget target, bool includeWrite)
     {
+        // The health check follows the target's health rules; JsonPath, ExpectedValue and ExpectedStatus show the first of them.
+        var json = target.HealthResponse == HealthResponseKind.Json;
+        var health = new SmokeCheck
+        {
+            Name = Health, Path = target.HealthPath, Kind = SmokeCheckKind.Health, HealthRulesOf = target, ExpectedStatus = target.HealthyStatusCodes[0],
+            JsonPath = json ? target.HealthJsonPath : null, ExpectedValue = json ? target.HealthyValues[0] : null, LatencyBudgetMs = 2000,
+        };
+        if (target.SmokePreset == SmokePreset.None)
+        {
+            // Not the runbook's backend: its YieldVault API checks would fail on any other; the target's own checks follow.
+            return includeWrite ? new[] { health, WriteTest() } : new[] { health };
+        }
+
         var list = new List<SmokeCheck>
         {
             new() { Name = VaultSummary, Path = "/api/v1/vault/summary", JsonType = "object", LatencyBudgetMs = 2000 },
             new() { Name = VaultMetrics, Path = "/api/v1/vault/metrics", JsonType = "object", LatencyBudgetMs = 2000 },
-            new() { Name = Health, Path = target.HealthPath, JsonPath = "status", ExpectedValue = "healthy", LatencyBudgetMs = 2000 },
+            health,
             new() { Name = RateLimitBurst, Path = "/api/v1/vault/summary", Repeat = 5, LatencyBudgetMs = 2000 },
             new() { Name = DatabaseRead, Path = "/api/v1/transactions?limit=1", JsonPath = "transactions", JsonType = "array", LatencyBudgetMs = 2000 },
         };
         if (includeWrite)
         {
-            list.Add(new SmokeCheck
-            {
-                Name = DatabaseWrite, Method = "POST", Path = "/admin/test-write", ExpectedStatus = 201, JsonPath = "ok", ExpectedValue = "true",
-                LatencyBudgetMs = 2000, SendsApiKey = true,
-            });
+            list.Add(WriteTest());
         }
 
         list.Add(new SmokeCheck { Name = StellarRpc, Path = "/api/v1/vault/total-assets", JsonPath = "totalAssets", LatencyBudgetMs = 5000 });
         return list;
     }
+
+    private static SmokeCheck WriteTest() => new()
+    {
+        Name = DatabaseWrite, Method = "POST", Path = "/admin/test-write", ExpectedStatus = 201, JsonPath = "ok", ExpectedValue = "true",
+        LatencyBudgetMs = 2000, SendsApiKey = true,
+    };
 
     /// <summary>The probe that the rate limiter works: a burst until the backend answers 429 (always run last).</summary>
     public static SmokeCheck RateLimitProbe { get; } = new()

@@ -32,6 +32,11 @@ public static class SmokeEvaluation
             return new SmokeVerdict(false, response.Error ?? "no answer");
         }
 
+        if (check.Kind == SmokeCheckKind.Health && check.HealthRulesOf is { } target)
+        {
+            return EvaluateHealth(check, target, response, status);
+        }
+
         if (status != check.ExpectedStatus)
         {
             return StatusProblem(check, response, status);
@@ -77,6 +82,35 @@ public static class SmokeEvaluation
         }
 
         return new SmokeVerdict(true, summary is null ? $"{status}" : $"{status}, {summary}");
+    }
+
+    /// <summary>The health check: the target's health rules decide, in the same words as the other checks.</summary>
+    private static SmokeVerdict EvaluateHealth(SmokeCheck check, VaultTarget target, SmokeResponse response, int status)
+    {
+        var verdict = Probes.HealthRules.EvaluateHealth(target, status, response.Body, response.BodyIsJson ? response.Json : null);
+        if (!verdict.Passed)
+        {
+            return Probes.HealthRules.IsHealthyStatusCode(target, status)
+                ? new SmokeVerdict(false, $"answered {status}, but {verdict.Problem}")
+                : StatusProblem(check, response, status);
+        }
+
+        string summary;
+        if (response.BodyIsJson && response.Json is { } json && Select(json, target.HealthJsonPath) is { } token && target.HealthResponse != HealthResponseKind.StatusCode)
+        {
+            summary = $"{status}, {target.HealthJsonPath} = {Show(token)}";
+        }
+        else
+        {
+            summary = verdict.Status is { } text ? $"{status}, '{text}'" : $"{status}";
+        }
+
+        if (check.LatencyBudgetMs is { } budget && response.LatencyMs > budget)
+        {
+            return new SmokeVerdict(false, string.Format(CultureInfo.InvariantCulture, "answered {0} in {1:0} ms, over the budget of {2} ms", status, response.LatencyMs, budget));
+        }
+
+        return new SmokeVerdict(true, summary);
     }
 
     /// <summary>Follows a dotted path: names select object members, numbers select list items.</summary>

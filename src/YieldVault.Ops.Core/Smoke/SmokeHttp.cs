@@ -22,6 +22,9 @@ public sealed class SmokeResponse
 
     public bool BodyIsJson { get; init; }
 
+    /// <summary>The body as text (at most <see cref="SmokeHttp.MaxBodyBytes"/>), for checks of a plain answer.</summary>
+    public string Body { get; init; } = "";
+
     public double LatencyMs { get; init; }
 
     /// <summary>Why no answer came (refused, timed out), for the user; null when one came.</summary>
@@ -96,7 +99,7 @@ public static class SmokeHttp
 
             return new SmokeResponse
             {
-                StatusCode = (int)response.StatusCode, Json = json, BodyIsJson = isJson, LatencyMs = latency, RetryAfter = RetryAfter(response),
+                StatusCode = (int)response.StatusCode, Json = json, BodyIsJson = isJson, Body = body, LatencyMs = latency, RetryAfter = RetryAfter(response),
             };
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

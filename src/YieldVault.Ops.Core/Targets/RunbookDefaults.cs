@@ -21,6 +21,23 @@ public static class RunbookDefaults
     public const int CommandTimeoutSec = 300;
     public const ServiceManagerKind ServiceManager = ServiceManagerKind.Systemd;
 
+    public const string HealthJsonPath = "status";
+
     public static IReadOnlyList<string> RequiredVariables { get; } =
         new[] { "STELLAR_RPC_URL", "VAULT_CONTRACT_ID", "DATABASE_URL" };
+
+    /// <summary>The runbook's /health answers 200 when healthy (503 when not).</summary>
+    public static IReadOnlyList<int> HealthyStatusCodes { get; } = new[] { 200 };
+
+    /// <summary>
+    /// What the health status field says when healthy: the runbook's "healthy", and what other Node backends answer
+    /// ("ok"; "UP" of Spring/Kubernetes-style checks; "pass" of the IETF health-check draft). Compared ignoring case.
+    /// </summary>
+    public static IReadOnlyList<string> HealthyValues { get; } = new[] { "healthy", "ok", "up", "pass" };
+
+    /// <summary>
+    /// The runbook backend's start-up log lines (Step 7.4); "{Port}" stands for the target's port. A target's
+    /// StartupMarkers replace them.
+    /// </summary>
+    public static IReadOnlyList<string> StartupMarkers { get; } = new[] { "Server started on port {Port}", "Database connected", "Stellar RPC connected" };
 }

@@ -22,6 +22,8 @@ public static class TargetBuilder
         "ServiceName", "EnvFile", "LogPath", "BackupPath", "HealthPath", "ReadyPath", "VersionPath",
         "RequiredVariables", "PublicUrl", "StatePath", "Pm2Home", "DockerHost", "UseSudo",
         "ReleasesPath", "Repository", "KeepReleases", "MigrationPreset", "SmokeChecks",
+        "HealthyStatusCodes", "HealthyValues", "HealthJsonPath", "HealthResponse", "SmokePreset", "StartupMarkers",
+        "PackageManager", "BuildCommand", "EntryPoint", "AppSubdirectory",
     };
 
     private static readonly string[] SshOnlyKeys =
@@ -197,6 +199,50 @@ public static class TargetBuilder
             }
         }
 
+        T Choice<T>(string key, T fallback)
+            where T : struct, Enum
+        {
+            if (!values.TryGetValue(key, out var v) || v is null)
+            {
+                return fallback;
+            }
+
+            var text = v is T typed ? typed.ToString() : Convert.ToString(v, CultureInfo.InvariantCulture);
+            return Enum.TryParse<T>(text, ignoreCase: true, out var parsed) && Enum.IsDefined(typeof(T), parsed) && !int.TryParse(text, out _)
+                ? parsed
+                : throw Error(key, $"'{text}' is not one of {string.Join(", ", Enum.GetNames(typeof(T)))}");
+        }
+
+        // One value or a list; null when the key is not set.
+        IReadOnlyList<object?>? Items(string key)
+        {
+            if (!values.TryGetValue(key, out var v) || v is null)
+            {
+                return null;
+            }
+
+            return v is string || v is IDictionary || v is not IEnumerable list ? new[] { v } : list.Cast<object?>().ToArray();
+        }
+
+        IReadOnlyList<string>? Texts(string key) =>
+            Items(key)?.Select(o => o as string ?? throw Error(key, $"expected text but found {Describe(o)}")).ToArray();
+
+        IReadOnlyList<int>? Numbers(string key) =>
+            Items(key)?.Select(o => o switch
+            {
+                int i => i,
+                long l when l is >= int.MinValue and <= int.MaxValue => (int)l,
+                string t when int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var p) => p,
+                _ => throw Error(key, $"expected whole numbers but found {Describe(o)}"),
+            }).ToArray();
+
+        // A command as words: a list is taken as it is; one string is split at spaces (no quoting: use a list for a word with spaces).
+        IReadOnlyList<string>? Command(string key)
+        {
+            var words = Texts(key);
+            return words is { Count: 1 } ? words[0].Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries) : words;
+        }
+
         MigrationPreset Preset()
         {
             if (!values.TryGetValue("MigrationPreset", out var mp) || mp is null)
@@ -262,6 +308,16 @@ public static class TargetBuilder
             KeepReleases = Number("KeepReleases") ?? 5,
             MigrationPreset = Preset(),
             SmokeChecks = smokeChecks,
+            HealthyStatusCodes = Numbers("HealthyStatusCodes") ?? RunbookDefaults.HealthyStatusCodes,
+            HealthyValues = Texts("HealthyValues") ?? RunbookDefaults.HealthyValues,
+            HealthJsonPath = Text("HealthJsonPath") ?? RunbookDefaults.HealthJsonPath,
+            HealthResponse = Choice("HealthResponse", HealthResponseKind.Json),
+            SmokePreset = Choice("SmokePreset", SmokePreset.Runbook),
+            StartupMarkers = Texts("StartupMarkers"),
+            PackageManager = Choice("PackageManager", PackageManagerKind.Auto),
+            BuildCommand = Command("BuildCommand"),
+            EntryPoint = Text("EntryPoint"),
+            AppSubdirectory = Text("AppSubdirectory"),
         };
 
         if (target.FindProblem() is { } problem)

@@ -38,9 +38,27 @@ public sealed partial record VaultTarget
 
     public string HealthPath { get; init; } = RunbookDefaults.HealthPath;
 
+    /// <summary>The readiness endpoint; empty: the backend has none, and readiness is not checked.</summary>
     public string ReadyPath { get; init; } = RunbookDefaults.ReadyPath;
 
+    /// <summary>The version endpoint; empty: the backend has none, and the version comes from the release on disk.</summary>
     public string VersionPath { get; init; } = RunbookDefaults.VersionPath;
+
+    /// <summary>The status codes of a healthy (and ready) answer.</summary>
+    public IReadOnlyList<int> HealthyStatusCodes { get; init; } = RunbookDefaults.HealthyStatusCodes;
+
+    /// <summary>The values of the health status field (or plain-text bodies) that mean healthy, compared ignoring case.</summary>
+    public IReadOnlyList<string> HealthyValues { get; init; } = RunbookDefaults.HealthyValues;
+
+    /// <summary>Where the status is in a JSON health answer: a dotted path such as "status" or "health.state".</summary>
+    public string HealthJsonPath { get; init; } = RunbookDefaults.HealthJsonPath;
+
+    /// <summary>What a healthy answer looks like: JSON (the default), plain text, or only the status code.</summary>
+    public HealthResponseKind HealthResponse { get; init; } = HealthResponseKind.Json;
+
+    public bool HasReadyPath => ReadyPath.Length > 0;
+
+    public bool HasVersionPath => VersionPath.Length > 0;
 
     public IReadOnlyList<string> RequiredVariables { get; init; } = RunbookDefaults.RequiredVariables;
 
@@ -64,6 +82,27 @@ public sealed partial record VaultTarget
     /// <summary>The target's own smoke checks, run after the runbook's (Test-VaultSmoke, and Step 9 of a deployment).</summary>
     public IReadOnlyList<SmokeCheck> SmokeChecks { get; init; } = Array.Empty<SmokeCheck>();
 
+    /// <summary>The built-in smoke checks: the runbook's YieldVault API checks, or None (only the health check).</summary>
+    public SmokePreset SmokePreset { get; init; } = SmokePreset.Runbook;
+
+    /// <summary>The log lines a start must show (Step 7.4), "{Port}" for the port; null: the runbook backend's; empty: none.</summary>
+    public IReadOnlyList<string>? StartupMarkers { get; init; }
+
+    /// <summary>Which tool installs a release's dependencies; Auto detects it from the lock file.</summary>
+    public PackageManagerKind PackageManager { get; init; } = PackageManagerKind.Auto;
+
+    /// <summary>The build (program and arguments); null: the package manager's "run build" when package.json has a build script.</summary>
+    public IReadOnlyList<string>? BuildCommand { get; init; }
+
+    /// <summary>The file the backend starts from, relative to <see cref="AppDirectory"/>; null: "main" of package.json, else dist/index.js.</summary>
+    public string? EntryPoint { get; init; }
+
+    /// <summary>In a monorepo: the backend's directory inside the repository (apps/api); null: the repository root.</summary>
+    public string? AppSubdirectory { get; init; }
+
+    /// <summary>Where the backend runs from: <see cref="AppPath"/>, or its <see cref="AppSubdirectory"/>.</summary>
+    public string AppDirectory => AppSubdirectory is null ? AppPath : AppPath.TrimEnd('/') + "/" + AppSubdirectory.Trim('/');
+
     public string ReleasesDirectory => ReleasesPath ?? AppPath.TrimEnd('/') + "-releases";
 
     /// <summary>Where YieldVault.Ops keeps its own state on the host: the deployment lock, journals, history.</summary>
@@ -84,8 +123,8 @@ public sealed partial record VaultTarget
     /// <summary>Whether privileged commands need "sudo -n" in front.</summary>
     public bool NeedsSudo => UseSudo ?? (Ssh is null ? !string.Equals(System.Environment.UserName, "root", StringComparison.Ordinal) : Ssh.User != "root");
 
-    /// <summary>The env file's full path on the target.</summary>
-    public string EnvFilePath => EnvFile.StartsWith("/", StringComparison.Ordinal) ? EnvFile : AppPath.TrimEnd('/') + "/" + EnvFile;
+    /// <summary>The env file's full path on the target (a relative EnvFile is in <see cref="AppDirectory"/>, where the backend runs).</summary>
+    public string EnvFilePath => EnvFile.StartsWith("/", StringComparison.Ordinal) ? EnvFile : AppDirectory.TrimEnd('/') + "/" + EnvFile;
 
     /// <summary>A short description for prompts and messages: "prod-1 (deploy@app1.internal)".</summary>
     public string DisplayName => Ssh is null ? $"{Name} (local)" : $"{Name} ({Ssh})";
@@ -137,10 +176,21 @@ public sealed partial record VaultTarget
 
         foreach (var (key, path) in new[] { ("HealthPath", HealthPath), ("ReadyPath", ReadyPath), ("VersionPath", VersionPath) })
         {
-            if (!path.StartsWith("/", StringComparison.Ordinal) || path.Any(char.IsWhiteSpace) || path.Any(char.IsControl))
+            // An empty ReadyPath or VersionPath says the backend has no such endpoint; every backend has a health endpoint.
+            if (path.Length == 0 && key != "HealthPath")
             {
-                return (key, $"{key} '{path}' must be a URL path starting with '/'.");
+                continue;
             }
+
+            if (!path.StartsWith("/", StringComparison.Ordinal) || path.StartsWith("//", StringComparison.Ordinal) || path.Any(char.IsWhiteSpace) || path.Any(char.IsControl))
+            {
+                return (key, $"{key} '{path}' must be a URL path starting with '/'" + (key == "HealthPath" ? "." : " (or '' when the backend has none)."));
+            }
+        }
+
+        if (BackendSettings.FindProblem(this) is { } backend)
+        {
+            return backend;
         }
 
         foreach (var variable in RequiredVariables)

@@ -8,7 +8,7 @@ using YieldVault.Ops.Probes;
 
 namespace YieldVault.Ops.Commands;
 
-/// <summary>The version and commit a backend runs: /api/v1/version, else git in the app directory.</summary>
+/// <summary>The version and commit a backend runs: its version endpoint, else package.json and git of the release (the image for Docker).</summary>
 [Cmdlet(VerbsCommon.Get, "VaultBackendVersion")]
 [OutputType(typeof(VaultBackendVersion))]
 public sealed class GetVaultBackendVersionCommand : VaultTargetCmdlet
@@ -23,13 +23,26 @@ public sealed class GetVaultBackendVersionCommand : VaultTargetCmdlet
         if (version.Version is null && version.Commit is null)
         {
             throw new VaultException(ErrorIds.VersionUnknown, VaultErrorKind.ObjectNotFound,
-                $"{target.DisplayName}: neither {target.VersionPath} nor git in {target.AppPath} tells the version. {version.Error}",
-                "Check that the backend runs (Get-VaultBackendStatus) and that AppPath is its git checkout.");
+                $"{target.DisplayName}: nothing tells the version: {version.Error}",
+                target.ServiceManager == ServiceManagerKind.Docker
+                    ? "Check that the backend runs (Get-VaultBackendStatus), or label its image with org.opencontainers.image.version."
+                    : "Check that the backend runs (Get-VaultBackendStatus) and that AppPath is its release (a git checkout, or a directory with package.json).");
         }
 
-        if (version.Source == "git")
+        var where = version.Source switch
         {
-            output.Warning($"{target.Name}: {target.VersionPath} did not answer ({version.Error}); the version comes from git in {target.AppPath}.");
+            "git" => $"git in {target.AppPath}" + (version.Version is null ? "" : $" (package.json {version.Version})"),
+            "package.json" => $"package.json in {target.AppDirectory}",
+            "image" => $"the image of the container {target.ServiceName}",
+            _ => null,
+        };
+        if (where is not null && target.HasVersionPath)
+        {
+            output.Warning($"{target.Name}: {target.VersionPath} did not answer ({version.Error}); the version comes from {where}.");
+        }
+        else if (where is not null)
+        {
+            output.Verbose($"{target.Name}: no version endpoint (VersionPath ''); the version comes from {where}.");
         }
 
         output.Output(version);

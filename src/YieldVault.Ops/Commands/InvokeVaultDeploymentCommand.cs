@@ -31,6 +31,12 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
     [ValidateNotNullOrEmpty]
     public string Image { get; set; } = "";
 
+    /// <summary>The registry's user and password (or token) for pulling a private -Image; else the host's ~/.docker/config.json auth.</summary>
+    [Parameter(ParameterSetName = ImageSet)]
+    [Credential]
+    [ValidateNotNull]
+    public PSCredential? RegistryCredential { get; set; }
+
     [Parameter(Mandatory = true, ParameterSetName = ArtifactSet)]
     [ValidateNotNullOrEmpty]
     public string Artifact { get; set; } = "";
@@ -131,6 +137,12 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
             BlueGreenRunner.Validate(target, Request());
         }
 
+        if (RegistryCredential is { } registry && (string.IsNullOrEmpty(registry.UserName) || registry.Password is null || registry.Password.Length == 0))
+        {
+            throw new VaultException(ErrorIds.InvalidRegistryCredential, VaultErrorKind.InvalidArgument,
+                "-RegistryCredential needs a user name and a password (or token). Nothing was changed.");
+        }
+
         if (MigrationCommand is { } command && command.Any(word => word.IndexOf('\0') >= 0))
         {
             throw new VaultException(ErrorIds.InvalidMigrationCommand, VaultErrorKind.InvalidArgument, "-MigrationCommand contains a NUL character.");
@@ -180,6 +192,8 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
         Image = ParameterSetName == ImageSet ? Image : null,
         Artifact = ParameterSetName == ArtifactSet ? Artifact : null,
         Sha256 = ParameterSetName == ArtifactSet ? Sha256 : null,
+        RegistryCredential = RegistryCredential is { } registry ? new RegistryCredential(registry.UserName, registry.Password) : null,
+        Redactor = Redactor,
         Incident = Incident,
         NoRollback = NoRollback,
         ClearStaleLock = Force,

@@ -87,6 +87,11 @@ public sealed class NewVaultTargetCommand : VaultCmdlet
     public string BackupPath { get; set; } = RunbookDefaults.BackupPath;
 
     [Parameter]
+    [AllowEmptyCollection]
+    public string[] RequiredVariables { get; set; } = new string[0];
+
+    /// <summary>The old spelling of <see cref="RequiredVariables"/> (the targets file's key): still accepted, with a warning.</summary>
+    [Parameter(DontShow = true)]
     [ValidateNotNullOrEmpty]
     public string[] RequiredVariable { get; set; } = new string[0];
 
@@ -124,6 +129,62 @@ public sealed class NewVaultTargetCommand : VaultCmdlet
     [Parameter]
     public MigrationPreset MigrationPreset { get; set; } = MigrationPreset.Prisma;
 
+    [Parameter]
+    [ValidateNotNull]
+    public Hashtable[] SmokeChecks { get; set; } = new Hashtable[0];
+
+    [Parameter]
+    public SmokePreset SmokePreset { get; set; } = SmokePreset.Runbook;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string HealthPath { get; set; } = RunbookDefaults.HealthPath;
+
+    [Parameter]
+    [AllowEmptyString]
+    [ValidateNotNull]
+    public string ReadyPath { get; set; } = RunbookDefaults.ReadyPath;
+
+    [Parameter]
+    [AllowEmptyString]
+    [ValidateNotNull]
+    public string VersionPath { get; set; } = RunbookDefaults.VersionPath;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public int[] HealthyStatusCodes { get; set; } = new int[0];
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] HealthyValues { get; set; } = new string[0];
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string HealthJsonPath { get; set; } = RunbookDefaults.HealthJsonPath;
+
+    [Parameter]
+    public HealthResponseKind HealthResponse { get; set; } = HealthResponseKind.Json;
+
+    [Parameter]
+    [AllowEmptyCollection]
+    [ValidateNotNull]
+    public string[] StartupMarkers { get; set; } = new string[0];
+
+    [Parameter]
+    public PackageManagerKind PackageManager { get; set; } = PackageManagerKind.Auto;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] BuildCommand { get; set; } = new string[0];
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? EntryPoint { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? AppSubdirectory { get; set; }
+
     protected override void ProcessRecord()
     {
         var settings = new Hashtable(System.StringComparer.OrdinalIgnoreCase);
@@ -142,7 +203,18 @@ public sealed class NewVaultTargetCommand : VaultCmdlet
                     settings[pair.Key] = UseSudo.IsPresent;
                     break;
                 case nameof(RequiredVariable):
-                    settings["RequiredVariables"] = RequiredVariable;
+                    if (MyInvocation.BoundParameters.ContainsKey(nameof(RequiredVariables)))
+                    {
+                        ThrowTerminatingError(ErrorRecords.Create(ErrorIds.TargetInvalid, ErrorCategory.InvalidArgument,
+                            "-RequiredVariable is the old spelling of -RequiredVariables; give only -RequiredVariables.", Name,
+                            "Remove -RequiredVariable."));
+                    }
+
+                    WriteWarning("-RequiredVariable is deprecated and will be removed: use -RequiredVariables, the same name as the targets file's key.");
+                    settings[nameof(RequiredVariables)] = RequiredVariable;
+                    break;
+                case nameof(SmokeChecks):
+                    settings[pair.Key] = SmokeChecks;
                     break;
                 default:
                     settings[pair.Key] = pair.Value is PSObject wrapped ? wrapped.BaseObject : pair.Value;

@@ -108,10 +108,12 @@ internal sealed class ContainerSlots : SlotInstances
     }
 
     /// <summary>Pulls the image (unless the engine has it) and reads the version and commit from its labels.</summary>
-    public async Task<NewVersion> PrepareAsync(string image, Action<string> step, CancellationToken cancellationToken)
+    public async Task<NewVersion> PrepareAsync(string image, Runbook.DeploymentRequest request, Action<string> step, CancellationToken cancellationToken)
     {
         using var docker = DockerContainers.Open(Target, Shell);
-        var (pulled, _) = await docker.EnsureImageAsync(image, step, cancellationToken).ConfigureAwait(false);
+        var (pulled, _) = await docker.EnsureImageAsync(image,
+            token => DockerRegistryAuth.ResolveAsync(Target, Shell, image, request.RegistryCredential, request.Redactor ?? new SecretRedactor(), step, token), step,
+            cancellationToken).ConfigureAwait(false);
         var labels = pulled.Config?.Labels;
         return new NewVersion(image, null, image, DockerImages.VersionOf(labels, image), DockerImages.CommitOf(labels));
     }

@@ -66,10 +66,13 @@ internal sealed class DockerContainers : IDisposable
     }
 
     /// <summary>
-    /// The image, pulled when the engine does not have it. Whatever keeps it from being there (no such repository or
-    /// tag, no access, no registry) is <c>ImageNotFound</c>, with the engine's reason.
+    /// The image, pulled when the engine does not have it, with the registry credentials <paramref name="credentials"/>
+    /// finds (asked only when a pull is needed). A registry that refuses for want of credentials is <c>ImagePullUnauthorized</c>;
+    /// whatever else keeps the image from being there (no such repository or tag, no registry) is <c>ImageNotFound</c>,
+    /// with the engine's reason.
     /// </summary>
-    public async Task<(ImageInspectResponse Image, bool Pulled)> EnsureImageAsync(string image, Action<string> step, CancellationToken cancellationToken)
+    public async Task<(ImageInspectResponse Image, bool Pulled)> EnsureImageAsync(string image, Func<CancellationToken, Task<RegistryAuth?>>? credentials,
+        Action<string> step, CancellationToken cancellationToken)
     {
         if (await InspectImageAsync(image, cancellationToken).ConfigureAwait(false) is { } present)
         {
@@ -77,6 +80,7 @@ internal sealed class DockerContainers : IDisposable
         }
 
         var (repository, reference) = DockerImages.Split(image);
+        var auth = credentials is null ? null : await credentials(cancellationToken).ConfigureAwait(false);
         step($"docker pull {image}");
         var progress = new PullProgress(step);
         var watch = Stopwatch.StartNew();
@@ -84,7 +88,7 @@ internal sealed class DockerContainers : IDisposable
         try
         {
             await _engine.CallAsync("pull image " + image, null, PullTimeout,
-                (client, token) => client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = reference }, null, progress, token),
+                (client, token) => client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = reference }, auth?.Config, progress, token),
                 cancellationToken).ConfigureAwait(false);
         }
         catch (VaultException ex) when (ex.ErrorId == ErrorIds.DockerRequestFailed && ex.InnerException is DockerApiException api)
@@ -96,7 +100,7 @@ internal sealed class DockerContainers : IDisposable
         if (pulled is null)
         {
             var reason = refusal ?? progress.Error ?? "the pull ended without the image";
-            throw new VaultException(ErrorIds.ImageNotFound, VaultErrorKind.ObjectNotFound,
+            throw DockerRegistryAuth.Refused(_target, Description, image, reason, auth) ?? new VaultException(ErrorIds.ImageNotFound, VaultErrorKind.ObjectNotFound,
                 new SecretRedactor().Redact($"{_target.DisplayName}: the image {image} is not on the Docker engine at {Description}, and pulling it failed: {reason}. Nothing was changed; the current version still serves."),
                 "Check the image name and tag (docker pull on the host), that the host can reach the registry, and that it is logged in (docker login) when the registry needs it.");
         }

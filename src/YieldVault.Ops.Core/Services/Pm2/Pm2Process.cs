@@ -48,6 +48,12 @@ internal sealed class Pm2Process
 
     public int? KillTimeoutMs { get; init; }
 
+    /// <summary>The working directory PM2 starts the process in (pm2_env.pm_cwd).</summary>
+    public string? Cwd { get; init; }
+
+    /// <summary>The script PM2 starts (pm2_env.pm_exec_path).</summary>
+    public string? ExecPath { get; init; }
+
     /// <summary>A process exists now (PM2 keeps the dead pid while it waits to restart, and 0 when stopped).</summary>
     public bool IsLive => Pid is > 0 && Status is Pm2Status.Online or Pm2Status.Launching or Pm2Status.Stopping;
 

@@ -117,6 +117,8 @@ internal sealed class Pm2ProcessList
             OutLogPath = AsString(env["pm_out_log_path"]),
             ErrorLogPath = AsString(env["pm_err_log_path"]),
             KillTimeoutMs = (int?)AsLong(env["kill_timeout"]),
+            Cwd = AsString(env["pm_cwd"]),
+            ExecPath = AsString(env["pm_exec_path"]),
         };
     }
 

@@ -12,10 +12,22 @@ internal static class Pm2Scripts
         "if kill -0 \"$pid\" 2>/dev/null || [ -d \"/proc/$pid\" ]; then exec pm2 jlist; fi\n" +
         "echo " + Pm2ServiceManager.NoDaemonMarker + "\n";
 
-    // $1 = AppPath. Prints the start files that exist there.
+    // $1 = the target's EntryPoint ("" for package.json's "main", else dist/index.js), $2 = the app directory. Prints the
+    // ecosystem files there, the file Node would load for the entry point (as is, with .js, or a directory's index.js),
+    // and "npm-start" when package.json has a start script. node reads package.json: it is there wherever PM2 is.
     public const string ProbeAppScript =
-        "cd \"$1\" 2>/dev/null || exit 3\n" +
-        "for f in ecosystem.config.js ecosystem.config.cjs dist/index.js; do [ -f \"$f\" ] && echo \"$f\"; done\n" +
+        "cd \"$2\" 2>/dev/null || exit 3\n" +
+        "for f in ecosystem.config.js ecosystem.config.cjs; do [ -f \"$f\" ] && echo \"$f\"; done\n" +
+        "main=''; start=''\n" +
+        "if [ -f package.json ] && command -v node >/dev/null 2>&1; then\n" +
+        "  info=$(node -e 'try { const p = JSON.parse(require(\"fs\").readFileSync(\"package.json\", \"utf8\")); " +
+        "const s = p.scripts && typeof p.scripts.start === \"string\" && p.scripts.start.trim() ? \"start\" : \"\"; " +
+        "process.stdout.write((typeof p.main === \"string\" ? p.main.trim() : \"\") + \"\\n\" + s + \"\\n\"); } catch (e) {}' 2>/dev/null)\n" +
+        "  main=$(printf '%s\\n' \"$info\" | sed -n 1p); start=$(printf '%s\\n' \"$info\" | sed -n 2p)\n" +
+        "fi\n" +
+        "e=$1; [ -n \"$e\" ] || e=$main; [ -n \"$e\" ] || e=dist/index.js\n" +
+        "for f in \"$e\" \"$e.js\" \"$e/index.js\"; do if [ -f \"$f\" ]; then echo \"$f\"; break; fi; done\n" +
+        "[ -z \"$start\" ] || echo npm-start\n" +
         "exit 0\n";
 
     // pm2 save writes $PM2_HOME/dump.pm2; skip it (exit 10) when that is not ours to write.
