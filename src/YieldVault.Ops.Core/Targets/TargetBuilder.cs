@@ -24,6 +24,7 @@ public static class TargetBuilder
         "ReleasesPath", "Repository", "KeepReleases", "MigrationPreset", "SmokeChecks",
         "HealthyStatusCodes", "HealthyValues", "HealthJsonPath", "HealthResponse", "SmokePreset", "StartupMarkers",
         "PackageManager", "BuildCommand", "EntryPoint", "AppSubdirectory",
+        "Proxy", "UpstreamFile", "UpstreamName", "BluePort", "GreenPort", "ProxyPort", "ProxyReload", "NginxConfig",
     };
 
     private static readonly string[] SshOnlyKeys =
@@ -318,6 +319,14 @@ public static class TargetBuilder
             BuildCommand = Command("BuildCommand"),
             EntryPoint = Text("EntryPoint"),
             AppSubdirectory = Text("AppSubdirectory"),
+            Proxy = Choice("Proxy", ProxyKind.None),
+            UpstreamFile = Text("UpstreamFile"),
+            UpstreamName = Text("UpstreamName"),
+            BluePort = Number("BluePort"),
+            GreenPort = Number("GreenPort"),
+            ProxyPort = Number("ProxyPort") ?? 80,
+            ProxyReload = Choice("ProxyReload", ProxyReload.Signal),
+            NginxConfig = Text("NginxConfig"),
         };
 
         if (target.FindProblem() is { } problem)

@@ -185,6 +185,39 @@ public sealed class NewVaultTargetCommand : VaultCmdlet
     [ValidateNotNullOrEmpty]
     public string? AppSubdirectory { get; set; }
 
+    /// <summary>Blue-green: the reverse proxy in front of the backend (Nginx makes deployments blue-green).</summary>
+    [Parameter]
+    public ProxyKind Proxy { get; set; } = ProxyKind.None;
+
+    /// <summary>Blue-green: the file nginx includes with the upstream block YieldVault.Ops writes.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? UpstreamFile { get; set; }
+
+    /// <summary>Blue-green: the upstream's name that nginx's proxy_pass uses.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? UpstreamName { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 65535)]
+    public int BluePort { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 65535)]
+    public int GreenPort { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 65535)]
+    public int ProxyPort { get; set; } = 80;
+
+    [Parameter]
+    public ProxyReload ProxyReload { get; set; } = ProxyReload.Signal;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? NginxConfig { get; set; }
+
     protected override void ProcessRecord()
     {
         var settings = new Hashtable(System.StringComparer.OrdinalIgnoreCase);
