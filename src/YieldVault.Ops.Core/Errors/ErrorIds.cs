@@ -406,6 +406,9 @@ public static class ErrorIds
     /// <summary>nginx -t refused the configuration with the new upstream; the previous upstream file was put back and nginx was not reloaded.</summary>
     public const string ProxyConfigInvalid = nameof(ProxyConfigInvalid);
 
+    /// <summary>There is no nginx on the target's host (not on the PATH, nor in the sbin directories); nothing was changed.</summary>
+    public const string ProxyNotInstalled = nameof(ProxyNotInstalled);
+
     /// <summary>nginx does not run (no live master in its pid file), so nothing serves the upstream.</summary>
     public const string ProxyNotRunning = nameof(ProxyNotRunning);
 

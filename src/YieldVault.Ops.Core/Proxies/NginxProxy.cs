@@ -23,14 +23,18 @@ internal sealed record SwitchReport(double SwitchMs, double WorkersGoneMs, bool 
 internal sealed class NginxProxy
 {
     private const string Marker = "# yieldvault-ops upstream";
-    private static readonly Regex ServerLine = new(@"^\s*server\s+(?:127\.0\.0\.1|localhost|\[::1\]):(\d{1,5})\b", RegexOptions.Multiline | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static readonly Regex ServerLine = new(@"(?:^|[{;])\s*server\s+(?:127\.0\.0\.1|localhost|\[::1\]):(\d{1,5})\b", RegexOptions.Multiline | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
     private static readonly Regex SlotLine = new(@"^# slot=(blue|green)\b", RegexOptions.Multiline | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
     // $1 file, $2 new content, $3 nginx's main configuration (empty: nginx's default), $4 reload mode (signal or
     // systemctl), $5 seconds to wait for the old workers, $6 "sudo" or "". Prints "switched <ms>", then
     // "workersgone <ms>" or "workersleft <pids>"; exit 3-7 name what failed (see SwitchAsync).
     private const string SwitchScript = @"file=$1; content=$2; conf=$3; mode=$4; limit=$5; sudo=$6
-ngx() { if [ -n ""$conf"" ]; then $sudo nginx -c ""$conf"" ""$@""; else $sudo nginx ""$@""; fi; }
+# nginx lives in sbin, which a plain user's PATH over SSH often lacks.
+bin=$(command -v nginx 2>/dev/null) || bin=''
+for d in /usr/sbin /usr/local/sbin /sbin /usr/local/nginx/sbin; do [ -n ""$bin"" ] || { [ -x ""$d/nginx"" ] && bin=$d/nginx; }; done
+[ -n ""$bin"" ] || { echo ""nonginx""; exit 8; }
+ngx() { if [ -n ""$conf"" ]; then $sudo ""$bin"" -c ""$conf"" ""$@""; else $sudo ""$bin"" ""$@""; fi; }
 ms() { date +%s%3N; }
 start=$(ms)
 dir=$(dirname -- ""$file"")
@@ -152,6 +156,10 @@ done";
                 throw new VaultException(ErrorIds.ProxyReloadFailed, VaultErrorKind.InvalidOperation,
                     $"{_target.DisplayName}: reloading nginx failed ({Tail(last, "reloadfailed")}).",
                     _target.NeedsSudo ? "Allow the target's user 'sudo -n nginx -s reload' (or systemctl reload nginx) without a password." : "Check nginx's error log.");
+            case 8:
+                throw new VaultException(ErrorIds.ProxyNotInstalled, VaultErrorKind.NotInstalled,
+                    $"{_target.DisplayName}: there is no nginx on the host (not on the PATH, nor in /usr/sbin, /usr/local/sbin or /sbin). Nothing was changed.",
+                    "Install nginx (apt-get install nginx), or set the target's Proxy to None and deploy in place.");
             default:
                 throw new VaultException(ErrorIds.ProxySwitchFailed, VaultErrorKind.InvalidOperation,
                     $"{_target.DisplayName}: switching nginx's upstream failed (exit code {result.ExitCode}): {result.Tail(5)}");

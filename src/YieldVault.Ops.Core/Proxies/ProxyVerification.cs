@@ -52,7 +52,8 @@ internal static class ProxyVerification
             {
                 if (++row >= InARow)
                 {
-                    return $"nginx (port {target.ProxyPort}) serves {version ?? "it"} ({answer.ShortCommit}): {InARow} answers in a row in {watch.Elapsed.TotalMilliseconds:0} ms";
+                    return $"nginx (port {target.ProxyPort}) serves {version ?? "it"}" + (answer.ShortCommit.Length == 0 ? "" : $" ({answer.ShortCommit})")
+                        + $": {InARow} answers in a row in {watch.Elapsed.TotalMilliseconds:0} ms";
                 }
 
                 continue;

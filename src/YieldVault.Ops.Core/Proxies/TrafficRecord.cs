@@ -57,7 +57,9 @@ internal sealed record TrafficRecord(TrafficSlot? Live, SlotRecord? Blue, SlotRe
 
         try
         {
-            var json = JObject.Parse(result.StandardOutput);
+            // Dates stay text (Newtonsoft would turn them into DateTime values of the machine's zone).
+            using var reader = new JsonTextReader(new System.IO.StringReader(result.StandardOutput)) { DateParseHandling = DateParseHandling.None };
+            var json = JObject.Load(reader);
             var live = json["live"]?.Type == JTokenType.String && Enum.TryParse<TrafficSlot>((string)json["live"]!, true, out var slot) ? slot : (TrafficSlot?)null;
             var at = json["switchedAt"]?.Type == JTokenType.String && DateTimeOffset.TryParse((string)json["switchedAt"]!, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when)
                 ? when : (DateTimeOffset?)null;

@@ -85,9 +85,12 @@ internal static class TrafficSwitch
     /// Sends nginx's traffic to <paramref name="to"/>: the upstream file, nginx -t, reload, the old workers' exit; then
     /// the record, and nginx asked until it answers with <paramref name="expected"/> several times in a row.
     /// </summary>
-    public static async Task<string> SwitchAsync(VaultTarget target, IHostShell shell, TrafficRecord record, TrafficSlot to, ExpectedVersion expected, CancellationToken cancellationToken)
+    /// <param name="reloaded">Called once nginx has reloaded with the new upstream (from then on, a failure must switch back).</param>
+    public static async Task<string> SwitchAsync(VaultTarget target, IHostShell shell, TrafficRecord record, TrafficSlot to, ExpectedVersion expected, CancellationToken cancellationToken,
+        Action? reloaded = null)
     {
         var report = await new NginxProxy(target, shell).SwitchAsync(to, record.Of(to)?.Release, WorkerTimeout, cancellationToken).ConfigureAwait(false);
+        reloaded?.Invoke();
         try
         {
             await (record with { Live = to, SwitchedAt = DateTimeOffset.UtcNow }).WriteAsync(target, shell, cancellationToken).ConfigureAwait(false);

@@ -37,5 +37,5 @@ internal static class BackendVerification
 
     /// <summary>"healthy after 812 ms, version 1.3.0 (abc1234)", the detail of a verification step.</summary>
     public static string Describe(VaultHealthResult health, VaultBackendVersion version) =>
-        $"healthy after {health.WaitedMs:0} ms, version {version.Version} ({version.ShortCommit})";
+        $"healthy after {health.WaitedMs:0} ms, version {version.Version ?? "unknown"}" + (version.ShortCommit.Length == 0 ? "" : $" ({version.ShortCommit})");
 }

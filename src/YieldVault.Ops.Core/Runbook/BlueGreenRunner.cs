@@ -140,6 +140,7 @@ public sealed class BlueGreenRunner
             var version = await VersionProbe.GetAsync(_slots.SlotTarget(_live, _liveRecord), _shell, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
             _result.VersionBefore = version.Version;
             _result.CommitBefore = version.Commit;
+            _liveRecord = _liveRecord with { Version = _liveRecord.Version ?? version.Version, Commit = _liveRecord.Commit ?? version.Commit };
             await TrafficSwitch.EnsureNginxServesAsync(_target, _shell, _live, new ExpectedVersion(version.Version, version.Commit, $"the {_live} slot"), cancellationToken)
                 .ConfigureAwait(false);
             var idle = _record.Of(Idle);
@@ -153,7 +154,13 @@ public sealed class BlueGreenRunner
                 async () =>
                 {
                     // Read again under the lock: another run may have switched since step 1.
+                    var seen = _liveRecord;
                     (_live, _record, _liveRecord) = await TrafficSwitch.ReadLiveAsync(_target, _shell, _slots, cancellationToken).ConfigureAwait(false);
+                    if (_liveRecord.Instance == seen.Instance)
+                    {
+                        _liveRecord = _liveRecord with { Version = _liveRecord.Version ?? seen.Version, Commit = _liveRecord.Commit ?? seen.Commit };
+                    }
+
                     _result.ReleaseBefore = _liveRecord.Release ?? (_release is null ? null : await _release.CurrentAsync(cancellationToken).ConfigureAwait(false));
                     return new JObject { ["live"] = _live.ToString(), ["releaseBefore"] = _result.ReleaseBefore, ["versionBefore"] = _result.VersionBefore, ["commitBefore"] = _result.CommitBefore };
                 }, cancellationToken).ConfigureAwait(false);
@@ -246,8 +253,7 @@ public sealed class BlueGreenRunner
         {
             _record = _record.With(Idle, _started!).With(_live, _liveRecord);
             _previousLive = _live;
-            _switched = true;
-            var detail = await TrafficSwitch.SwitchAsync(_target, _shell, _record, Idle, expected, cancellationToken).ConfigureAwait(false);
+            var detail = await TrafficSwitch.SwitchAsync(_target, _shell, _record, Idle, expected, cancellationToken, () => _switched = true).ConfigureAwait(false);
             _record = _record with { Live = Idle, SwitchedAt = DateTimeOffset.UtcNow };
             _live = Idle;
             _liveRecord = _started!;

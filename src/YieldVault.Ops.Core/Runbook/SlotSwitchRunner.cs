@@ -92,6 +92,7 @@ public sealed class SlotSwitchRunner
         var record = TrafficRecord.Empty;
         SlotRecord toRecord = new("", null, null, null, null, null);
         var expected = ExpectedVersion.Unknown("the slot");
+        var reloaded = false;
         return await run.ExecuteAsync(async () =>
         {
             await run.StepAsync(1, async () => await run.LockAsync(request.ClearStaleLock, $"{request.Kind}: switch traffic", async () =>
@@ -151,14 +152,14 @@ public sealed class SlotSwitchRunner
 
                 var (health, version) = await BackendVerification.WaitServingAsync(slotTarget, _shell, request.HealthTimeout, ProgressId + 1, cancellationToken).ConfigureAwait(false);
                 expected.Check(_target, version);
+                result.VersionAfter = version.Version;
+                result.CommitAfter = version.Commit;
                 return (started ? $"started {toRecord.Instance}; " : $"{toRecord.Instance} was running (warm); ") + BackendVerification.Describe(health, version) + $" on port {slotTarget.Port}";
             }, cancellationToken).ConfigureAwait(false);
 
-            await run.StepAsync(3, async () => await TrafficSwitch.SwitchAsync(_target, _shell, record, to, expected, cancellationToken).ConfigureAwait(false), cancellationToken)
-                .ConfigureAwait(false);
+            await run.StepAsync(3, async () => await TrafficSwitch.SwitchAsync(_target, _shell, record, to, expected, cancellationToken, () => reloaded = true).ConfigureAwait(false),
+                cancellationToken).ConfigureAwait(false);
             record = record with { Live = to, SwitchedAt = DateTimeOffset.UtcNow };
-            result.VersionAfter = toRecord.Version;
-            result.CommitAfter = toRecord.Commit;
 
             await run.StepAsync(4, async () =>
             {
@@ -173,9 +174,9 @@ public sealed class SlotSwitchRunner
             result.Status = DeploymentStatus.Succeeded;
         }, async failure =>
         {
-            // The switch failed somewhere between the file and the check through nginx; the slot it was to leave still runs:
-            // send traffic back there (when nginx never reloaded, that rewrites what it already serves).
-            if (result.Steps[2].Outcome == StepOutcome.Failed)
+            // nginx reloaded with the new upstream but the check through it failed; the slot it was to leave still runs:
+            // send traffic back there. (A failed nginx -t put the previous file back and reloaded nothing.)
+            if (reloaded && result.Steps[2].Outcome == StepOutcome.Failed)
             {
                 Reporting.Current.Warning($"{_target.Name}: {result.Error} Switching traffic back to the {live} slot.");
                 try
