@@ -7,6 +7,7 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestCommon.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot '../services/YieldVault.TestServices.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot '../services/Pm2.TestServices.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../services/SampleArtifacts.TestServices.psm1') -Force
     Import-Module (Get-VaultModuleManifest) -Force
 
     $clock = [Diagnostics.Stopwatch]::StartNew()
@@ -17,51 +18,16 @@ BeforeAll {
     $script:Origin = New-TestSampleOrigin -Directory $Root
     $script:Mounts = [Collections.Generic.List[string]]::new()
 
-    # In the background while the services start: one npm ci and one tsc (v1.2.3, the checkout every workspace
-    # copies), then each fault tag as an artifact: its sources, v1.2.3's dist with the files the tag changed
-    # transpiled again (TypeScript's own emit, without a type check per tag), and the production node_modules
-    # (so the deployment skips npm ci).
+    # In the background while the services start: the v1.2.3 checkout every workspace copies (one npm ci, one tsc),
+    # then each fault tag as a pre-built artifact (SampleArtifacts.TestServices).
     $script:ArtifactTags = 'v1.3.0', 'v1.3.1-broken', 'v1.3.3-notready', 'v1.3.4-wrongversion', 'v1.3.5-oddhealth'
-    $builder = Join-Path $Root 'build-artifacts.sh'
-    Set-Content -LiteralPath $builder -Value @'
-set -eu
-origin=$1; out=$2; shift 2
-base=$out/base
-git clone -q "$origin" "$base"
-git -C "$base" -c advice.detachedHead=false checkout -q v1.2.3
-(cd "$base" && npm ci --include=dev --no-audit --no-fund --prefer-offline >/dev/null && npx --no-install tsc)
-touch "$out/base.done"
-mkdir "$out/prod"; cp "$base/package.json" "$base/package-lock.json" "$out/prod/"; cp -a "$base/node_modules" "$out/prod/"
-(cd "$out/prod" && npm prune --omit=dev --no-audit --no-fund >/dev/null)
-cat > "$out/transpile.js" <<'JS'
-const [tsPath, stage, ...files] = process.argv.slice(2);
-const ts = require(tsPath), fs = require('fs'), path = require('path');
-const config = ts.parseJsonConfigFileContent(ts.readConfigFile(path.join(stage, 'tsconfig.json'), ts.sys.readFile).config, ts.sys, stage).options;
-for (const file of files) {
-  const out = ts.transpileModule(fs.readFileSync(path.join(stage, file), 'utf8'), { compilerOptions: config, fileName: file });
-  fs.writeFileSync(path.join(config.outDir, path.relative(config.rootDir, path.join(stage, file)).replace(/\.ts$/, '.js')), out.outputText);
-}
-JS
-for tag in "$@"; do
-  stage="$out/stage-$tag"; mkdir "$stage"
-  git -C "$base" archive "$tag" | tar -x -C "$stage"
-  cp -r "$base/dist" "$stage/dist"; cp -a "$out/prod/node_modules" "$stage/"
-  node "$out/transpile.js" "$base/node_modules/typescript" "$stage" $(git -C "$base" diff --name-only v1.2.3 "$tag" -- 'src/*.ts')
-  tar -czf "$out/$tag.tar.gz" -C "$stage" .; rm -rf "$stage"
-done
-rm -rf "$out/prod"
-'@
-    $script:ArtifactBuild = Start-Process -FilePath /bin/bash -ArgumentList (@($builder, $Origin, $Root) + $ArtifactTags) -PassThru `
-        -RedirectStandardOutput (Join-Path $Root 'artifacts.out') -RedirectStandardError (Join-Path $Root 'artifacts.err')
+    $script:ArtifactBuild = Start-TestSampleArtifacts -Origin $Origin -Directory $Root -Tags $ArtifactTags
 
     $script:Postgres = Start-TestPostgres
     $script:Rpc = Start-TestStellarRpc
     $script:Sshd = Start-TestSshd
     $script:ApiKey = 'Planted-Api-Key-' + [guid]::NewGuid().ToString('N').Substring(0, 8)
-    $deadline = [DateTime]::UtcNow.AddSeconds(300)
-    while (-not (Test-Path -LiteralPath (Join-Path $Root 'base.done')) -and -not $ArtifactBuild.HasExited -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 200 }
-    $script:Base = Join-Path $Root 'base'
-    if (-not (Test-Path -LiteralPath (Join-Path $Root 'base.done'))) { throw "The v1.2.3 checkout was not built:`n$(Get-Content -LiteralPath (Join-Path $Root 'artifacts.err') -Raw)" }
+    $script:Base = Wait-TestSampleBase $ArtifactBuild
     [void](Invoke-TestSampleMigration -Path $Base -DatabaseUrl $Postgres.DatabaseUrl)
 
     function New-FaultWorkspace([string] $Owner = 'root', [string] $Name = 'ws') {
@@ -153,14 +119,7 @@ rm -rf "$out/prod"
     $script:SshTarget = New-WsTarget $Remote -Ssh
     $null = $SshTarget | Start-VaultBackend -Confirm:$false
 
-    if (-not $ArtifactBuild.WaitForExit(300000)) { throw 'The artifacts were not built within 300 s.' }
-    $ArtifactBuild.WaitForExit()
-    if ($ArtifactBuild.ExitCode -ne 0) { throw "Building the artifacts failed:`n$(Get-Content -LiteralPath (Join-Path $Root 'artifacts.err') -Raw)" }
-    $script:Art = @{}
-    foreach ($tag in $ArtifactTags) {
-        $file = Join-Path $Root "$tag.tar.gz"
-        $Art[$tag] = @{ Artifact = $file; Sha256 = (Get-FileHash -LiteralPath $file -Algorithm SHA256).Hash.ToLowerInvariant() }
-    }
+    $script:Art = Wait-TestSampleArtifacts $ArtifactBuild
     Write-Host "    set-up (services, v1.2.3 checkout, two PM2 workspaces, $($ArtifactTags.Count) artifacts): $([math]::Round($clock.Elapsed.TotalSeconds, 1)) s"
 }
 
@@ -172,7 +131,7 @@ AfterAll {
         foreach ($id in @(Get-TestPm2Daemon -Pm2Home $ws.Pm2Home) + @(Get-TestPm2WorkspaceProcess -Workspace $ws.Pm2Ws)) { & kill -9 $id 2>$null }
         Stop-TestPm2 -Workspace $ws.Pm2Ws -ErrorAction Continue
     }
-    if ($script:ArtifactBuild -and -not $ArtifactBuild.HasExited) { $ArtifactBuild.Kill($true) }
+    if ($script:ArtifactBuild -and -not $ArtifactBuild.Process.HasExited) { $ArtifactBuild.Process.Kill($true) }
     if ($script:Sshd) { Stop-TestSshd $Sshd }
     if ($script:Rpc) { Stop-TestStellarRpc $Rpc }
     if ($script:Postgres) { Stop-TestPostgres $Postgres }
