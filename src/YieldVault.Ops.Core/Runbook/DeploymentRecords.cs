@@ -140,7 +140,7 @@ public static class DeploymentRecords
     /// <summary>What Step 10.2 of the runbook writes for a run: "Success" for a deployment that succeeded, as the runbook has it.</summary>
     public static string RunbookStatus(VaultDeploymentRecord record) => record.Status switch
     {
-        DeploymentStatus.Succeeded => record.Kind == RollbackKind ? "Rollback" : "Success",
+        DeploymentStatus.Succeeded => record.Kind switch { RollbackKind => "Rollback", SwitchKind => "Switch", _ => "Success" },
         DeploymentStatus.RolledBack => "RolledBack",
         _ => "Failed",
     };

@@ -24,7 +24,7 @@ public sealed class GetVaultDeploymentHistoryCommand : VaultTargetCmdlet
     public DeploymentStatus[]? Status { get; set; }
 
     [Parameter]
-    [ValidateSet(DeploymentRecords.DeployKind, DeploymentRecords.RollbackKind, DeploymentRecords.DrillKind)]
+    [ValidateSet(DeploymentRecords.DeployKind, DeploymentRecords.RollbackKind, DeploymentRecords.DrillKind, DeploymentRecords.SwitchKind)]
     public string[]? Kind { get; set; }
 
     /// <summary>Only runs started at or after this time (a time without a zone is local time).</summary>
