@@ -433,6 +433,9 @@ public static class ErrorIds
     /// <summary>Undo-VaultDeployment on a blue-green target found no usable version in the other slot (none yet, or one whose deployment failed).</summary>
     public const string NoPreviousSlot = nameof(NoPreviousSlot);
 
+    /// <summary>-Strategy InPlace on a blue-green target whose live slot is not the target's own service; nothing was changed.</summary>
+    public const string InPlaceOnBlueGreen = nameof(InPlaceOnBlueGreen);
+
     /// <summary>Undo-VaultDeployment -Release or -Backup on a blue-green target, whose rollback is a switch back to the other slot.</summary>
     public const string BlueGreenUndoPreviousOnly = nameof(BlueGreenUndoPreviousOnly);
 

@@ -30,7 +30,7 @@ public sealed class BlueGreenRunner
     private readonly RunbookRun _run;
     private readonly SlotInstances _slots;
     private readonly IDeploymentStrategy? _release;
-    private readonly DeploymentMigrations? _migrations;
+    private readonly DeploymentMigrations _migrations;
     private TrafficRecord _record = TrafficRecord.Empty;
     private TrafficSlot _live;
     private SlotRecord _liveRecord = new("", null, null, null, null, null);
@@ -50,8 +50,10 @@ public sealed class BlueGreenRunner
         if (request.Image is null)
         {
             _release = new ReleaseStrategy(target, shell, request, Detail);
-            _migrations = new DeploymentMigrations(target, shell, request, redactor, _release);
         }
+
+        // Docker: from the host's app directory, and only a -MigrationCommand (the image carries its own migrations).
+        _migrations = new DeploymentMigrations(target, shell, request, redactor, () => _release?.MigrationDirectory ?? target.AppPath);
 
         _result = new VaultDeploymentResult
         {
@@ -196,9 +198,9 @@ public sealed class BlueGreenRunner
                 Reporting.Current.Warning($"{_target.Name}: the new version's .env.example names variables the env file lacks: {string.Join(", ", check.NewInExample)}.");
             }
 
-            return _migrations is not null && _request.TimingFor(_target) == MigrationTiming.BeforeStop
+            return _request.TimingFor(_target) == MigrationTiming.BeforeStop
                 ? "env ok; " + await _migrations.RunAsync(cancellationToken).ConfigureAwait(false)
-                : _migrations is null ? "env ok; no migrations (Docker)" : "env ok; migrations after the previous slot stops";
+                : "env ok; migrations after the previous slot stops";
         }, cancellationToken).ConfigureAwait(false);
 
         await _run.StepAsync(6, async () =>
@@ -277,7 +279,7 @@ public sealed class BlueGreenRunner
                 detail = await _slots.StopAsync(previous, previousRecord, _request.StopTimeout, cancellationToken).ConfigureAwait(false) + $" after a {_request.Drain.TotalSeconds:0} s drain";
             }
 
-            if (_migrations is not null && _request.TimingFor(_target) == MigrationTiming.AfterStop)
+            if (_request.TimingFor(_target) == MigrationTiming.AfterStop)
             {
                 detail += "; " + await _migrations.RunAsync(cancellationToken).ConfigureAwait(false);
             }

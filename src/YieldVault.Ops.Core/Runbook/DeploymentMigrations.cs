@@ -12,16 +12,16 @@ internal sealed class DeploymentMigrations
     private readonly IHostShell _shell;
     private readonly DeploymentRequest _request;
     private readonly SecretRedactor _redactor;
-    private readonly IDeploymentStrategy _strategy;
+    private readonly Func<string> _directory;
     private bool _nothingToMigrate;
 
-    public DeploymentMigrations(VaultTarget target, IHostShell shell, DeploymentRequest request, SecretRedactor redactor, IDeploymentStrategy strategy)
+    public DeploymentMigrations(VaultTarget target, IHostShell shell, DeploymentRequest request, SecretRedactor redactor, Func<string> directory)
     {
         _target = target;
         _shell = shell;
         _request = request;
         _redactor = redactor;
-        _strategy = strategy;
+        _directory = directory;
     }
 
     /// <summary>Before the stop: whether a status check says nothing is pending (then the run after the stop is skipped).</summary>
@@ -39,7 +39,7 @@ internal sealed class DeploymentMigrations
             return false;
         }
 
-        var status = await Migrations.RunAsync(_target, _shell, _redactor, MigrationAction.Status, _strategy.MigrationDirectory, null, cancellationToken).ConfigureAwait(false);
+        var status = await Migrations.RunAsync(_target, _shell, _redactor, MigrationAction.Status, _directory(), null, cancellationToken).ConfigureAwait(false);
         return status is { Succeeded: true }
             && (_target.MigrationPreset == MigrationPreset.NodePgMigrate
                 ? status.Output.IndexOf("No migrations to run", StringComparison.OrdinalIgnoreCase) >= 0
@@ -65,7 +65,7 @@ internal sealed class DeploymentMigrations
             return "no migrations (Docker: give -MigrationCommand to run one)";
         }
 
-        var migration = await Migrations.RunAsync(_target, _shell, _redactor, MigrationAction.Deploy, _strategy.MigrationDirectory, _request.MigrationCommand, cancellationToken).ConfigureAwait(false);
+        var migration = await Migrations.RunAsync(_target, _shell, _redactor, MigrationAction.Deploy, _directory(), _request.MigrationCommand, cancellationToken).ConfigureAwait(false);
         if (migration is { Succeeded: false })
         {
             throw new VaultException(ErrorIds.MigrationFailed, VaultErrorKind.InvalidOperation,

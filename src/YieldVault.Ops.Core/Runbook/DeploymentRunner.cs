@@ -45,7 +45,7 @@ public sealed partial class DeploymentRunner
             StartedAt = DateTimeOffset.UtcNow, Steps = Plan(target, request, _strategy).ToList(),
         };
         _run = new RunbookRun(target, shell, redactor, _result, ProgressId, $"Deploying {request.Source} to {target.Name}");
-        _migrations = new DeploymentMigrations(target, shell, request, redactor, _strategy);
+        _migrations = new DeploymentMigrations(target, shell, request, redactor, () => _strategy.MigrationDirectory);
     }
 
     public async Task<VaultDeploymentResult> RunAsync(CancellationToken cancellationToken)
@@ -68,6 +68,18 @@ public sealed partial class DeploymentRunner
                 throw new VaultException(ErrorIds.EnvironmentInvalid, VaultErrorKind.InvalidData,
                     $"{_target.DisplayName}: {(env.Exists ? "" : env.EnvFile + " does not exist; ")}missing or empty: {string.Join(", ", env.Missing.Concat(env.Empty))}. Nothing was changed.",
                     $"Set the variables in {env.EnvFile} and deploy again.");
+            }
+
+            if (_target.Proxy != ProxyKind.None)
+            {
+                // In place acts on the target's own service and port: after a blue-green switch that may not be what nginx serves.
+                var record = await Proxies.TrafficRecord.ReadAsync(_target, _shell, cancellationToken).ConfigureAwait(false);
+                if (record.Live is { } live && record.Of(live) is { } serving && serving.Instance != _target.ServiceName)
+                {
+                    throw new VaultException(ErrorIds.InPlaceOnBlueGreen, VaultErrorKind.InvalidOperation,
+                        $"{_target.DisplayName}: nginx serves the {live} slot ({serving.Instance}, port {_target.SlotPort(live)}), not the target's own service {_target.ServiceName}; an in-place deployment would replace a version nothing serves. Nothing was changed.",
+                        "Deploy blue-green (leave out -Strategy InPlace), or switch traffic back to the target's own service first.");
+                }
             }
 
             var version = await VersionProbe.GetAsync(_target, _shell, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
