@@ -60,7 +60,7 @@ public sealed class RunbookRunTests : IDisposable
             await run.StepAsync(3, () => throw thrown, CancellationToken.None);
             await run.StepAsync(4, () => Task.FromResult<string?>("never"), CancellationToken.None);
             result.Status = DeploymentStatus.Succeeded;
-        }, failure =>
+        }, (failure, _) =>
         {
             recovered = failure;
             result.Status = DeploymentStatus.RolledBack;
@@ -103,7 +103,7 @@ public sealed class RunbookRunTests : IDisposable
         {
             await run.StepAsync(1, async () => await run.LockAsync(false, "test run", () => Task.FromResult<JObject?>(null), CancellationToken.None), CancellationToken.None);
             await run.StepAsync(2, () => throw new VaultException("HealthCheckTimeout", VaultErrorKind.OperationTimeout, "never healthy"), CancellationToken.None);
-        }, _ => throw new ObjectDisposedException("the connection " + Planted), CancellationToken.None);
+        }, (_, _) => throw new ObjectDisposedException("the connection " + Planted), CancellationToken.None);
 
         Assert.Equal(DeploymentStatus.Failed, result.Status);
         Assert.Equal("HealthCheckTimeout", result.ErrorId);
@@ -131,7 +131,7 @@ public sealed class RunbookRunTests : IDisposable
                 await Task.Delay(10, cancel.Token);
                 return "never";
             }, cancel.Token);
-        }, _ =>
+        }, (_, _) =>
         {
             recovered = true;
             return Task.CompletedTask;
@@ -140,6 +140,47 @@ public sealed class RunbookRunTests : IDisposable
         Assert.False(recovered);
         Assert.Equal("stopped by the user (Ctrl+C)", result.Steps[1].Detail);
         Assert.Contains("\"step\":\"run\",\"phase\":\"end\",\"outcome\":\"Cancelled\"", File.ReadAllText(result.JournalPath), StringComparison.Ordinal);
+        Assert.False(File.Exists(DeploymentReadiness.LockPath(_target)));
+    }
+
+    [Fact]
+    public async Task A_cancel_after_the_stop_is_recovered_with_a_token_that_is_not_cancelled_then_the_cancel_goes_on()
+    {
+        var result = NewResult();
+        var run = new RunbookRun(_target, _shell, _redactor, result, 9100, "engine test");
+        using var cancel = new CancellationTokenSource();
+        await run.StartProberAsync(TimeSpan.FromMilliseconds(200), CancellationToken.None);
+        var stopped = false;
+        VaultException? recoveredWith = null;
+        var recoveryTokenCancelled = true;
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.ExecuteAsync(async () =>
+        {
+            await run.StepAsync(1, async () => await run.LockAsync(false, "test run", () => Task.FromResult<JObject?>(null), cancel.Token), cancel.Token);
+            await run.StepAsync(2, () =>
+            {
+                stopped = true;
+                return Task.FromResult<string?>("stopped the old version");
+            }, cancel.Token);
+            cancel.Cancel();
+            await run.StepAsync(3, () => Task.FromResult<string?>("never"), cancel.Token);
+        }, async (failure, token) =>
+        {
+            recoveredWith = failure;
+            recoveryTokenCancelled = token.IsCancellationRequested;
+            await Task.Delay(10, token);
+            result.Status = DeploymentStatus.RolledBack;
+            result.VersionAfter = "1.2.3";
+        }, cancel.Token, () => stopped));
+
+        Assert.NotNull(recoveredWith);
+        Assert.Equal(ErrorIds.Cancelled, recoveredWith!.ErrorId);
+        Assert.False(recoveryTokenCancelled, "the recovery runs with a token of its own");
+        Assert.Equal(DeploymentStatus.RolledBack, result.Status);
+        var journal = File.ReadAllText(result.JournalPath);
+        Assert.Contains("\"step\":\"cancel\",\"phase\":\"start\"", journal, StringComparison.Ordinal);
+        Assert.Contains("\"step\":\"run\",\"phase\":\"end\",\"outcome\":\"Cancelled\"", journal, StringComparison.Ordinal);
+        Assert.Contains("rolled back: 1.2.3 serves again", journal, StringComparison.Ordinal);
         Assert.False(File.Exists(DeploymentReadiness.LockPath(_target)));
     }
 

@@ -222,6 +222,46 @@ Describe 'Faults after the stop: the runner rolls back and the old version serve
     }
 }
 
+Describe 'Ctrl+C after the stop' {
+    It 'brings the previous version back before the run ends (the rollback ignores the cancel), journaled as Cancelled' {
+        $before = Get-WsState $Local
+        $marker = 'yv-ctrlc-' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+        $p = @{
+            Name = 'fault-1'; Port = $Local.Port; AppPath = $Local.App; ServiceManager = 'Pm2'; Pm2Home = $Local.Pm2Home; MigrationPreset = 'None'
+            LogPath = "$($Local.Directory)/logs/backend.log"; BackupPath = "$($Local.Directory)/backups"; StatePath = "$($Local.Directory)/state"
+        }
+        # Stopping a job stops its pipeline the way Ctrl+C does (StopProcessing).
+        $job = Start-ThreadJob -ArgumentList (Get-VaultModuleManifest), $p, $Art['v1.3.0'].Artifact, $Art['v1.3.0'].Sha256, $marker -ScriptBlock {
+            param($manifest, $p, $artifact, $sha, $marker)
+            Import-Module $manifest
+            New-VaultTarget @p | Invoke-VaultDeployment -Artifact $artifact -Sha256 $sha -MigrationCommand 'sh', '-c', "sleep 60; : $marker" -Confirm:$false
+        }
+        try {
+            $deadline = [DateTime]::UtcNow.AddSeconds(180)
+            while ([DateTime]::UtcNow -lt $deadline -and -not (& pgrep -f $marker) -and $job.State -in 'NotStarted', 'Running') { Start-Sleep -Milliseconds 100 }
+            if (-not (& pgrep -f $marker)) {
+                $said = ($job | Receive-Job -Keep *>&1 | Out-String) + ($job.ChildJobs[0].Error | Out-String)
+                throw "The migration after the stop never ran (job $($job.State)): $said"
+            }
+            $answered = try { [int](Invoke-WebRequest -Uri "http://127.0.0.1:$($Local.Port)/health" -TimeoutSec 2 -SkipHttpErrorCheck).StatusCode } catch { 0 }
+            $answered | Should-Be 0 -Because 'the old version is stopped'
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            $job | Stop-Job
+            Write-Host "    Ctrl+C after the stop: the run ended $([math]::Round($watch.Elapsed.TotalSeconds, 1)) s after the cancel"
+        }
+        finally {
+            $job | Remove-Job -Force
+        }
+        $journal = Get-ChildItem -LiteralPath "$($Local.State)/journal" -Filter *.jsonl | Where-Object FullName -NotIn $before.Journals | Sort-Object LastWriteTime | Select-Object -Last 1
+        $text = Get-Content -LiteralPath $journal.FullName -Raw
+        $text | Should-BeLikeString '*"step":"cancel","phase":"start"*'
+        $text | Should-BeLikeString '*"step":"rollback","phase":"end","outcome":"Succeeded"*'
+        $text | Should-BeLikeString '*"step":"run","phase":"end","outcome":"Cancelled","detail":"stopped by the user (Ctrl+C); rolled back: 1.2.3 serves again"*'
+        Assert-Recovered $Local $before '1.2.3' $null
+        @(& pgrep -f $marker).Count | Should-Be 0 -Because 'the migration command died with the cut'
+    }
+}
+
 Describe 'The deploying pwsh killed after the stop' {
     It 'leaves the backend stopped and a stale lock; the next run with -Force clears it, completes its journal and serves' {
         $before = Get-WsState $Local

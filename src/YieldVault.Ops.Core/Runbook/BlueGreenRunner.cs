@@ -117,7 +117,8 @@ public sealed class BlueGreenRunner
     {
         // What the users see is nginx: the prober asks through it.
         await _run.StartProberAsync(_request.ProbeInterval, cancellationToken, _target.ProxyPort).ConfigureAwait(false);
-        return await _run.ExecuteAsync(() => StepsAsync(cancellationToken), failure => RecoverAsync(failure, cancellationToken), cancellationToken).ConfigureAwait(false);
+        // A Ctrl+C between nginx's reload and its verification still sends traffic back to the slot that served.
+        return await _run.ExecuteAsync(() => StepsAsync(cancellationToken), RecoverAsync, cancellationToken, () => _switched && !_switchVerified).ConfigureAwait(false);
     }
 
     private void Detail(string text) => _run.Detail(text);

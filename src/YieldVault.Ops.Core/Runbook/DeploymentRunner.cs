@@ -31,6 +31,7 @@ public sealed partial class DeploymentRunner
     private readonly IDeploymentStrategy _strategy;
     private readonly DeploymentMigrations _migrations;
     private bool _stopped;
+    private bool _verified;
 
     public DeploymentRunner(VaultTarget target, IHostShell shell, DeploymentRequest request, SecretRedactor redactor)
     {
@@ -51,7 +52,8 @@ public sealed partial class DeploymentRunner
     public async Task<VaultDeploymentResult> RunAsync(CancellationToken cancellationToken)
     {
         await _run.StartProberAsync(_request.ProbeInterval, cancellationToken).ConfigureAwait(false);
-        return await _run.ExecuteAsync(() => StepsAsync(cancellationToken), failure => RecoverAsync(failure, cancellationToken), cancellationToken).ConfigureAwait(false);
+        // A Ctrl+C after the stop still brings the previous version back.
+        return await _run.ExecuteAsync(() => StepsAsync(cancellationToken), RecoverAsync, cancellationToken, () => _stopped && !_verified).ConfigureAwait(false);
     }
 
     private void Detail(string text) => _run.Detail(text);
@@ -162,6 +164,7 @@ public sealed partial class DeploymentRunner
         }, cancellationToken).ConfigureAwait(false);
 
         await _run.StepAsync(8, async () => await VerifyAsync(expected, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        _verified = true;
 
         await _run.StepAsync(9, async () =>
         {

@@ -89,6 +89,8 @@ public sealed class RollbackRunner
         var run = new RunbookRun(_target, _shell, _redactor, result, ProgressId, $"Rolling back {_target.Name}");
         await run.StartProberAsync(TimeSpan.FromMilliseconds(25), cancellationToken).ConfigureAwait(false);
         var expected = ExpectedVersion.Unknown(plan.Release ?? "the previous version");
+        var stopped = false;
+        var serving = false;
         return await run.ExecuteAsync(async () =>
         {
             await run.StepAsync(1, async () =>
@@ -102,6 +104,7 @@ public sealed class RollbackRunner
                 return lockPath;
             }, cancellationToken).ConfigureAwait(false);
 
+            stopped = true;
             await run.StepAsync(2, async () => await BackendVerification.StopIfRunningAsync(_target, _shell, request.StopTimeout, cancellationToken).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
 
@@ -117,10 +120,23 @@ public sealed class RollbackRunner
                 var (health, version) = await BackendVerification.WaitServingAsync(_target, _shell, request.HealthTimeout, ProgressId + 1, cancellationToken).ConfigureAwait(false);
                 result.VersionAfter = version.Version;
                 result.CommitAfter = version.Commit;
+                serving = true;
                 expected.Check(_target, version);
                 return BackendVerification.Describe(health, version);
             }, cancellationToken).ConfigureAwait(false);
             result.Status = DeploymentStatus.Succeeded;
-        }, _ => Task.CompletedTask, cancellationToken).ConfigureAwait(false);
+        }, (failure, token) => failure.ErrorId == ErrorIds.Cancelled ? StartWhateverIsThereAsync(result, token) : Task.CompletedTask, cancellationToken,
+            () => stopped && !serving).ConfigureAwait(false);
+    }
+
+    // Ctrl+C after the stop: the service starts with what its link or name points to now (the previous version when the
+    // switch happened, the version rolled back from when it did not): either serves; nothing stays down.
+    private async Task StartWhateverIsThereAsync(VaultDeploymentResult result, CancellationToken cancellationToken)
+    {
+        await ServiceManagers.For(_target, _shell).StartAsync(cancellationToken).ConfigureAwait(false);
+        var (_, version) = await BackendVerification.WaitServingAsync(_target, _shell, TimeSpan.FromSeconds(60), ProgressId + 2, cancellationToken).ConfigureAwait(false);
+        result.VersionAfter = version.Version;
+        result.CommitAfter = version.Commit;
+        result.Error += $" It serves {version.Version ?? "a version"} again.";
     }
 }

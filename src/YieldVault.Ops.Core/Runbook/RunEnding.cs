@@ -1,3 +1,4 @@
+using System;
 using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
@@ -25,7 +26,11 @@ internal static class RunEnding
         result.Duration = clock.Elapsed;
         if (journal is not null)
         {
-            await journal.WriteAsync("run", "end", cancelled ? "Cancelled" : result.Status.ToString(), cancelled ? "stopped by the user (Ctrl+C)" : result.Error,
+            var detail = !cancelled ? result.Error
+                : result.Status == DeploymentStatus.RolledBack ? $"stopped by the user (Ctrl+C); rolled back: {result.VersionAfter ?? "the previous version"} serves again"
+                : result.ErrorId == ErrorIds.Cancelled && result.Error is { } recovery && recovery.IndexOf("Then:", StringComparison.Ordinal) >= 0 ? recovery
+                : "stopped by the user (Ctrl+C)";
+            await journal.WriteAsync("run", "end", cancelled ? "Cancelled" : result.Status.ToString(), detail,
                 clock.Elapsed.TotalMilliseconds,
                 new JObject
                 {

@@ -113,13 +113,20 @@ internal sealed class RunbookRun
         }
     }
 
+    /// <summary>How long the recovery after a Ctrl+C may take: it ignores the cancel for that long.</summary>
+    public static readonly TimeSpan CancelRecoveryBudget = TimeSpan.FromSeconds(120);
+
     /// <summary>
     /// Runs <paramref name="steps"/>. Any failure but the user's cancel (a <see cref="VaultException"/>, a JSON value of
     /// the wrong type, an SSH channel refused, a disposed connection) is recorded in the result (its error id and
     /// redacted message) and handed to <paramref name="recover"/>, which decides the status (nothing changed, rolled
-    /// back, failed). The end of the run always follows: prober figures, journal end, records, then the lock.
+    /// back, failed). A cancel (Ctrl+C, a closed terminal) while <paramref name="mustRecoverOnCancel"/> says the run left
+    /// something not serving (the old version stopped, traffic moved and not verified) is recovered too, ignoring the
+    /// cancel for up to <see cref="CancelRecoveryBudget"/>, and then the cancel goes on. The end of the run always
+    /// follows: prober figures, journal end, records, then the lock.
     /// </summary>
-    public async Task<VaultDeploymentResult> ExecuteAsync(Func<Task> steps, Func<VaultException, Task> recover, CancellationToken cancellationToken)
+    public async Task<VaultDeploymentResult> ExecuteAsync(Func<Task> steps, Func<VaultException, CancellationToken, Task> recover, CancellationToken cancellationToken,
+        Func<bool>? mustRecoverOnCancel = null)
     {
         try
         {
@@ -131,17 +138,26 @@ internal sealed class RunbookRun
             Result.Status = DeploymentStatus.Failed;
             Result.Error = Redactor.Redact(failure.Message);
             Result.ErrorId = failure.ErrorId;
-            try
+            await RecoverAsync(recover, failure, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested && mustRecoverOnCancel?.Invoke() == true)
+        {
+            var failure = new VaultException(ErrorIds.Cancelled, VaultErrorKind.OperationStopped,
+                $"{Target.DisplayName}: stopped by the user (Ctrl+C) while the backend was not serving a verified version.");
+            Result.Status = DeploymentStatus.Failed;
+            Result.Error = failure.Message;
+            Result.ErrorId = failure.ErrorId;
+            Reporting.Current.Warning($"{Target.Name}: Ctrl+C after the stop: bringing a serving version back first (this ignores Ctrl+C for up to {CancelRecoveryBudget.TotalSeconds:0} s).");
+            await JournalAsync("cancel", "start", detail: "Ctrl+C after the stop: recovering before the run ends").ConfigureAwait(false);
+            using (var bounded = new CancellationTokenSource(CancelRecoveryBudget))
             {
-                await recover(failure).ConfigureAwait(false);
+                await RecoverAsync(recover, failure, bounded.Token).ConfigureAwait(false);
             }
-            catch (Exception recoveryFailure) when (!cancellationToken.IsCancellationRequested)
-            {
-                // A recovery must not lose the run's own error, nor skip the end of the run.
-                Result.Status = DeploymentStatus.Failed;
-                Result.Error = Redactor.Redact($"{failure.Message} Then: {Failure(recoveryFailure).Message}");
-                Reporting.Current.Warning($"{Target.Name}: {Result.Error} Check the backend now (Get-VaultBackendStatus).");
-            }
+
+            Reporting.Current.Warning(Result.Status == DeploymentStatus.RolledBack
+                ? $"{Target.Name}: after Ctrl+C the previous version ({Result.VersionAfter ?? "the one before"}) serves again."
+                : $"{Target.Name}: after Ctrl+C the backend could not be brought back: {Result.Error} Check it now (Get-VaultBackendStatus).");
+            throw;
         }
         finally
         {
@@ -158,6 +174,21 @@ internal sealed class RunbookRun
         }
 
         return Result;
+    }
+
+    private async Task RecoverAsync(Func<VaultException, CancellationToken, Task> recover, VaultException failure, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await recover(failure, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception recoveryFailure)
+        {
+            // A recovery must not lose the run's own error, nor skip the end of the run.
+            Result.Status = DeploymentStatus.Failed;
+            Result.Error = Redactor.Redact($"{failure.Message} Then: {Failure(recoveryFailure).Message}");
+            Reporting.Current.Warning($"{Target.Name}: {Result.Error} Check the backend now (Get-VaultBackendStatus).");
+        }
     }
 
     /// <summary>Any exception as the run reports it: a <see cref="VaultException"/> as it is, anything else with an id of its own.</summary>

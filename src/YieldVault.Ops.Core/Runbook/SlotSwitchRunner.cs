@@ -172,16 +172,16 @@ public sealed class SlotSwitchRunner
                 return await _slots.StopAsync(live, record.Of(live)!, request.StopTimeout, cancellationToken).ConfigureAwait(false) + $" after a {request.Drain.TotalSeconds:0} s drain";
             }, cancellationToken).ConfigureAwait(false);
             result.Status = DeploymentStatus.Succeeded;
-        }, async failure =>
+        }, async (failure, token) =>
         {
             // nginx reloaded with the new upstream but the check through it failed; the slot it was to leave still runs:
             // send traffic back there. (A failed nginx -t put the previous file back and reloaded nothing.)
-            if (reloaded && result.Steps[2].Outcome == StepOutcome.Failed)
+            if (reloaded && (result.Steps[2].Outcome == StepOutcome.Failed || failure.ErrorId == ErrorIds.Cancelled))
             {
                 Reporting.Current.Warning($"{_target.Name}: {result.Error} Switching traffic back to the {live} slot.");
                 try
                 {
-                    await TrafficSwitch.SwitchAsync(_target, _shell, record, live, new ExpectedVersion(result.VersionBefore, result.CommitBefore, $"the {live} slot"), cancellationToken)
+                    await TrafficSwitch.SwitchAsync(_target, _shell, record, live, new ExpectedVersion(result.VersionBefore, result.CommitBefore, $"the {live} slot"), token)
                         .ConfigureAwait(false);
                 }
                 catch (VaultException ex)
@@ -195,6 +195,6 @@ public sealed class SlotSwitchRunner
                 result.Status = DeploymentStatus.Succeeded;
                 Reporting.Current.Warning($"{_target.Name}: the {to} slot serves, but stopping the {live} slot failed: {result.Error}");
             }
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken, () => reloaded && result.Steps[2].Outcome != StepOutcome.Succeeded).ConfigureAwait(false);
     }
 }

@@ -11,7 +11,7 @@ namespace YieldVault.Ops.Hosting;
 /// </summary>
 internal sealed class PipelineMessages : IVaultReporter, IDisposable
 {
-    private readonly BlockingCollection<Action<PSCmdlet>> _queue = new();
+    private readonly BlockingCollection<(Action<PSCmdlet> Write, string? Warning)> _queue = new();
     private readonly SecretRedactor _redactor;
 
     public PipelineMessages(SecretRedactor redactor) => _redactor = redactor;
@@ -25,7 +25,7 @@ internal sealed class PipelineMessages : IVaultReporter, IDisposable
     public void Warning(string message)
     {
         var text = _redactor.Redact(message);
-        Post(c => c.WriteWarning(text));
+        Post(c => c.WriteWarning(text), text);
     }
 
     public void Progress(int activityId, string activity, string status, int percent, int parentActivityId = -1, bool completed = false)
@@ -43,13 +43,15 @@ internal sealed class PipelineMessages : IVaultReporter, IDisposable
 
     public void Error(ErrorRecord record) => Post(c => c.WriteError(record));
 
-    public void Post(Action<PSCmdlet> action)
+    public void Post(Action<PSCmdlet> action) => Post(action, null);
+
+    private void Post(Action<PSCmdlet> action, string? warning)
     {
         if (!_queue.IsAddingCompleted)
         {
             try
             {
-                _queue.Add(action);
+                _queue.Add((action, warning));
             }
             catch (InvalidOperationException)
             {
@@ -58,34 +60,65 @@ internal sealed class PipelineMessages : IVaultReporter, IDisposable
         }
     }
 
-    /// <summary>Writes queued messages until <paramref name="done"/> is signalled and the queue is empty.</summary>
+    /// <summary>
+    /// Writes queued messages until <paramref name="done"/> is signalled and the queue is empty. After Ctrl+C the
+    /// pipeline refuses writes, but the work may still be bringing a serving version back: it is waited for, and its
+    /// warnings go straight to the host so the user sees what happens.
+    /// </summary>
     public void Drain(PSCmdlet cmdlet, WaitHandle done, CancellationToken cancellationToken)
     {
+        var stopped = false;
         while (true)
         {
-            while (_queue.TryTake(out var action, 50))
+            while (_queue.TryTake(out var message, 50))
             {
-                action(cmdlet);
+                stopped = Write(cmdlet, message, stopped || cancellationToken.IsCancellationRequested);
             }
 
             if (done.WaitOne(0) && _queue.Count == 0)
             {
                 return;
             }
+        }
+    }
 
-            if (cancellationToken.IsCancellationRequested && done.WaitOne(0))
+    // Returns whether the pipeline has stopped.
+    private static bool Write(PSCmdlet cmdlet, (Action<PSCmdlet> Write, string? Warning) message, bool stopping)
+    {
+        if (!stopping)
+        {
+            try
             {
-                return;
+                message.Write(cmdlet);
+                return false;
+            }
+            catch (PipelineStoppedException)
+            {
+                // Ctrl+C: from here on only warnings are shown, on the host.
             }
         }
+
+        if (message.Warning is { } warning)
+        {
+            try
+            {
+                cmdlet.Host.UI.WriteWarningLine(warning);
+            }
+            catch (Exception ex) when (ex is PipelineStoppedException or InvalidOperationException or NotImplementedException)
+            {
+                // A host without a UI: nothing more can be shown.
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Writes what is queued now, without waiting.</summary>
     public void DrainAvailable(PSCmdlet cmdlet)
     {
-        while (_queue.TryTake(out var action))
+        while (_queue.TryTake(out var message))
         {
-            action(cmdlet);
+            message.Write(cmdlet);
         }
     }
 
