@@ -1243,11 +1243,20 @@ if ($bgS) {
         deploy_ratio                 = Ratio $b.Deploy.Median $bgS.Deploy.Median
         deploy_total_ratio           = Ratio $b.DeployWall.Median $bgS.DeployWall.Median
         rollback_ratio_to_module_default = Ratio $m.RollbackMs.Median $bgS.RollbackMs.Median
+        # The same, run by run (each runbook rollback against the blue-green rollback of the same run, under about the
+        # same load): the ratio of the medians above mixes runs of different load.
+        rollback_ratio_per_run       = @(for ($run = 1; $run -le $Runs; $run++) {
+                $x = @(Get-Ops 'runbook-as-written' 'rollback') | Where-Object Run -EQ $run | Select-Object -First 1
+                $y = @(Get-Ops 'module-bluegreen' 'rollback') | Where-Object Run -EQ $run | Select-Object -First 1
+                if ($x -and $y) { Ratio $x.HealthyMs $y.HealthyMs } else { $null }
+            })
         zero_failed_probes_goal_met  = [bool]$bgObject['zero_failed_probes_every_run']
+        rollback_ratio_per_run_median = $null
         rollback_goal_20x_met        = $null -ne $bgS.RollbackMs.Median -and $null -ne $b.RollbackMs.Median -and $b.RollbackMs.Median -ge 20 * $bgS.RollbackMs.Median
         rollback_goal_50x_met        = $null -ne $bgS.RollbackMs.Median -and $null -ne $b.RollbackMs.Median -and $b.RollbackMs.Median -ge 50 * $bgS.RollbackMs.Median
         measured_at                  = $started.ToString('o')
     }
+    $bgRatios['rollback_ratio_per_run_median'] = Rnd (Get-Median @($bgRatios.rollback_ratio_per_run | Where-Object { $null -ne $_ })) 1
     $scenarioObjects.Add($bgRatios)
 }
 
@@ -1337,14 +1346,14 @@ if ($bgS) {
     $null = $sb.AppendLine()
     $maxFailed = $bgObject['failed_probes_max_any_operation']
     $null = $sb.AppendLine("Goals: 0 failed probes through nginx in every run (deploys and rollbacks, warm and cold, keep-alive off): **$(if ($bgRatios.zero_failed_probes_goal_met) { 'met' } else { "not met (up to $maxFailed failed probes in one operation)" })**; " +
-        "rollback ≥ 20x faster than the runbook's Quick Rollback (median): **$(if ($bgRatios.rollback_goal_20x_met) { 'met' } else { 'not met' })** ($(Fmt $bgRatios.rollback_ratio '0.0')x); goal 50x: **$(if ($bgRatios.rollback_goal_50x_met) { 'met' } else { 'not met' })**.")
+        "rollback ≥ 20x faster than the runbook's Quick Rollback (median): **$(if ($bgRatios.rollback_goal_20x_met) { 'met' } else { 'not met' })** ($(Fmt $bgRatios.rollback_ratio '0.0')x; run by run $((@($bgRatios.rollback_ratio_per_run) | ForEach-Object { "$(Fmt $_ '0.0')x" }) -join ', '), median $(Fmt $bgRatios.rollback_ratio_per_run_median '0.0')x); goal 50x: **$(if ($bgRatios.rollback_goal_50x_met) { 'met' } else { 'not met' })**.")
     $null = $sb.AppendLine()
 
     # Per run
     $null = $sb.AppendLine('Blue-green per run (failed probes are through nginx):')
     $null = $sb.AppendLine()
-    $null = $sb.AppendLine('| run | deploy: downtime ms / failed probes / to v1.3.0 s | warm rollback: to v1.2.3 ms / failed probes | cold deploy: failed probes; cold rollback: to v1.2.3 ms / failed probes | load at the deploy |')
-    $null = $sb.AppendLine('|---|---|---|---|---|')
+    $null = $sb.AppendLine('| run | deploy: downtime ms / failed probes / to v1.3.0 s | warm rollback: to v1.2.3 ms / failed probes | the runbook''s Quick Rollback in the same run: to v1.2.3 ms (ratio) | cold deploy: failed probes; cold rollback: to v1.2.3 ms / failed probes | load at the blue-green deploy |')
+    $null = $sb.AppendLine('|---|---|---|---|---|---|')
     for ($run = 1; $run -le $Runs; $run++) {
         $d = Get-Ops 'module-bluegreen' 'deploy' | Where-Object Run -EQ $run | Select-Object -First 1
         if (-not $d) { continue }
@@ -1352,7 +1361,9 @@ if ($bgS) {
         $cd = Get-Ops 'module-bluegreen' 'deploy-cold' | Where-Object Run -EQ $run | Select-Object -First 1
         $cr = Get-Ops 'module-bluegreen' 'rollback-cold' | Where-Object Run -EQ $run | Select-Object -First 1
         $fail = @($d, $r, $cd, $cr | Where-Object { $_ -and -not $_.Ok } | ForEach-Object { "$($_.Kind): $($_.Error)" })
-        $null = $sb.AppendLine("| $run | $(Fmt $d.DowntimeMs) / $($d.FailedProbes) / $(Fmt ($d.HealthyMs / 1000) '0.00') | $(if ($r) { "$(Fmt $r.HealthyMs) / $($r.FailedProbes)" } else { '–' }) | $(if ($cd) { $cd.FailedProbes } else { '–' }); $(if ($cr) { "$(Fmt $cr.HealthyMs) / $($cr.FailedProbes)" } else { '–' })$(if ($fail) { ' (FAILED: ' + ($fail -join '; ') + ')' }) | $($d.LoadBefore) |")
+        $rb = @(Get-Ops 'runbook-as-written' 'rollback') | Where-Object Run -EQ $run | Select-Object -First 1
+        $rbCell = if ($rb -and $r) { "$(Fmt $rb.HealthyMs) ($(Times $rb.HealthyMs $r.HealthyMs))" } else { '–' }
+        $null = $sb.AppendLine("| $run | $(Fmt $d.DowntimeMs) / $($d.FailedProbes) / $(Fmt ($d.HealthyMs / 1000) '0.00') | $(if ($r) { "$(Fmt $r.HealthyMs) / $($r.FailedProbes)" } else { '–' }) | $rbCell | $(if ($cd) { $cd.FailedProbes } else { '–' }); $(if ($cr) { "$(Fmt $cr.HealthyMs) / $($cr.FailedProbes)" } else { '–' })$(if ($fail) { ' (FAILED: ' + ($fail -join '; ') + ')' }) | $($d.LoadBefore) |")
     }
     $null = $sb.AppendLine()
 
