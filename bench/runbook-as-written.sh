@@ -36,6 +36,10 @@
 #   * 7.4 "pm2 logs yieldvault-backend --lines 50" never returns (it follows the log): --nostream is added.
 #     The log file is the app's LOG_FILE from .env (the runbook's /var/log/yieldvault/backend.log).
 #   * netstat is used when installed, else ss (same columns for this check).
+#   * 6.2's loop stops at the first answer of any kind ("curl -s" succeeds on a 503), so a release whose /health
+#     fails passes it. 7.1 compares the answer with the runbook's expected response ("status": "healthy"); when it
+#     differs the script stops with exit code 3 ("If deployment fails or causes issues"): the caller then runs the
+#     Quick Rollback (the rollback mode), as the person would. Their reaction time is not in the figures.
 set -euo pipefail
 
 mode=deploy
@@ -168,7 +172,15 @@ if [ "$mode" = deploy ]; then
 
   # ---- Step 7 Verify Deployment ------------------------------------------------------------------------
   mark 7.1 "curl /health"
-  curl -s "http://localhost:$PORT/health" | jq .
+  health=$(curl -s "http://localhost:$PORT/health")
+  printf '%s\n' "$health" | jq .
+  # "Expected response": "status": "healthy". Anything else is the Rollback Procedure's "If deployment fails".
+  status=$(printf '%s\n' "$health" | jq -r '.status // empty' 2>/dev/null || true)
+  if [ "$status" != healthy ]; then
+    note "7.1: /health says status '${status:-<no answer>}', not the expected 'healthy': the deployment failed; the Rollback Procedure follows (exit 3)"
+    mark failed "7.1 not healthy"
+    exit 3
+  fi
   mark 7.2 "curl /ready"
   curl -s "http://localhost:$PORT/ready" | jq .
   mark 7.3 "curl /api/v1/version; git rev-parse HEAD; compare"
