@@ -98,6 +98,33 @@ done";
         return new UpstreamView(true, server.Success ? int.Parse(server.Groups[1].Value, CultureInfo.InvariantCulture) : null, slot.Success ? slot.Groups[1].Value : null);
     }
 
+    /// <summary>The upstream file and the target's traffic record in one command (a switch back waits for it).</summary>
+    public static async Task<(UpstreamView Upstream, TrafficRecord Record)> ReadWithRecordAsync(VaultTarget target, IHostShell shell, CancellationToken cancellationToken)
+    {
+        const string script = @"if [ -f ""$1"" ]; then echo yv-upstream; cat -- ""$1"" || exit 4; else echo yv-no-upstream; fi
+echo; echo yv-record
+if [ -f ""$2"" ]; then head -c 65536 -- ""$2"" || exit 5; fi";
+        var result = await shell.RunAsync(CommandLine.Script(script, target.UpstreamFilePath, TrafficRecord.PathOf(target)), TimeSpan.FromSeconds(30), cancellationToken)
+            .ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            throw result.ExitCode == 5
+                ? new VaultException(ErrorIds.TrafficStateUnreadable, VaultErrorKind.ResourceUnavailable,
+                    $"{target.DisplayName}: {TrafficRecord.PathOf(target)} cannot be read: {result.Tail(3)}", "Check the permissions of the target's StatePath.")
+                : new VaultException(ErrorIds.UpstreamUnreadable, VaultErrorKind.ResourceUnavailable,
+                    $"{target.DisplayName}: the upstream file {target.UpstreamFilePath} cannot be read: {result.Tail(3)}",
+                    "Make the file readable by the target's user (it is YieldVault.Ops's own; nginx includes it).");
+        }
+
+        var text = result.StandardOutput.Replace("\r", "");
+        var split = text.IndexOf("\nyv-record\n", StringComparison.Ordinal);
+        var upstreamPart = split < 0 ? text : text.Substring(0, split);
+        var recordPart = split < 0 ? "" : text.Substring(split + "\nyv-record\n".Length);
+        var upstream = upstreamPart.StartsWith("yv-upstream\n", StringComparison.Ordinal) ? Parse(upstreamPart.Substring("yv-upstream\n".Length)) : new UpstreamView(false, null, null);
+        var record = recordPart.Trim().Length == 0 ? TrafficRecord.Empty : TrafficRecord.Parse(target, recordPart);
+        return (upstream, record);
+    }
+
     public async Task<UpstreamView> ReadAsync(CancellationToken cancellationToken)
     {
         var result = await _shell.RunAsync(CommandLine.Script("[ -f \"$1\" ] || exit 3; cat -- \"$1\"", _target.UpstreamFilePath), TimeSpan.FromSeconds(30), cancellationToken)

@@ -55,10 +55,16 @@ internal sealed record TrafficRecord(TrafficSlot? Live, SlotRecord? Blue, SlotRe
                 $"{target.DisplayName}: {PathOf(target)} cannot be read: {result.Tail(3)}", "Check the permissions of the target's StatePath.");
         }
 
+        return Parse(target, result.StandardOutput);
+    }
+
+    /// <summary>The record from its file's text (a damaged file is an empty record, with a warning).</summary>
+    public static TrafficRecord Parse(VaultTarget target, string text)
+    {
         try
         {
             // Dates stay text (Newtonsoft would turn them into DateTime values of the machine's zone).
-            using var reader = new JsonTextReader(new System.IO.StringReader(result.StandardOutput)) { DateParseHandling = DateParseHandling.None };
+            using var reader = new JsonTextReader(new System.IO.StringReader(text)) { DateParseHandling = DateParseHandling.None };
             var json = JObject.Load(reader);
             var live = json["live"]?.Type == JTokenType.String && Enum.TryParse<TrafficSlot>((string)json["live"]!, true, out var slot) ? slot : (TrafficSlot?)null;
             var at = json["switchedAt"]?.Type == JTokenType.String && DateTimeOffset.TryParse((string)json["switchedAt"]!, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when)

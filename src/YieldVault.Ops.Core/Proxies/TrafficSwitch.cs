@@ -27,8 +27,7 @@ internal static class TrafficSwitch
     public static async Task<(TrafficSlot Live, TrafficRecord Record, SlotRecord LiveRecord)> ReadLiveAsync(VaultTarget target, IHostShell shell, SlotInstances slots,
         CancellationToken cancellationToken)
     {
-        var upstream = await new NginxProxy(target, shell).ReadAsync(cancellationToken).ConfigureAwait(false);
-        var record = await TrafficRecord.ReadAsync(target, shell, cancellationToken).ConfigureAwait(false);
+        var (upstream, record) = await NginxProxy.ReadWithRecordAsync(target, shell, cancellationToken).ConfigureAwait(false);
         TrafficSlot live;
         if (upstream.Port is { } port)
         {

@@ -27,7 +27,8 @@ public sealed class RollbackRunner
     }
 
     /// <summary>Checks the request and resolves what the rollback goes back to, before anything is asked or changed.</summary>
-    public async Task<RollbackPlan> PlanAsync(RollbackRequest request, CancellationToken cancellationToken)
+    /// <param name="describe">Whether the plan must name the slots for a prompt (a blue-green rollback reads the host for that).</param>
+    public async Task<RollbackPlan> PlanAsync(RollbackRequest request, CancellationToken cancellationToken, bool describe = true)
     {
         if (_target.Proxy != ProxyKind.None)
         {
@@ -38,8 +39,10 @@ public sealed class RollbackRunner
                     "Run Undo-VaultDeployment without -Release/-Backup, or deploy the version you want with Invoke-VaultDeployment.");
             }
 
-            var switchBack = await new SlotSwitchRunner(_target, _shell, _redactor).DescribeAsync(SwitchBack(request), cancellationToken).ConfigureAwait(false);
-            return new RollbackPlan(request, "by switching traffic " + switchBack);
+            // Without a prompt, the run reads what to switch to under its lock anyway: no round trip before it.
+            return new RollbackPlan(request, describe
+                ? "by switching traffic " + await new SlotSwitchRunner(_target, _shell, _redactor).DescribeAsync(SwitchBack(request), cancellationToken).ConfigureAwait(false)
+                : "by switching traffic back to the other slot");
         }
 
         return _target.ServiceManager == ServiceManagerKind.Docker

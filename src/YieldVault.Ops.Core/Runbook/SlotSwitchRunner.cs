@@ -135,19 +135,26 @@ public sealed class SlotSwitchRunner
             await run.StepAsync(2, async () =>
             {
                 var slotTarget = _slots.SlotTarget(to, toRecord);
-                var state = await _slots.GetStateAsync(to, toRecord, cancellationToken).ConfigureAwait(false);
                 var started = false;
-                if (state.Status != ServiceStatus.Running)
-                {
-                    if (!request.StartIfStopped)
-                    {
-                        throw new VaultException(ErrorIds.SlotNotRunning, VaultErrorKind.InvalidOperation,
-                            $"{_target.DisplayName}: the {to} slot ({toRecord.Instance}, port {slotTarget.Port}) is {state.Status}; traffic only goes to a slot that runs. Nothing was changed.",
-                            $"Start it first (Start-VaultBackend -Slot {to}), or use Undo-VaultDeployment, which starts it.");
-                    }
 
-                    await _slots.StartAsync(to, toRecord, cancellationToken).ConfigureAwait(false);
-                    started = true;
+                // A warm slot answers healthy on its own port: that proves it runs, without asking its service manager
+                // (a pm2 jlist is a node start-up, most of a warm switch's time).
+                var quick = await HealthProbe.CheckAsync(slotTarget, _shell, checkReady: true, TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                if (!quick.Healthy)
+                {
+                    var state = await _slots.GetStateAsync(to, toRecord, cancellationToken).ConfigureAwait(false);
+                    if (state.Status != ServiceStatus.Running)
+                    {
+                        if (!request.StartIfStopped)
+                        {
+                            throw new VaultException(ErrorIds.SlotNotRunning, VaultErrorKind.InvalidOperation,
+                                $"{_target.DisplayName}: the {to} slot ({toRecord.Instance}, port {slotTarget.Port}) is {state.Status}; traffic only goes to a slot that runs. Nothing was changed.",
+                                "Give Switch-VaultTraffic -Start to start it first, or use Undo-VaultDeployment, which starts it.");
+                        }
+
+                        await _slots.StartAsync(to, toRecord, cancellationToken).ConfigureAwait(false);
+                        started = true;
+                    }
                 }
 
                 var (health, version) = await BackendVerification.WaitServingAsync(slotTarget, _shell, request.HealthTimeout, ProgressId + 1, cancellationToken).ConfigureAwait(false);

@@ -19,6 +19,10 @@ public sealed class SwitchVaultTrafficCommand : VaultActionCmdlet
     [Parameter(Mandatory = true)]
     public TrafficSlot To { get; set; }
 
+    /// <summary>Start the slot first when it does not run (its instance as recorded, from its own release or image).</summary>
+    [Parameter]
+    public SwitchParameter Start { get; set; }
+
     /// <summary>Stop the slot traffic left, after -DrainSec (default: it keeps running, warm).</summary>
     [Parameter]
     public SwitchParameter StopPrevious { get; set; }
@@ -60,6 +64,7 @@ public sealed class SwitchVaultTrafficCommand : VaultActionCmdlet
     private SlotSwitchRequest Request() => new()
     {
         To = To,
+        StartIfStopped = Start,
         StopOther = StopPrevious,
         Drain = TimeSpan.FromSeconds(DrainSec),
         HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),

@@ -74,7 +74,7 @@ public sealed class UndoVaultDeploymentCommand : VaultActionCmdlet
             Drain = TimeSpan.FromSeconds(DrainSec),
         };
         var shell = Hosts.For(target);
-        _plan = Run((_, token) => new RollbackRunner(target, shell, Redactor).PlanAsync(request, token));
+        _plan = Run((_, token) => new RollbackRunner(target, shell, Redactor).PlanAsync(request, token, describe: WillShowAction));
     }
 
     protected override string Action(VaultTarget target) => $"Roll back {target.ServiceName} {_plan!.Description}";

@@ -55,6 +55,9 @@ public abstract class VaultActionCmdlet : VaultCmdlet
         }
     }
 
+    /// <summary>Whether this call will show the action to the user (a prompt or -WhatIf): only then must it be described in detail.</summary>
+    protected bool WillShowAction => IsWhatIf || !SkipConfirmation || MyInvocation.BoundParameters.ContainsKey("Confirm");
+
     /// <summary>True when the cmdlet's -Force was given.</summary>
     protected virtual bool SkipConfirmation => false;
 
