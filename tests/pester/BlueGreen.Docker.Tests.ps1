@@ -294,6 +294,40 @@ Describe 'A blue-green Docker deployment over <Name>' -ForEach @(@{ Name = 'the 
         (Get-Served $Ws).Version | Should-Be '1.2.3'
         (Get-Container $Ws.Service).State.Running | Should-BeTrue
     }
+
+    It 'alternates slots: v1.3.0 into green, then v1.2.3 into blue, where a container made like green''s replaces the one that ran in place; 0 failed probes' {
+        $toGreen = $T | Invoke-VaultDeployment -Image $V130.Tag -Confirm:$false -WarningAction SilentlyContinue
+        $toGreen.Status | Should-Be 'Succeeded'
+        $toGreen.FailedProbes | Should-Be 0
+        (Get-Container "$($Ws.Service)-$($Ws.Green)").Config.Image | Should-Be $V130.Tag -Because 'the failed green container made way for the new one'
+        $toBlue = $T | Invoke-VaultDeployment -Image $V123.Tag -Confirm:$false -WarningAction SilentlyContinue
+        Write-Host "    green then blue ($($Ws.Key)): $([math]::Round($toGreen.Duration.TotalSeconds, 2)) s and $([math]::Round($toBlue.Duration.TotalSeconds, 2)) s, $($toGreen.FailedProbes + $toBlue.FailedProbes)/$($toGreen.Probes + $toBlue.Probes) failed probes"
+        $toBlue.Status | Should-Be 'Succeeded'
+        $toBlue.FailedProbes | Should-Be 0
+        $toBlue.VersionBefore | Should-Be '1.3.0'
+        $toBlue.VersionAfter | Should-Be '1.2.3'
+        $served = Get-Served $Ws
+        $served.Version | Should-Be '1.2.3'
+        $served.UpstreamPort | Should-Be $Ws.Blue
+        # The container that ran in place is gone; blue is now a slot container like green's, on the blue port.
+        Get-ServiceContainerNames $Ws.Service | Should-BeCollection @("$($Ws.Service)-$($Ws.Blue)", "$($Ws.Service)-$($Ws.Green)")
+        $blue = Get-Container "$($Ws.Service)-$($Ws.Blue)"
+        $blue.State.Running | Should-BeTrue
+        $blue.Config.Image | Should-Be $V123.Tag
+        $blue.HostConfig.NetworkMode | Should-Be 'host'
+        $blue.Config.Env | Should-ContainCollection @("PORT=$($Ws.Blue)") -IgnoreOrder
+        (Get-Container "$($Ws.Service)-$($Ws.Green)").State.Running | Should-BeFalse
+        $state = $T | Get-VaultTrafficState
+        $state.Blue.Instance | Should-Be "$($Ws.Service)-$($Ws.Blue)"
+        $state.Blue.Version | Should-Be '1.2.3'
+        $state.Green.Version | Should-Be '1.3.0'
+        # And back to green, which is stopped: Undo starts it first.
+        $u = $T | Undo-VaultDeployment -Force -WarningAction SilentlyContinue
+        $u.Status | Should-Be 'Succeeded'
+        $u.FailedProbes | Should-Be 0
+        (Get-Served $Ws).Version | Should-Be '1.3.0'
+        Assert-RunEnded $Ws $u $EnvHash
+    }
 }
 
 # A container on Docker's bridge network, published at 127.0.0.1:<blue port>: the green slot's container publishes the
@@ -401,5 +435,27 @@ Describe 'A blue-green deployment of a bridge-network container (published port)
         $broken.Config.Image | Should-Be $Plain['v2.1.1-broken'].Tag
         $broken.State.Running | Should-BeFalse
         Assert-RunEnded $Bridge $r $BridgeEnv
+    }
+
+    It 'alternates slots: v2.1.0 into green, then v2.0.0 into blue, whose container publishes green''s binding at the blue port; 0 failed probes' {
+        $toGreen = $Bridge.Target | Invoke-VaultDeployment -Image $Plain['v2.1.0'].Tag -Confirm:$false -WarningAction SilentlyContinue
+        $toGreen.Status | Should-Be 'Succeeded'
+        $toGreen.FailedProbes | Should-Be 0
+        $toBlue = $Bridge.Target | Invoke-VaultDeployment -Image $Plain['v2.0.0'].Tag -Confirm:$false -WarningAction SilentlyContinue
+        Write-Host "    green then blue (bridge): $([math]::Round($toGreen.Duration.TotalSeconds, 2)) s and $([math]::Round($toBlue.Duration.TotalSeconds, 2)) s, $($toGreen.FailedProbes + $toBlue.FailedProbes)/$($toGreen.Probes + $toBlue.Probes) failed probes"
+        $toBlue.Status | Should-Be 'Succeeded'
+        $toBlue.FailedProbes | Should-Be 0
+        $toBlue.VersionAfter | Should-Be '2.0.0'
+        $served = Get-PlainServed
+        $served.Health | Should-Be 200
+        $served.Features -contains 'greetings' | Should-BeFalse
+        $served.UpstreamPort | Should-Be $Bridge.Blue
+        Get-ServiceContainerNames $Bridge.Service | Should-BeCollection @("$($Bridge.Service)-$($Bridge.Blue)", "$($Bridge.Service)-$($Bridge.Green)")
+        $blue = Get-Container "$($Bridge.Service)-$($Bridge.Blue)"
+        $blue.State.Running | Should-BeTrue
+        $blue.HostConfig.PortBindings.'3000/tcp'[0].HostIp | Should-Be '127.0.0.1'
+        $blue.HostConfig.PortBindings.'3000/tcp'[0].HostPort | Should-Be "$($Bridge.Blue)"
+        (Get-Container "$($Bridge.Service)-$($Bridge.Green)").HostConfig.PortBindings.'3000/tcp'[0].HostPort | Should-Be "$($Bridge.Green)"
+        Assert-RunEnded $Bridge $toBlue $BridgeEnv
     }
 }
