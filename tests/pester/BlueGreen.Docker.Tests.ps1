@@ -369,8 +369,9 @@ Describe 'A blue-green deployment of a bridge-network container (published port)
             [pscustomobject]@{ Health = [int]$health.StatusCode; Features = @($root.features); UpstreamPort = Get-TestNginxUpstreamPort $Bridge.Nginx }
         }
         $deadline = [DateTime]::UtcNow.AddSeconds(20)
-        while ([DateTime]::UtcNow -lt $deadline) {
-            try { if ((Get-PlainServed).Health -eq 200) { break } } catch { Start-Sleep -Milliseconds 100 }
+        for ($i = 0; $i -lt 200 -and [DateTime]::UtcNow -lt $deadline; $i++) {
+            try { if ((Get-PlainServed).Health -eq 200) { break } } catch { Write-Verbose "not serving yet: $_" }
+            Start-Sleep -Milliseconds 100
         }
         (Get-PlainServed).Health | Should-Be 200
     }
