@@ -18,6 +18,8 @@ $script:Suite = 'bookworm'
 $script:Packages = @(
     'systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'sudo', 'procps', 'iproute2', 'lsof', 'curl',
     'ca-certificates', 'git',
+    # the reverse proxy of the blue-green suites (Debian's 1.22.1, like the host's)
+    'nginx',
     # what the host's node binary links against besides libc (ldd /usr/bin/node)
     'libstdc++6', 'libgcc-s1'
 )
@@ -31,6 +33,8 @@ $script:AuditorUid = 2002
 $script:UnitName = 'yieldvault-backend.service'
 $script:AppPath = '/app/yieldvault-backend'
 $script:LogPath = '/var/log/yieldvault/backend.log'
+$script:UpstreamFile = '/etc/nginx/yieldvault/upstream.conf'
+$script:UpstreamName = 'yieldvault_backend'
 $script:Started = [System.Collections.Generic.List[object]]::new()
 
 #region private helpers (the machine-level ones are in TestMachine.psm1)
@@ -86,7 +90,7 @@ function New-TestAppServerImage {
     .DESCRIPTION Two cached steps, each keyed by a hash of its recipe:
       1. /var/cache/yieldvault-ops-test/appserver-rootfs-<hash>.tar: debootstrap --variant=minbase of bookworm with
          the packages, from this machine's Debian mirror; imported as yieldvault-appserver-base:<hash>.
-      2. yieldvault-appserver:<hash>: app-server/Dockerfile + setup.sh FROM that base, with the host's node.
+      2. yieldvault-appserver:<hash>: app-server/Dockerfile + setup.sh FROM that base, with the host's node and npm.
       A step whose result exists is skipped; a rebuild after a change to app-server/ only repeats step 2.
     .OUTPUTS Object with Tag, BaseTag, Id, Cached, RootfsFile, Seconds, Timings.
     #>
@@ -101,11 +105,17 @@ function New-TestAppServerImage {
     if (-not $node) { throw "New-TestAppServerImage copies the host's node into the image, but node is not installed. Install Node 20 (apt-get install -y nodejs from NodeSource)." }
     $nodePath = (Get-Item -LiteralPath $node.Source).ResolvedTarget
     if (-not $nodePath) { $nodePath = $node.Source }
+    # npm as the runbook's servers have it (Step 4 runs npm ci there): the host's, which comes with its node.
+    $npm = (Get-Command -Name npm -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1)
+    $npmCli = if ($npm) { (Get-Item -LiteralPath $npm.Source).ResolvedTarget } else { $null }
+    $npmRoot = if ($npmCli) { [System.IO.Path]::GetFullPath((Join-Path ([System.IO.Path]::GetDirectoryName($npmCli)) '..')) } else { $null }
+    if (-not $npmRoot -or -not (Test-Path -LiteralPath (Join-Path $npmRoot 'package.json'))) { throw "New-TestAppServerImage copies the host's npm into the image, but npm (with its node_modules/npm directory) is not installed. Install Node 20 with npm (apt-get install -y nodejs from NodeSource)." }
+    $npmVersion = (Get-Content -LiteralPath (Join-Path $npmRoot 'package.json') -Raw | ConvertFrom-Json).version
 
     $mirror = Get-AsDebianMirror
     $baseHash = (Get-AsSha256 -Text @('rootfs-v1', $script:Suite, 'minbase', ($script:Packages -join ','), $mirror)).Substring(0, 12)
     $recipeFiles = @(Get-ChildItem -LiteralPath $script:RecipeRoot -File | Where-Object Name -ne 'README.md' | Sort-Object Name | ForEach-Object FullName)
-    $hash = (Get-AsSha256 -Text @('image-v1', $baseHash) -File ($recipeFiles + $nodePath)).Substring(0, 12)
+    $hash = (Get-AsSha256 -Text @('image-v1', $baseHash, "npm $npmVersion") -File ($recipeFiles + $nodePath)).Substring(0, 12)
     $tag = "yieldvault-appserver:$hash"
     $baseTag = "yieldvault-appserver-base:$baseHash"
     $rootfs = Join-Path $script:CacheRoot "appserver-rootfs-$baseHash.tar"
@@ -165,6 +175,7 @@ function New-TestAppServerImage {
         [void][System.IO.Directory]::CreateDirectory($context)
         foreach ($f in $recipeFiles) { Copy-Item -LiteralPath $f -Destination $context }
         Copy-Item -LiteralPath $nodePath -Destination (Join-Path $context 'node')
+        [void](Invoke-YvProcess -FilePath 'cp' -ArgumentList '-a', '--', $npmRoot, (Join-Path $context 'npm') -TimeoutSec 120)
         $r = Invoke-YvDocker -TimeoutSec $TimeoutSec -Description "docker build -t $tag" -ArgumentList @(
             'build', '-q', '--build-arg', "BASE=$baseTag", '--label', 'org.yieldvault.test=appserver', '--label', "org.yieldvault.test.recipe=$hash", '-t', $tag, $context)
         Write-Verbose $r.Output
@@ -195,11 +206,16 @@ function Remove-AsStaleImages {
 function Start-TestAppServer {
     <#
     .SYNOPSIS Starts an app-server container (systemd as PID 1) on the host network: sshd on 127.0.0.1:<SshPort>,
-              and with -AppSource the sample backend as yieldvault-backend.service on 127.0.0.1:<AppPort>.
+              with -AppSource the sample backend as yieldvault-backend.service on 127.0.0.1:<AppPort>, and with
+              -ProxyPort nginx.service in front of it on 127.0.0.1:<ProxyPort>.
     .PARAMETER AppSource A built checkout (New-TestSampleCheckout); AppItems of it are copied to /app/yieldvault-backend.
     .PARAMETER Environment The backend's .env (PORT and LOG_FILE are added unless given).
+    .PARAMETER ProxyPort Enables nginx.service with a server on 127.0.0.1:<ProxyPort> that proxy_passes to the upstream
+              yieldvault_backend, defined in /etc/nginx/yieldvault/upstream.conf (owned by deploy, who rewrites it on a
+              switch) as 127.0.0.1:<AppPort>.
     .OUTPUTS Object with HostName, SshPort, User, KeyFile, KnownHostsFile, HostKeyFingerprint, NoSudoUser, AppPort,
-             AppPath, EnvFile, ServiceName, LogPath, ContainerName, Image, Directory, SystemState, StartSeconds, Timings.
+             AppPath, EnvFile, ServiceName, LogPath, ProxyPort, ProxyUrl, UpstreamFile, UpstreamName, ContainerName,
+             Image, Directory, SystemState, StartSeconds, Timings.
     #>
     [CmdletBinding()]
     param(
@@ -208,6 +224,7 @@ function Start-TestAppServer {
         [string[]] $AppItems = @('dist', 'node_modules', 'package.json', 'package-lock.json'),
         [int] $SshPort,
         [int] $AppPort,
+        [ValidateRange(1, 65535)] [int] $ProxyPort,
         [int] $TimeoutSec = 60
     )
     Set-StrictMode -Version Latest
@@ -242,6 +259,10 @@ function Start-TestAppServer {
         EnvFile            = "$script:AppPath/.env"
         ServiceName        = 'yieldvault-backend'
         LogPath            = $script:LogPath
+        ProxyPort          = if ($ProxyPort) { $ProxyPort } else { $null }
+        ProxyUrl           = if ($ProxyPort) { "http://127.0.0.1:$ProxyPort" } else { $null }
+        UpstreamFile       = if ($ProxyPort) { $script:UpstreamFile } else { $null }
+        UpstreamName       = if ($ProxyPort) { $script:UpstreamName } else { $null }
         ContainerName      = $name
         Image              = $image.Tag
         Directory          = $dir
@@ -294,6 +315,29 @@ function Start-TestAppServer {
             [void][System.IO.File]::CreateSymbolicLink((Join-Path $wants $script:UnitName), "/etc/systemd/system/$script:UnitName")
             $paths += "./etc/systemd/system/multi-user.target.wants/$script:UnitName"
         }
+        if ($ProxyPort) {
+            # The server (root's, in conf.d, which nginx.conf includes inside http {}) and the upstream file it includes
+            # (deploy's: YieldVault.Ops writes it without sudo); nginx enabled, so it starts at boot.
+            Write-YvFile (Join-Path $stage 'etc/nginx/conf.d/yieldvault.conf') @"
+include $script:UpstreamFile;
+server {
+    listen 127.0.0.1:$ProxyPort;
+    location / {
+        proxy_pass http://$script:UpstreamName;
+        proxy_set_header Host `$host;
+        proxy_connect_timeout 2s;
+    }
+}
+"@ 'UserRead, UserWrite, GroupRead, OtherRead'
+            $upstreamDir = Join-Path $stage ([System.IO.Path]::GetDirectoryName($script:UpstreamFile).TrimStart('/'))
+            Write-YvFile (Join-Path $stage $script:UpstreamFile.TrimStart('/')) "upstream $script:UpstreamName { server 127.0.0.1:$($server.AppPort); }`n" 'UserRead, UserWrite, GroupRead, OtherRead'
+            [System.IO.File]::SetUnixFileMode($upstreamDir, [System.IO.UnixFileMode]'UserRead, UserWrite, UserExecute, GroupRead, GroupExecute, OtherRead, OtherExecute')
+            [void](Invoke-YvProcess -FilePath 'chown' -ArgumentList '-R', "$($script:DeployUid):$($script:DeployUid)", $upstreamDir -TimeoutSec 10)
+            $wants = Join-Path $stage 'etc/systemd/system/multi-user.target.wants'
+            [void][System.IO.Directory]::CreateDirectory($wants)
+            [void][System.IO.File]::CreateSymbolicLink((Join-Path $wants 'nginx.service'), '/lib/systemd/system/nginx.service')
+            $paths += @('./etc/nginx/conf.d/yieldvault.conf', ".$([System.IO.Path]::GetDirectoryName($script:UpstreamFile))", './etc/systemd/system/multi-user.target.wants/nginx.service')
+        }
         $timings['Stage'] = [math]::Round($lap.Elapsed.TotalSeconds, 2); $lap.Restart()
 
         # Host network: the app reaches PostgreSQL and the RPC stand-in on 127.0.0.1, and the test reaches sshd
@@ -325,7 +369,11 @@ function Start-TestAppServer {
             Wait-YvCondition -TimeoutSec $TimeoutSec -What "Start-TestAppServer: $script:UnitName in $name (GET $url)" -Explain $explain -IntervalMs 200 -Condition {
                 try { (Invoke-WebRequest -Uri $url -SkipHttpErrorCheck -TimeoutSec 2).StatusCode -eq 200 } catch { $false }
             }
-            $timings['Backend'] = [math]::Round($lap.Elapsed.TotalSeconds, 2)
+            $timings['Backend'] = [math]::Round($lap.Elapsed.TotalSeconds, 2); $lap.Restart()
+        }
+        if ($ProxyPort) {
+            Wait-YvCondition -TimeoutSec $TimeoutSec -What "Start-TestAppServer: nginx.service in $name on 127.0.0.1:$ProxyPort" -Explain $explain -IntervalMs 200 -Condition { Test-YvTcpPort $ProxyPort }
+            $timings['Nginx'] = [math]::Round($lap.Elapsed.TotalSeconds, 2)
         }
         $server.StartSeconds = [math]::Round($sw.Elapsed.TotalSeconds, 2)
         $server
@@ -342,8 +390,8 @@ function Get-AsContainerDiagnostics([string] $Name) {
     $parts = foreach ($cmd in @(
             @('systemctl', 'is-system-running'),
             @('systemctl', '--failed', '--no-pager', '--no-legend'),
-            @('systemctl', 'status', '--no-pager', '-n', '0', 'ssh.service', $script:UnitName),
-            @('journalctl', '--no-pager', '-n', '30', '-u', 'ssh.service', '-u', $script:UnitName))) {
+            @('systemctl', 'status', '--no-pager', '-n', '0', 'ssh.service', $script:UnitName, 'nginx.service'),
+            @('journalctl', '--no-pager', '-n', '30', '-u', 'ssh.service', '-u', $script:UnitName, '-u', 'nginx.service'))) {
         $r = Invoke-YvDocker -ArgumentList (@('exec', $Name) + $cmd) -AllowFailure -TimeoutSec 15
         "--- $($cmd -join ' ') (exit $($r.ExitCode)):`n$($r.Output.TrimEnd())"
     }

@@ -70,6 +70,7 @@ internal static class TrafficSwitch
                 "Start nginx (or correct the target's ProxyPort), then deploy again.");
         }
 
+        expected = ThroughNginx(target, expected);
         if (status == 200 && expected.Mismatch(target, new VaultBackendVersion { Target = target, Version = version, Commit = commit }) is null)
         {
             return;
@@ -104,10 +105,17 @@ internal static class TrafficSwitch
             Reporting.Current.Warning($"{target.Name}: {WorkerTimeout.TotalSeconds:0} s after the reload, nginx workers of the old configuration still run ({report.WorkersLeft}): long requests may still reach the previous slot.");
         }
 
-        var served = await ProxyVerification.WaitServedAsync(target, shell, expected, VerifyTimeout, cancellationToken).ConfigureAwait(false);
+        var served = await ProxyVerification.WaitServedAsync(target, shell, ThroughNginx(target, expected), VerifyTimeout, cancellationToken).ConfigureAwait(false);
         return $"nginx sends traffic to {to} (port {target.SlotPort(to)}): test and reload in {report.SwitchMs:0} ms, "
             + (report.WorkersGone ? $"old workers gone {report.WorkersGoneMs:0} ms later" : "old workers still running") + "; " + served;
     }
+
+    // What an answer through nginx can be checked against: a backend without a version endpoint (VersionPath '') answers
+    // nginx with its health alone, so its version (read from its release or image on the slot's own port) cannot be seen
+    // there; the upstream file, nginx -t, the reload and the old workers' exit say which slot serves, and the answers
+    // must be healthy.
+    private static ExpectedVersion ThroughNginx(VaultTarget target, ExpectedVersion expected) =>
+        target.HasVersionPath ? expected : ExpectedVersion.Unknown(expected.Of);
 
     // A slot nobody recorded: on a target that ran in place, the blue slot is its own service as it runs now.
     private static async Task<SlotRecord> AdoptAsync(VaultTarget target, IHostShell shell, SlotInstances slots, TrafficSlot slot, CancellationToken cancellationToken)
