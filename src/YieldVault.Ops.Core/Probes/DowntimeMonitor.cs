@@ -165,18 +165,48 @@ public sealed class DowntimeMonitor : IAsyncDisposable
         };
     }
 
+    // A probe reuses its connection like a browser or an API client would. When the request on a reused connection fails
+    // before any answer (nginx's exiting workers close idle keep-alive connections at a reload, and nginx 1.22 has no
+    // keepalive_min_timeout), it is sent once more on a new connection, as HTTP clients do for an idempotent GET; only a
+    // second failure counts. A backend that is down fails both.
     private static async Task<bool> ProbeAsync(Uri url, int[] serving, CancellationToken token)
     {
-        try
+        for (var attempt = 0; attempt < 2; attempt++)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-            timeout.CancelAfter(TimeSpan.FromSeconds(2));
-            using var response = await Client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-            return Array.IndexOf(serving, (int)response.StatusCode) >= 0;
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+                timeout.CancelAfter(TimeSpan.FromSeconds(2));
+                using var request = new HttpRequestMessage(HttpMethod.Get, url);
+                request.Headers.ConnectionClose = attempt > 0;
+                using var response = await Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                return Array.IndexOf(serving, (int)response.StatusCode) >= 0;
+            }
+            catch (Exception ex) when (attempt == 0 && ex is HttpRequestException or System.IO.IOException && IsReset(ex))
+            {
+                // Retried on a new connection.
+            }
+            catch (Exception ex) when (ex is HttpRequestException or System.IO.IOException || (ex is OperationCanceledException && !token.IsCancellationRequested))
+            {
+                return false;
+            }
         }
-        catch (Exception ex) when (ex is HttpRequestException or System.IO.IOException || (ex is OperationCanceledException && !token.IsCancellationRequested))
+
+        return false;
+    }
+
+    private static bool IsReset(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
         {
-            return false;
+            if (e is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionReset or System.Net.Sockets.SocketError.ConnectionAborted }
+                || (e is System.IO.IOException && e.InnerException is null && e.Message.IndexOf("reset", StringComparison.OrdinalIgnoreCase) >= 0)
+                || (e is HttpRequestException && e.Message.IndexOf("prematurely", StringComparison.OrdinalIgnoreCase) >= 0))
+            {
+                return true;
+            }
         }
+
+        return false;
     }
 }

@@ -29,7 +29,8 @@ internal static class ProxyVerification
 
         var version = await HealthProbe.GetAsync(baseUri, target.VersionPath, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
         var json = version.Json;
-        return (health.StatusCode, Text(json?["version"]), Text(json?["commit"]) is { } c && c != "unknown" ? c : null, version.Error);
+        var problem = version.Error ?? (version.StatusCode == 200 ? null : $"{target.VersionPath} answered {version.StatusCode} through nginx");
+        return (health.StatusCode, Text(json?["version"]), Text(json?["commit"]) is { } c && c != "unknown" ? c : null, problem);
     }
 
     /// <summary>
@@ -47,7 +48,7 @@ internal static class ProxyVerification
             asked++;
             var (status, version, commit, error) = await ReadAsync(target, shell, cancellationToken).ConfigureAwait(false);
             var answer = new VaultBackendVersion { Target = target, Version = version, Commit = commit };
-            var mismatch = status == 200 && !string.IsNullOrEmpty(target.VersionPath) && version is null ? "no version in the answer" : expected.Mismatch(target, answer);
+            var mismatch = status == 200 && !string.IsNullOrEmpty(target.VersionPath) && version is null ? error ?? "no version in the answer" : expected.Mismatch(target, answer);
             if (status == 200 && mismatch is null)
             {
                 if (++row >= InARow)

@@ -107,7 +107,7 @@ public sealed class BlueGreenRunner
             Step(5, "Check environment and migrate", "Step 5", TimeSpan.FromMinutes(3), $"required variables {string.Join(", ", target.RequiredVariables)} in {target.EnvFilePath}", migrate),
             Step(6, "Start new version in the idle slot", "Blue-Green 1", TimeSpan.FromMinutes(2), "stop what ran in the idle slot before", instance),
             Step(7, "Verify new version on its own port", "Steps 7-8", TimeSpan.FromMinutes(5), $"wait for {target.HealthPath} and {target.ReadyPath} on the idle port (up to {request.HealthTimeout.TotalSeconds:0} s)", $"{target.VersionPath} == the new version", "log: startup markers, no errors", request.Smoke is null ? "(smoke checks skipped)" : "the smoke checks against the idle port"),
-            Step(8, "Switch traffic", "Blue-Green 2", TimeSpan.FromMinutes(1), $"write {target.UpstreamFilePath} (server 127.0.0.1:<idle port>) atomically", "nginx -t; nginx -s reload" + (target.ProxyReload == ProxyReload.Systemctl ? " (systemctl reload nginx)" : ""), "wait until nginx's old workers have exited", $"verify through nginx: {target.HealthPath} 200 and the new version, 5 answers in a row"),
+            Step(8, "Switch traffic", "Blue-Green 2", TimeSpan.FromMinutes(1), $"write {target.UpstreamFilePath} (server 127.0.0.1:<idle port>) atomically", target.ProxyReload == ProxyReload.Systemctl ? "nginx -t; systemctl reload nginx" : "nginx -t; nginx -s reload", "wait until nginx's old workers have exited", $"verify through nginx: {target.HealthPath} 200 and the new version, 5 answers in a row"),
             Step(9, "Drain and stop previous slot", "Blue-Green 3", TimeSpan.FromMinutes(2), request.KeepPrevious ? "keep the previous slot running (warm) for an instant switch back" : $"after {request.Drain.TotalSeconds:0} s, stop the previous slot (kept, stopped, for Undo-VaultDeployment)"),
             Step(10, "Finish and record", "Steps 9-10", TimeSpan.FromMinutes(3), $"record the slots in {TrafficRecord.PathOf(target)}", $"keep the last {target.KeepReleases} releases (never a slot's)", "release the lock"),
         };
@@ -317,7 +317,12 @@ public sealed class BlueGreenRunner
         {
             _result.VersionAfter = _result.VersionBefore;
             _result.CommitAfter = _result.CommitBefore;
-            if (_started is not null)
+            if (_started is not null && _request.NoRollback)
+            {
+                Reporting.Current.Warning($"{_target.Name}: {_result.Error} -NoRollback was given: {_started.Instance} (the {Idle} slot) is left running for inspection; it gets no traffic.");
+                await _record.With(Idle, _started with { Failed = true }).WriteAsync(_target, _shell, CancellationToken.None).ConfigureAwait(false);
+            }
+            else if (_started is not null)
             {
                 try
                 {
@@ -340,13 +345,20 @@ public sealed class BlueGreenRunner
 
         if (_switchVerified)
         {
-            // The new version serves, verified through nginx: a failure while the previous slot drains or the releases
-            // are pruned does not undo that.
-            _result.Status = DeploymentStatus.Succeeded;
+            // The new version serves, verified through nginx: a failure while the previous slot drains (a stop, a
+            // migration after it) or the releases are pruned does not switch back to a slot that may be stopping. The run
+            // did not finish, so it is Failed, and says what serves.
             _result.VersionAfter = _liveRecord.Version;
             _result.CommitAfter = _liveRecord.Commit;
-            Reporting.Current.Warning($"{_target.Name}: the {_live} slot serves {_result.Source}, but the end of the run failed: {_result.Error} Check the {VaultTarget.Other(_live)} slot (Get-VaultTrafficState).");
+            _result.Error = _redactor.Redact($"The {_live} slot serves {_result.Source} (verified through nginx), but the end of the run failed: {_result.Error}");
+            Reporting.Current.Warning($"{_target.Name}: {_result.Error} Check the {VaultTarget.Other(_live)} slot (Get-VaultTrafficState).");
             await _record.WriteAsync(_target, _shell, CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
+
+        if (_request.NoRollback)
+        {
+            Reporting.Current.Warning($"{_target.Name}: {_result.Error} -NoRollback was given: nginx is left as it is (check Get-VaultTrafficState).");
             return;
         }
 
