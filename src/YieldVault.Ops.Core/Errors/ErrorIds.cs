@@ -93,6 +93,15 @@ public static class ErrorIds
     /// <summary>The known_hosts file could not be read (path or permissions); nothing was sent.</summary>
     public const string KnownHostsUnreadable = nameof(KnownHostsUnreadable);
 
+    /// <summary>The ssh client config (SshConfigFile, ~/.ssh/config) cannot be read or holds a value this module cannot use; nothing was connected.</summary>
+    public const string SshConfigInvalid = nameof(SshConfigInvalid);
+
+    /// <summary>The ssh-agent (SSH_AUTH_SOCK or IdentityAgent) was the way to log in, and it did not answer, held no keys, or refused to sign.</summary>
+    public const string SshAgentFailed = nameof(SshAgentFailed);
+
+    /// <summary>The jump host (JumpHost, ProxyJump) let us in but did not open a connection to the target's SSH port.</summary>
+    public const string JumpHostRefused = nameof(JumpHostRefused);
+
     /// <summary>A program could not be started on this machine (not installed or not on PATH).</summary>
     public const string CommandNotFound = nameof(CommandNotFound);
 

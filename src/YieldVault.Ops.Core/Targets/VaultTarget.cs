@@ -244,9 +244,14 @@ public sealed partial record VaultTarget
             return null;
         }
 
+        if (Ssh.Alias is { } alias && (alias.Length == 0 || alias.Any(char.IsWhiteSpace) || alias.Any(char.IsControl)))
+        {
+            return ("HostName", $"HostName '{alias}' contains white space or control characters.");
+        }
+
         if (!HostNames.IsValid(Ssh.HostName))
         {
-            return ("HostName", $"HostName '{Ssh.HostName}' is not a valid DNS name or IP address.");
+            return ("HostName", $"HostName '{Ssh.HostName}' is not a valid DNS name or IP address" + (Ssh.Alias is null ? "." : $" (the ssh config's HostName for '{Ssh.Alias}')."));
         }
 
         if (Ssh.Port is < 1 or > 65535)
@@ -259,9 +264,27 @@ public sealed partial record VaultTarget
             return ("User", $"User '{Ssh.User}' is not a valid user name for SSH.");
         }
 
-        if (Ssh.KeyFile is null && !Ssh.HasPassword)
+        if (Ssh.KeyFile is null && Ssh.IdentityFiles.Count == 0 && !Ssh.HasPassword && Ssh.EffectiveAgentSocket is null)
         {
-            return ("KeyFile", "An SSH target needs a KeyFile or a Credential.");
+            return ("KeyFile", "An SSH target needs a KeyFile, a Credential, an IdentityFile for the host in the ssh config, or a running ssh-agent (SSH_AUTH_SOCK).");
+        }
+
+        if (Ssh.JumpHost is { } jump)
+        {
+            if (!HostNames.IsValid(jump.HostName))
+            {
+                return ("JumpHost", $"The jump host '{jump.HostName}' is not a valid DNS name or IP address" + (jump.Alias is null ? "." : $" (the ssh config's HostName for '{jump.Alias}')."));
+            }
+
+            if (!HostNames.IsValidUser(jump.User))
+            {
+                return ("JumpHost", $"The jump host's user '{jump.User}' is not a valid user name for SSH.");
+            }
+
+            if (jump.KeyFile is null && jump.IdentityFiles.Count == 0 && jump.EffectiveAgentSocket is null)
+            {
+                return ("JumpHost", $"The jump host {jump.Address} needs a key (a password is never sent to it): give the target a KeyFile, the jump host an IdentityFile in the ssh config, or run an ssh-agent.");
+            }
         }
 
         if (Ssh.HostKeyFingerprint is not null && !HostKeyFingerprints.IsSha256(Ssh.HostKeyFingerprint))

@@ -47,6 +47,16 @@ public sealed class NewVaultTargetCommand : VaultCmdlet
     [Parameter(ParameterSetName = SshSet)]
     public SwitchParameter TrustNewHostKey { get; set; }
 
+    /// <summary>The host to hop through: [user@]host[:port], as ssh -J; 'none' ignores a ProxyJump of the ssh config.</summary>
+    [Parameter(ParameterSetName = SshSet)]
+    [ValidateNotNullOrEmpty]
+    public string? JumpHost { get; set; }
+
+    /// <summary>The ssh client config to apply (default ~/.ssh/config when it exists; 'none' for none).</summary>
+    [Parameter(ParameterSetName = SshSet)]
+    [ValidateNotNullOrEmpty]
+    public string? SshConfigFile { get; set; }
+
     [Parameter]
     [ValidateRange(1, 600)]
     public int ConnectTimeoutSec { get; set; } = RunbookDefaults.ConnectTimeoutSec;
