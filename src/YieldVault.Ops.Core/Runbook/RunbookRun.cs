@@ -131,6 +131,8 @@ internal sealed class RunbookRun
             Result.Status = DeploymentStatus.Failed;
             Result.Error = Redactor.Redact(failure.Message);
             Result.ErrorId = failure.ErrorId;
+            Result.ErrorKind = failure.Kind;
+            Result.RecommendedAction = failure.RecommendedAction is null ? null : Redactor.Redact(failure.RecommendedAction);
             try
             {
                 await recover(failure).ConfigureAwait(false);
