@@ -225,8 +225,11 @@ public static class ErrorIds
     /// <summary>npm run build failed, or the release has no dist/index.js after it.</summary>
     public const string BuildFailed = nameof(BuildFailed);
 
-    /// <summary>The artifact could not be fetched (or its downloaded file could not be checksummed).</summary>
+    /// <summary>The artifact could not be fetched (HTTP error, timeout, too many redirects, no curl, not a file), or its file could not be checksummed.</summary>
     public const string ArtifactUnavailable = nameof(ArtifactUnavailable);
+
+    /// <summary>The artifact is larger than the target's MaxArtifactSizeMB; the download was stopped and nothing was changed.</summary>
+    public const string ArtifactTooLarge = nameof(ArtifactTooLarge);
 
     /// <summary>The artifact's SHA-256 is not the -Sha256 given; it was not unpacked.</summary>
     public const string ChecksumMismatch = nameof(ChecksumMismatch);

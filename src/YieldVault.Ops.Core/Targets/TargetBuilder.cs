@@ -26,7 +26,7 @@ public static class TargetBuilder
         "HealthyStatusCodes", "HealthyValues", "HealthJsonPath", "HealthResponse", "SmokePreset", "StartupMarkers",
         "PackageManager", "BuildCommand", "EntryPoint", "AppSubdirectory",
         "Proxy", "UpstreamFile", "UpstreamName", "BluePort", "GreenPort", "ProxyPort", "ProxyReload", "NginxConfig",
-        "JumpHost", "SshConfigFile",
+        "JumpHost", "SshConfigFile", "MaxArtifactSizeMB", "ArtifactTimeoutSec",
     };
 
     private static readonly string[] SshOnlyKeys =
@@ -380,6 +380,8 @@ public static class TargetBuilder
             ReleasesPath = Text("ReleasesPath"),
             Repository = Text("Repository"),
             KeepReleases = Number("KeepReleases") ?? 5,
+            MaxArtifactSizeMB = Number("MaxArtifactSizeMB") ?? RunbookDefaults.MaxArtifactSizeMB,
+            ArtifactTimeoutSec = Number("ArtifactTimeoutSec") ?? RunbookDefaults.ArtifactTimeoutSec,
             MigrationPreset = Preset(),
             SmokeChecks = smokeChecks,
             HealthyStatusCodes = Numbers("HealthyStatusCodes") ?? RunbookDefaults.HealthyStatusCodes,

@@ -76,6 +76,12 @@ public sealed partial record VaultTarget
     /// <summary>How many releases to keep (the current and the previous one are always kept).</summary>
     public int KeepReleases { get; init; } = 5;
 
+    /// <summary>The largest artifact (Invoke-VaultDeployment -Artifact) fetched for this target, in MB; a larger one is refused before anything stops.</summary>
+    public int MaxArtifactSizeMB { get; init; } = RunbookDefaults.MaxArtifactSizeMB;
+
+    /// <summary>How long downloading an artifact may take on this target's host, in seconds.</summary>
+    public int ArtifactTimeoutSec { get; init; } = RunbookDefaults.ArtifactTimeoutSec;
+
     /// <summary>Migration tool preset: Prisma (the runbook's), NodePgMigrate, Npm (npm run migrate...), None.</summary>
     public MigrationPreset MigrationPreset { get; init; } = MigrationPreset.Prisma;
 
@@ -214,6 +220,16 @@ public sealed partial record VaultTarget
         if (KeepReleases is < 2 or > 100)
         {
             return ("KeepReleases", $"KeepReleases {KeepReleases} is outside 2-100.");
+        }
+
+        if (MaxArtifactSizeMB is < 1 or > 102400)
+        {
+            return ("MaxArtifactSizeMB", $"MaxArtifactSizeMB {MaxArtifactSizeMB} is outside 1-102400 (100 GB).");
+        }
+
+        if (ArtifactTimeoutSec is < 5 or > 86400)
+        {
+            return ("ArtifactTimeoutSec", $"ArtifactTimeoutSec {ArtifactTimeoutSec} is outside 5-86400 seconds.");
         }
 
         if (Repository is not null && !Repositories.IsValid(Repository))

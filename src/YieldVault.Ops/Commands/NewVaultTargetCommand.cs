@@ -136,6 +136,16 @@ public sealed class NewVaultTargetCommand : VaultCmdlet
     [ValidateRange(2, 100)]
     public int KeepReleases { get; set; } = 5;
 
+    /// <summary>The largest artifact Invoke-VaultDeployment -Artifact fetches for this target, in MB.</summary>
+    [Parameter]
+    [ValidateRange(1, 102400)]
+    public int MaxArtifactSizeMB { get; set; } = RunbookDefaults.MaxArtifactSizeMB;
+
+    /// <summary>How long an artifact's download may take on the target's host, in seconds.</summary>
+    [Parameter]
+    [ValidateRange(5, 86400)]
+    public int ArtifactTimeoutSec { get; set; } = RunbookDefaults.ArtifactTimeoutSec;
+
     [Parameter]
     public MigrationPreset MigrationPreset { get; set; } = MigrationPreset.Prisma;
 
