@@ -119,7 +119,7 @@ public sealed class SshConfigFileTests : IDisposable
     [Theory]
     [InlineData("Host a\n  Port 0\n", "line 2: Port '0' is not a port number")]
     [InlineData("Host a\n  Port 22x\n", "line 2: Port '22x'")]
-    [InlineData("Host a\n  IdentityFile ~/.ssh/%C\n", "line 2: '~/.ssh/%C' uses the token %C")]
+    [InlineData("Host a\n  IdentityFile ~/.ssh/%T\n", "line 2: '~/.ssh/%T' uses the token %T")]
     [InlineData("Host a\n  IdentityFile ${YV_SURELY_UNSET_VARIABLE}/k\n", "YV_SURELY_UNSET_VARIABLE, which is not set")]
     [InlineData("Host a\n  IdentitiesOnly maybe\n", "line 2: IdentitiesOnly 'maybe' is not yes or no")]
     [InlineData("Host a\n  User \"unclosed\n", "line 2: a double quote is not closed")]
@@ -132,9 +132,17 @@ public sealed class SshConfigFileTests : IDisposable
     }
 
     [Fact]
+    public void The_tokens_ssh_knows_in_file_names_expand()
+    {
+        var config = SshConfigFile.ResolveText("Host a\n  HostName a.corp\n  User deploy\n  Port 2200\n  ProxyJump b\n  IdentityFile /k/%k-%j-%i-%C\n", "config", "a");
+        var name = System.IO.Path.GetFileName(config.IdentityFiles[0]);
+        Assert.Matches("^a-b-[0-9]+-[0-9a-f]{40}$", name);
+    }
+
+    [Fact]
     public void Blocks_for_other_hosts_are_not_read()
     {
-        var config = SshConfigFile.ResolveText("Host other\n  Port nonsense\n  IdentityFile ~/%C\nHost a\n  Port 2200\n", "config", "a");
+        var config = SshConfigFile.ResolveText("Host other\n  Port nonsense\n  IdentityFile ~/%T\nHost a\n  Port 2200\n", "config", "a");
         Assert.Equal(2200, config.Port);
     }
 

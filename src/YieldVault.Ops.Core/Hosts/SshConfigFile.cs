@@ -420,10 +420,16 @@ public static class SshConfigFile
                 'u' when !hostNameOnly => LocalUserName(),
                 'r' when !hostNameOnly => state.ExplicitUser ?? state.User ?? LocalUserName(),
                 'p' when !hostNameOnly => (state.Port ?? RunbookDefaults.SshPort).ToString(CultureInfo.InvariantCulture),
+                'k' when !hostNameOnly => state.OriginalHost,
+                'j' when !hostNameOnly => state.ProxyJump ?? "",
+                'L' when !hostNameOnly => LocalHostName().Split('.')[0],
+                'l' when !hostNameOnly => LocalHostName(),
+                'i' when !hostNameOnly => UserId(),
+                'C' when !hostNameOnly => ConnectionHash(state),
                 _ => null,
             };
 
-            output.Append(expanded ?? throw Invalid(source, line, $"'{value}' uses the token %{token}, which this module does not expand here (it knows %%, %h, %n, %d, %u, %r and %p)"));
+            output.Append(expanded ?? throw Invalid(source, line, $"'{value}' uses the token %{token}, which this module does not expand here (it knows %%, %C, %d, %h, %i, %j, %k, %L, %l, %n, %p, %r and %u)"));
         }
 
         return output.ToString();
@@ -534,6 +540,32 @@ public static class SshConfigFile
         Environment.GetEnvironmentVariable("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
 
     internal static string LocalUserName() => Environment.UserName;
+
+    private static string LocalHostName() => System.Net.Dns.GetHostName();
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getuid")]
+    private static extern uint GetUid();
+
+    private static string UserId()
+    {
+        try
+        {
+            return GetUid().ToString(CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return "0";
+        }
+    }
+
+    // ssh's %C: the SHA-1 of %l%h%p%r%j, in hex.
+    private static string ConnectionHash(State state)
+    {
+        var text = LocalHostName() + (state.HostName ?? state.OriginalHost) + (state.Port ?? RunbookDefaults.SshPort).ToString(CultureInfo.InvariantCulture)
+            + (state.ExplicitUser ?? state.User ?? LocalUserName()) + (state.ProxyJump ?? "");
+        using var sha1 = System.Security.Cryptography.SHA1.Create();
+        return string.Concat(sha1.ComputeHash(Encoding.UTF8.GetBytes(text)).Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
+    }
 
     private sealed class State
     {
