@@ -112,8 +112,18 @@ public class TargetBuilderTests
     [Fact]
     public void An_ssh_target_needs_a_key_or_a_credential()
     {
-        var ex = Assert.Throws<VaultException>(() => TargetBuilder.Build(new Hashtable { ["Name"] = "t1", ["HostName"] = "h", ["User"] = "u" }, "f.psd1"));
-        Assert.Contains("key 'KeyFile'", ex.Message);
+        // Without an agent (a developer's SSH_AUTH_SOCK would count as a way in) and without ~/.ssh keys or config.
+        var agent = Environment.GetEnvironmentVariable("SSH_AUTH_SOCK");
+        Environment.SetEnvironmentVariable("SSH_AUTH_SOCK", null);
+        try
+        {
+            var ex = Assert.Throws<VaultException>(() => TargetBuilder.Build(new Hashtable { ["Name"] = "t1", ["HostName"] = "h", ["User"] = "u", ["SshConfigFile"] = "none" }, "f.psd1"));
+            Assert.Contains("key 'KeyFile'", ex.Message);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("SSH_AUTH_SOCK", agent);
+        }
 
         using var password = new SecureString();
         foreach (var c in "secret")

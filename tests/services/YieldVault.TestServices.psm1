@@ -132,13 +132,16 @@ function Get-YvPostgresBin {
 function Start-TestSshd {
     <#
     .SYNOPSIS Starts a throwaway OpenSSH sshd on 127.0.0.1 with its own host keys, user keys and known_hosts.
+    .PARAMETER ConfigLines sshd_config lines put before the defaults (sshd takes the first value of a keyword), e.g.
+             'LogLevel DEBUG1' or 'AllowTcpForwarding no'; a Match block must be the last of them.
     .OUTPUTS Object with HostName, Port, User, UserKeyFile, UserRsaKeyFile, Credential, KnownHostsFile,
-             WrongKnownHostsFile, HostKeyFingerprint, Pid, Directory, LogFile, ConfigFile, Process, StartSeconds.
+             WrongKnownHostsFile, HostKeyFingerprint, HostKeyLines, Pid, Directory, LogFile, ConfigFile, Process, StartSeconds.
     #>
     [CmdletBinding()]
     param(
         [string] $User = 'yvops',
         [int] $Port,
+        [string[]] $ConfigLines = @(),
         [int] $TimeoutSec = 15
     )
     Set-StrictMode -Version Latest
@@ -218,7 +221,12 @@ function Start-TestSshd {
         $log = Join-Path $dir 'sshd.log'
         $pidFile = Join-Path $dir 'sshd.pid'
         $q = { param($p) '"' + $p + '"' }
+        # Lines before a Match line go first (first value wins); the Match block goes last, as sshd requires.
+        $matchAt = [array]::FindIndex([string[]]$ConfigLines, [Predicate[string]] { param($l) $l -match '^\s*Match\s' })
+        $head = if ($matchAt -lt 0) { $ConfigLines } elseif ($matchAt -eq 0) { @() } else { $ConfigLines[0..($matchAt - 1)] }
+        $tail = if ($matchAt -lt 0) { @() } else { $ConfigLines[$matchAt..($ConfigLines.Count - 1)] }
         $cfg = @(
+            $head
             "Port $Port"
             'ListenAddress 127.0.0.1'
             "HostKey $(& $q $hostEd)"
@@ -237,6 +245,7 @@ function Start-TestSshd {
             'MaxStartups 50:30:100'
             'Subsystem sftp internal-sftp'
             'LogLevel VERBOSE'
+            $tail
         ) -join "`n"
         [System.IO.File]::WriteAllText($config, $cfg + "`n")
 
@@ -270,6 +279,7 @@ function Start-TestSshd {
                 KnownHostsFile      = $knownHosts
                 WrongKnownHostsFile = $wrongKnownHosts
                 HostKeyFingerprint  = $fingerprint
+                HostKeyLines        = [System.IO.File]::ReadAllText($knownHosts)
                 LogFile             = $log
                 ConfigFile          = $config
             })
@@ -284,6 +294,48 @@ function Stop-TestSshd {
     [CmdletBinding()]
     param([Parameter(Mandatory, ValueFromPipeline)] [AllowNull()] $Sshd)
     process { if ($null -ne $Sshd) { Stop-YvStartedProcess -Service $Sshd -GraceSec 5 } }
+}
+
+function Start-TestSshAgent {
+    <#
+    .SYNOPSIS Starts a real OpenSSH ssh-agent on a socket of its own (ssh-agent -D -a) and loads keys into it with ssh-add.
+    .OUTPUTS Object with Socket, KeyFiles, Pid, Directory, LogFile, Process, StartSeconds. Set SSH_AUTH_SOCK to Socket to use it.
+    #>
+    [CmdletBinding()]
+    param([string[]] $KeyFile = @(), [int] $TimeoutSec = 10)
+    Set-StrictMode -Version Latest
+    $ErrorActionPreference = 'Stop'
+    $sw = [System.Diagnostics.Stopwatch]::StartNew()
+    $agent = Resolve-YvProgram -Name ssh-agent -Install 'apt-get install -y openssh-client'
+    $add = Resolve-YvProgram -Name ssh-add -Install 'apt-get install -y openssh-client'
+    $dir = New-YvTempDirectory -Service ssh-agent
+    $proc = $null
+    try {
+        $socket = Join-Path $dir 'agent.sock'
+        $log = Join-Path $dir 'ssh-agent.log'
+        # -D: in the foreground, so the process started is the agent itself (and stopping it stops the agent).
+        $proc = Start-YvBackgroundProcess -FilePath $agent -ArgumentList '-D', '-a', $socket -LogFile $log -WorkingDirectory $dir
+        Wait-YvCondition -Condition { Test-Path -LiteralPath $socket } -TimeoutSec $TimeoutSec -IntervalMs 50 -Process $proc `
+            -What "Start-TestSshAgent: ssh-agent on $socket" -LogFile $log
+        foreach ($k in $KeyFile) {
+            [void](Invoke-YvProcess -FilePath $add -ArgumentList '-q', $k -Environment @{ SSH_AUTH_SOCK = $socket } -TimeoutSec 15 -Description "ssh-add $k")
+        }
+        New-YvStartedService -TypeName SshAgent -Process $proc -Directory $dir -Stopwatch $sw -Properties ([ordered]@{
+                Socket   = $socket
+                KeyFiles = $KeyFile
+                LogFile  = $log
+            })
+    } catch {
+        Undo-YvStart -Process $proc -Directory $dir
+        throw
+    }
+}
+
+function Stop-TestSshAgent {
+    <# .SYNOPSIS Stops a Start-TestSshAgent agent and removes its directory (and socket). Idempotent. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, ValueFromPipeline)] [AllowNull()] $Agent)
+    process { if ($null -ne $Agent) { Stop-YvStartedProcess -Service $Agent -GraceSec 5 } }
 }
 
 #endregion
@@ -904,6 +956,7 @@ function Stop-AllTestServices {
                 'YieldVault.TestServices.StellarRpc' { Stop-TestStellarRpc -Rpc $o }
                 'YieldVault.TestServices.Postgres' { Stop-TestPostgres -Postgres $o }
                 'YieldVault.TestServices.Sshd' { Stop-TestSshd -Sshd $o }
+                'YieldVault.TestServices.SshAgent' { Stop-TestSshAgent -Agent $o }
                 'YieldVault.TestServices.Dockerd' { Stop-TestDockerd -Dockerd $o }
                 default { Unregister-YvStarted $o }
             }
@@ -915,7 +968,7 @@ function Stop-AllTestServices {
 
 Export-ModuleMember -Function @(
     'Get-FreeTcpPort'
-    'Start-TestSshd', 'Stop-TestSshd'
+    'Start-TestSshd', 'Stop-TestSshd', 'Start-TestSshAgent', 'Stop-TestSshAgent'
     'Start-TestDockerd', 'Stop-TestDockerd', 'New-TestBusyboxImage'
     'Start-TestPostgres', 'Stop-TestPostgres'
     'Start-TestStellarRpc', 'Set-TestStellarRpcMode', 'Stop-TestStellarRpc'

@@ -93,6 +93,15 @@ public static class ErrorIds
     /// <summary>The known_hosts file could not be read (path or permissions); nothing was sent.</summary>
     public const string KnownHostsUnreadable = nameof(KnownHostsUnreadable);
 
+    /// <summary>The ssh client config (SshConfigFile, ~/.ssh/config) cannot be read or holds a value this module cannot use; nothing was connected.</summary>
+    public const string SshConfigInvalid = nameof(SshConfigInvalid);
+
+    /// <summary>The ssh-agent (SSH_AUTH_SOCK or IdentityAgent) was the way to log in, and it did not answer, held no keys, or refused to sign.</summary>
+    public const string SshAgentFailed = nameof(SshAgentFailed);
+
+    /// <summary>The jump host (JumpHost, ProxyJump) let us in but did not open a connection to the target's SSH port.</summary>
+    public const string JumpHostRefused = nameof(JumpHostRefused);
+
     /// <summary>A program could not be started on this machine (not installed or not on PATH).</summary>
     public const string CommandNotFound = nameof(CommandNotFound);
 
@@ -216,8 +225,11 @@ public static class ErrorIds
     /// <summary>npm run build failed, or the release has no dist/index.js after it.</summary>
     public const string BuildFailed = nameof(BuildFailed);
 
-    /// <summary>The artifact could not be fetched (or its downloaded file could not be checksummed).</summary>
+    /// <summary>The artifact could not be fetched (HTTP error, timeout, too many redirects, no curl, not a file), or its file could not be checksummed.</summary>
     public const string ArtifactUnavailable = nameof(ArtifactUnavailable);
+
+    /// <summary>The artifact is larger than the target's MaxArtifactSizeMB; the download was stopped and nothing was changed.</summary>
+    public const string ArtifactTooLarge = nameof(ArtifactTooLarge);
 
     /// <summary>The artifact's SHA-256 is not the -Sha256 given; it was not unpacked.</summary>
     public const string ChecksumMismatch = nameof(ChecksumMismatch);

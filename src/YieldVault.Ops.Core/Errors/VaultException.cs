@@ -17,6 +17,7 @@ public enum VaultErrorKind
     NotInstalled,
     ObjectNotFound,
     OperationStopped,
+    LimitsExceeded,
 }
 
 /// <summary>
@@ -60,7 +61,8 @@ public class VaultException : Exception
     /// either), as opposed to one probe or command failing.
     /// </summary>
     public bool IsConnectionFailure => ErrorId is ErrorIds.TargetUnreachable or ErrorIds.ConnectTimeout or ErrorIds.HostKeyMismatch or ErrorIds.HostKeyUnknown
-        or ErrorIds.HostKeyRevoked or ErrorIds.AuthenticationFailed or ErrorIds.KeyFileInvalid or ErrorIds.ConnectionLost;
+        or ErrorIds.HostKeyRevoked or ErrorIds.AuthenticationFailed or ErrorIds.KeyFileInvalid or ErrorIds.ConnectionLost
+        or ErrorIds.SshAgentFailed or ErrorIds.JumpHostRefused;
 
     /// <summary>The target the failure is about, when there is one (set by the layer that knows it).</summary>
     public object? TargetObject { get; set; }

@@ -7,8 +7,9 @@ using YieldVault.Ops.Hosts;
 namespace YieldVault.Ops.Releases;
 
 /// <summary>
-/// Runbook Step 4 Option C: a pre-built artifact (a .tar.gz from CI) downloaded on the host, checked
-/// against its SHA-256 before anything is unpacked, extracted into a new release.
+/// Runbook Step 4 Option C: a pre-built artifact (a .tar.gz from CI) downloaded on the host (bounded in size, time and
+/// redirects: <see cref="ArtifactFetch"/>), checked against its SHA-256 before anything is unpacked, extracted into a
+/// new release. All of it happens while the current version still serves.
 /// </summary>
 public static class ArtifactReleaseSource
 {
@@ -26,28 +27,29 @@ public static class ArtifactReleaseSource
         var isUrl = Uri.TryCreate(artifact, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
         if (isUrl ? !string.IsNullOrEmpty(uri!.UserInfo) || artifact.IndexOfAny(new[] { '\'', '"', '`', ' ', '\n', '\r', '\0' }) >= 0 : !RemotePaths.IsSafeAbsolute(artifact))
         {
-            // The message never repeats credentials given in the URL.
-            var shown = isUrl && !string.IsNullOrEmpty(uri!.UserInfo) ? $"{uri.Scheme}://***@{uri.Authority}{uri.PathAndQuery}" : artifact;
+            // The message never repeats credentials given in the URL, nor its query.
             throw new VaultException(ErrorIds.InvalidArtifact, VaultErrorKind.InvalidArgument,
-                $"-Artifact must be an http(s) URL without credentials or an absolute path on the host: '{shown}'.");
+                $"-Artifact must be an http(s) URL without credentials or an absolute path on the host: '{ArtifactAddress.Display(artifact)}'.",
+                isUrl && !string.IsNullOrEmpty(uri!.UserInfo)
+                    ? "Credentials are not put on the host's command line: use a URL that needs none (a signed URL), or copy the artifact to the host and pass its path."
+                    : null);
         }
     }
 
+    /// <param name="beforeUnpack">Runs once the artifact is on the host and its checksum is right, before it is unpacked
+    /// (the first managed deployment moves the app directory into the releases then, not before a refused download).</param>
     public static async Task<PreparedRelease> PrepareAsync(VaultTarget target, IHostShell shell, ReleaseStore store, string artifact, string sha256,
-        Action<string> step, CancellationToken cancellationToken)
+        Action<string> step, Func<Task> beforeUnpack, CancellationToken cancellationToken)
     {
         Validate(artifact, sha256);
         var name = ReleaseStore.NewReleaseName(sha256.ToLowerInvariant(), DateTimeOffset.UtcNow);
         var path = store.ReleasesDirectory + "/" + name;
         var download = store.ReleasesDirectory + "/." + name + ".tar.gz";
-        var isUrl = artifact.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || artifact.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+        var isUrl = ArtifactAddress.IsUrl(artifact);
         try
         {
             step(isUrl ? "download" : "copy");
-            await shell.RunCheckedAsync(isUrl
-                    ? CommandLine.Script("mkdir -p -- \"$(dirname \"$2\")\" && curl -fsSL --max-time 600 --proto '=http,https' -o \"$2\" -- \"$1\"", artifact, download)
-                    : CommandLine.Script("mkdir -p -- \"$(dirname \"$2\")\" && cp -- \"$1\" \"$2\"", artifact, download),
-                ErrorIds.ArtifactUnavailable, $"Fetching the artifact {artifact}", TimeSpan.FromMinutes(11), cancellationToken, VaultErrorKind.ObjectNotFound).ConfigureAwait(false);
+            await ArtifactFetch.FetchAsync(target, shell, artifact, download, cancellationToken).ConfigureAwait(false);
 
             step("verify SHA-256");
             var sum = await shell.RunCheckedAsync(CommandLine.Script("sha256sum -- \"$1\" | cut -d' ' -f1", download), ErrorIds.ArtifactUnavailable, "sha256sum", TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
@@ -59,6 +61,7 @@ public static class ArtifactReleaseSource
                     "Check that the artifact is the one CI built; do not deploy it otherwise.");
             }
 
+            await beforeUnpack().ConfigureAwait(false);
             step("extract");
             // A single top-level directory in the tarball (yieldvault-backend/...) is stripped.
             await shell.RunCheckedAsync(CommandLine.Script(
@@ -71,7 +74,7 @@ public static class ArtifactReleaseSource
             return new PreparedRelease
             {
                 Name = name, Path = path, AppDirectory = ReleaseBuilder.AppDirectoryOf(target, path), Commit = sha256.ToLowerInvariant(), Version = version,
-                Source = System.IO.Path.GetFileName(artifact),
+                Source = ArtifactAddress.FileName(artifact),
             };
         }
         catch

@@ -66,5 +66,6 @@ public sealed class DeploymentRequest
     /// <summary>The smoke checks after verification (runbook Step 8; a failure rolls back), or null to skip them.</summary>
     public SmokeOptions? Smoke { get; init; }
 
-    public string Source => Ref ?? Image ?? Artifact ?? "";
+    /// <summary>What is deployed, for progress, the lock, journals and history (an artifact URL without its query values).</summary>
+    public string Source => Ref ?? Image ?? (Artifact is null ? "" : Releases.ArtifactAddress.Display(Artifact));
 }

@@ -46,8 +46,8 @@ internal sealed class ReleaseStrategy : IDeploymentStrategy
             return (_prepared.Name, _prepared.Version, _prepared.Commit);
         }
 
-        await AdoptIfNeededAsync(cancellationToken).ConfigureAwait(false);
-        _prepared = await ArtifactReleaseSource.PrepareAsync(_target, _shell, _store, _request.Artifact!, _request.Sha256!, _step, cancellationToken).ConfigureAwait(false);
+        _prepared = await ArtifactReleaseSource.PrepareAsync(_target, _shell, _store, _request.Artifact!, _request.Sha256!, _step,
+            () => AdoptIfNeededAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
         return (_prepared.Name, _prepared.Version, null);
     }
 
@@ -75,7 +75,8 @@ internal sealed class ReleaseStrategy : IDeploymentStrategy
         }
         : new[]
         {
-            $"download {_request.Artifact}",
+            (ArtifactAddress.IsUrl(_request.Artifact!) ? "download " : "copy ") + ArtifactAddress.Display(_request.Artifact!) +
+                $" (at most {_target.MaxArtifactSizeMB} MB" + (ArtifactAddress.IsUrl(_request.Artifact!) ? $", {_target.ArtifactTimeoutSec} s, {ArtifactFetch.MaxRedirects} redirects)" : ")"),
             $"sha256sum == {_request.Sha256}",
             $"tar -xzf into {_store.ReleasesDirectory}/<time>-<sha>",
             $"ln -s {_store.SharedEnvFile} <release>/{System.IO.Path.GetFileName(_target.EnvFile)}",

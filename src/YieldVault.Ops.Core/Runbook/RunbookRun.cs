@@ -138,6 +138,8 @@ internal sealed class RunbookRun
             Result.Status = DeploymentStatus.Failed;
             Result.Error = Redactor.Redact(failure.Message);
             Result.ErrorId = failure.ErrorId;
+            Result.ErrorKind = failure.Kind;
+            Result.RecommendedAction = failure.RecommendedAction is null ? null : Redactor.Redact(failure.RecommendedAction);
             await RecoverAsync(recover, failure, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested && mustRecoverOnCancel?.Invoke() == true)

@@ -97,6 +97,12 @@ public sealed class VaultDeploymentResult
 
     public string? ErrorId { get; set; }
 
+    /// <summary>The kind of the error (the error record's category), when it did not succeed.</summary>
+    public VaultErrorKind? ErrorKind { get; set; }
+
+    /// <summary>What to do about the error, when the failure says.</summary>
+    public string? RecommendedAction { get; set; }
+
     public bool RolledBack => Status == DeploymentStatus.RolledBack;
 
     /// <summary>Runbook "Total RTO": from the start of the run until it ended, target 30 min.</summary>

@@ -94,3 +94,90 @@ public static class GitRefs
         && !value.EndsWith(".lock", StringComparison.Ordinal) && !value.EndsWith("/", StringComparison.Ordinal) && !value.EndsWith(".", StringComparison.Ordinal)
         && value.IndexOf("//", StringComparison.Ordinal) < 0;
 }
+
+/// <summary>A jump host as ssh -J and ProxyJump write it: [user@]host[:port], or ssh://[user@]host[:port].</summary>
+internal static class JumpHosts
+{
+    public static bool TryParse(string text, out string? user, out string? host, out int? port, out string? problem)
+    {
+        user = null;
+        host = null;
+        port = null;
+        problem = null;
+        var value = text.Trim();
+        if (value.IndexOf(',') >= 0)
+        {
+            problem = $"'{text}' is a chain of jump hosts; one jump host is supported";
+            return false;
+        }
+
+        if (value.StartsWith("ssh://", StringComparison.OrdinalIgnoreCase))
+        {
+            value = value.Substring(6).TrimEnd('/');
+        }
+
+        var at = value.LastIndexOf('@');
+        if (at >= 0)
+        {
+            user = value.Substring(0, at);
+            value = value.Substring(at + 1);
+            if (!HostNames.IsValidUser(user))
+            {
+                problem = $"'{user}' in '{text}' is not a valid user name for SSH";
+                return false;
+            }
+        }
+
+        string? portText = null;
+        if (value.StartsWith("[", StringComparison.Ordinal))
+        {
+            var close = value.IndexOf(']');
+            if (close < 0)
+            {
+                problem = $"'{text}' has a '[' without ']'";
+                return false;
+            }
+
+            host = value.Substring(1, close - 1);
+            var rest = value.Substring(close + 1);
+            if (rest.Length > 0)
+            {
+                if (!rest.StartsWith(":", StringComparison.Ordinal))
+                {
+                    problem = $"'{text}' is not [user@]host[:port]";
+                    return false;
+                }
+
+                portText = rest.Substring(1);
+            }
+        }
+        else
+        {
+            var colon = value.LastIndexOf(':');
+            host = colon >= 0 ? value.Substring(0, colon) : value;
+            portText = colon >= 0 ? value.Substring(colon + 1) : null;
+        }
+
+        if (portText is not null)
+        {
+            if (!int.TryParse(portText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) || p is < 1 or > 65535)
+            {
+                problem = $"the port '{portText}' in '{text}' is not 1-65535";
+                return false;
+            }
+
+            port = p;
+        }
+
+        // A name the ssh config may turn into an address: the same characters a host name has (checked again once resolved).
+        if (string.IsNullOrEmpty(host) || !Alias.IsMatch(host))
+        {
+            problem = $"'{host}' in '{text}' is not a host name, an IP address or an ssh config Host alias";
+            return false;
+        }
+
+        return true;
+    }
+
+    private static readonly Regex Alias = new("^[A-Za-z0-9_.:%-]{1,253}\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+}

@@ -21,6 +21,12 @@ public static class RunbookDefaults
     public const int CommandTimeoutSec = 300;
     public const ServiceManagerKind ServiceManager = ServiceManagerKind.Systemd;
 
+    /// <summary>The largest artifact a deployment fetches (-Artifact), in MB.</summary>
+    public const int MaxArtifactSizeMB = 500;
+
+    /// <summary>How long an artifact's download may take, in seconds.</summary>
+    public const int ArtifactTimeoutSec = 600;
+
     public const string HealthJsonPath = "status";
 
     public static IReadOnlyList<string> RequiredVariables { get; } =

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Security;
 
 namespace YieldVault.Ops;
@@ -16,6 +17,31 @@ public sealed class SshEndpoint
     public string User { get; init; } = "";
 
     public string? KeyFile { get; init; }
+
+    /// <summary>
+    /// More key files to offer after <see cref="KeyFile"/>: the IdentityFile lines of the ssh config, or (when neither
+    /// gives one) the default ~/.ssh/id_ed25519, id_ecdsa and id_rsa that exist, as ssh does. One that cannot be read
+    /// (an encrypted key, say) is skipped when another way to log in remains.
+    /// </summary>
+    public IReadOnlyList<string> IdentityFiles { get; init; } = Array.Empty<string>();
+
+    /// <summary>Offer the keys of the running ssh-agent (off with IdentitiesOnly yes or IdentityAgent none in the ssh config).</summary>
+    public bool UseAgent { get; init; } = true;
+
+    /// <summary>The agent's socket from the ssh config's IdentityAgent; null: SSH_AUTH_SOCK when connecting.</summary>
+    public string? AgentSocket { get; init; }
+
+    /// <summary>The host to hop through (JumpHost, or ProxyJump in the ssh config); null: connect directly.</summary>
+    public SshEndpoint? JumpHost { get; init; }
+
+    /// <summary>The name the target gave when the ssh config turned it into another <see cref="HostName"/> (a Host alias).</summary>
+    public string? Alias { get; init; }
+
+    /// <summary>The ssh client config that was applied (null: none).</summary>
+    public string? SshConfigFile { get; init; }
+
+    /// <summary>The agent socket to use now, or null (no agent).</summary>
+    public string? EffectiveAgentSocket => UseAgent ? AgentSocket ?? Hosts.SshAgent.EnvironmentSocket() : null;
 
     public SecureString? Password { get; init; }
 
@@ -37,16 +63,21 @@ public sealed class SshEndpoint
     /// <summary>
     /// Identity used to share one connection between targets on the same host and account. A password
     /// counts by the credential object it came from (never by its value), so another credential for
-    /// the same user gets its own login instead of riding on an earlier one.
+    /// the same user gets its own login instead of riding on an earlier one; another ssh-agent (a changed
+    /// SSH_AUTH_SOCK) or jump host is another login too.
     /// </summary>
     public string ConnectionKey =>
         string.Join("|", User, HostName.ToUpperInvariant(), Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             KeyFile ?? "", Password is null ? "" : CredentialIds.GetValue(Password, _ => Guid.NewGuid().ToString("N")),
-            KnownHostsFile, HostKeyFingerprint ?? "", TrustNewHostKey ? "tofu" : "");
+            KnownHostsFile, HostKeyFingerprint ?? "", TrustNewHostKey ? "tofu" : "", string.Join(",", IdentityFiles),
+            EffectiveAgentSocket ?? "", JumpHost is null ? "" : "via(" + JumpHost.ConnectionKey + ")");
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SecureString, string> CredentialIds = new();
 
-    public override string ToString() =>
+    public override string ToString() => Address + (JumpHost is null ? "" : " via " + JumpHost.Address);
+
+    /// <summary>user@host, or user@host:port when the port is not 22.</summary>
+    public string Address =>
         Port == RunbookDefaults.SshPort ? $"{User}@{HostName}" : $"{User}@{HostName}:{Port}";
 
     public static string DefaultKnownHostsFile()

@@ -76,6 +76,12 @@ public sealed partial record VaultTarget
     /// <summary>How many releases to keep (the current and the previous one are always kept).</summary>
     public int KeepReleases { get; init; } = 5;
 
+    /// <summary>The largest artifact (Invoke-VaultDeployment -Artifact) fetched for this target, in MB; a larger one is refused before anything stops.</summary>
+    public int MaxArtifactSizeMB { get; init; } = RunbookDefaults.MaxArtifactSizeMB;
+
+    /// <summary>How long downloading an artifact may take on this target's host, in seconds.</summary>
+    public int ArtifactTimeoutSec { get; init; } = RunbookDefaults.ArtifactTimeoutSec;
+
     /// <summary>Migration tool preset: Prisma (the runbook's), NodePgMigrate, Npm (npm run migrate...), None.</summary>
     public MigrationPreset MigrationPreset { get; init; } = MigrationPreset.Prisma;
 
@@ -216,6 +222,16 @@ public sealed partial record VaultTarget
             return ("KeepReleases", $"KeepReleases {KeepReleases} is outside 2-100.");
         }
 
+        if (MaxArtifactSizeMB is < 1 or > 102400)
+        {
+            return ("MaxArtifactSizeMB", $"MaxArtifactSizeMB {MaxArtifactSizeMB} is outside 1-102400 (100 GB).");
+        }
+
+        if (ArtifactTimeoutSec is < 5 or > 86400)
+        {
+            return ("ArtifactTimeoutSec", $"ArtifactTimeoutSec {ArtifactTimeoutSec} is outside 5-86400 seconds.");
+        }
+
         if (Repository is not null && !Repositories.IsValid(Repository))
         {
             return ("Repository", $"Repository '{Repository}' must be a git URL (https://, ssh://, git@host:path, file://) or an absolute path, without spaces or control characters.");
@@ -244,9 +260,14 @@ public sealed partial record VaultTarget
             return null;
         }
 
+        if (Ssh.Alias is { } alias && (alias.Length == 0 || alias.Any(char.IsWhiteSpace) || alias.Any(char.IsControl)))
+        {
+            return ("HostName", $"HostName '{alias}' contains white space or control characters.");
+        }
+
         if (!HostNames.IsValid(Ssh.HostName))
         {
-            return ("HostName", $"HostName '{Ssh.HostName}' is not a valid DNS name or IP address.");
+            return ("HostName", $"HostName '{Ssh.HostName}' is not a valid DNS name or IP address" + (Ssh.Alias is null ? "." : $" (the ssh config's HostName for '{Ssh.Alias}')."));
         }
 
         if (Ssh.Port is < 1 or > 65535)
@@ -259,9 +280,27 @@ public sealed partial record VaultTarget
             return ("User", $"User '{Ssh.User}' is not a valid user name for SSH.");
         }
 
-        if (Ssh.KeyFile is null && !Ssh.HasPassword)
+        if (Ssh.KeyFile is null && Ssh.IdentityFiles.Count == 0 && !Ssh.HasPassword && Ssh.EffectiveAgentSocket is null)
         {
-            return ("KeyFile", "An SSH target needs a KeyFile or a Credential.");
+            return ("KeyFile", "An SSH target needs a KeyFile, a Credential, an IdentityFile for the host in the ssh config, or a running ssh-agent (SSH_AUTH_SOCK).");
+        }
+
+        if (Ssh.JumpHost is { } jump)
+        {
+            if (!HostNames.IsValid(jump.HostName))
+            {
+                return ("JumpHost", $"The jump host '{jump.HostName}' is not a valid DNS name or IP address" + (jump.Alias is null ? "." : $" (the ssh config's HostName for '{jump.Alias}')."));
+            }
+
+            if (!HostNames.IsValidUser(jump.User))
+            {
+                return ("JumpHost", $"The jump host's user '{jump.User}' is not a valid user name for SSH.");
+            }
+
+            if (jump.KeyFile is null && jump.IdentityFiles.Count == 0 && jump.EffectiveAgentSocket is null)
+            {
+                return ("JumpHost", $"The jump host {jump.Address} needs a key (a password is never sent to it): give the target a KeyFile, the jump host an IdentityFile in the ssh config, or run an ssh-agent.");
+            }
         }
 
         if (Ssh.HostKeyFingerprint is not null && !HostKeyFingerprints.IsSha256(Ssh.HostKeyFingerprint))

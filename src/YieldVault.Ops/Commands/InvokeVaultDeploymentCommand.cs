@@ -179,8 +179,10 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
         }
         else if (result.Status == DeploymentStatus.Failed)
         {
-            output.Error(ErrorRecords.Create(result.ErrorId ?? ErrorIds.DeploymentFailed, ErrorCategory.InvalidOperation, result.Error ?? "The deployment failed.", target,
-                result.JournalPath.Length > 0 ? $"Read the journal {result.JournalPath}." : null));
+            var journal = result.JournalPath.Length > 0 ? $"Read the journal {result.JournalPath}." : null;
+            output.Error(ErrorRecords.Create(result.ErrorId ?? ErrorIds.DeploymentFailed,
+                result.ErrorKind is { } kind ? ErrorRecords.Category(kind) : ErrorCategory.InvalidOperation, result.Error ?? "The deployment failed.", target,
+                result.RecommendedAction is null ? journal : result.RecommendedAction + (journal is null ? "" : " " + journal)));
         }
 
         output.Output(result);

@@ -47,6 +47,16 @@ public sealed class NewVaultTargetCommand : VaultCmdlet
     [Parameter(ParameterSetName = SshSet)]
     public SwitchParameter TrustNewHostKey { get; set; }
 
+    /// <summary>The host to hop through: [user@]host[:port], as ssh -J; 'none' ignores a ProxyJump of the ssh config.</summary>
+    [Parameter(ParameterSetName = SshSet)]
+    [ValidateNotNullOrEmpty]
+    public string? JumpHost { get; set; }
+
+    /// <summary>The ssh client config to apply (default ~/.ssh/config when it exists; 'none' for none).</summary>
+    [Parameter(ParameterSetName = SshSet)]
+    [ValidateNotNullOrEmpty]
+    public string? SshConfigFile { get; set; }
+
     [Parameter]
     [ValidateRange(1, 600)]
     public int ConnectTimeoutSec { get; set; } = RunbookDefaults.ConnectTimeoutSec;
@@ -125,6 +135,16 @@ public sealed class NewVaultTargetCommand : VaultCmdlet
     [Parameter]
     [ValidateRange(2, 100)]
     public int KeepReleases { get; set; } = 5;
+
+    /// <summary>The largest artifact Invoke-VaultDeployment -Artifact fetches for this target, in MB.</summary>
+    [Parameter]
+    [ValidateRange(1, 102400)]
+    public int MaxArtifactSizeMB { get; set; } = RunbookDefaults.MaxArtifactSizeMB;
+
+    /// <summary>How long an artifact's download may take on the target's host, in seconds.</summary>
+    [Parameter]
+    [ValidateRange(5, 86400)]
+    public int ArtifactTimeoutSec { get; set; } = RunbookDefaults.ArtifactTimeoutSec;
 
     [Parameter]
     public MigrationPreset MigrationPreset { get; set; } = MigrationPreset.Prisma;

@@ -45,6 +45,7 @@ internal static class ErrorRecords
         VaultErrorKind.NotInstalled => ErrorCategory.NotInstalled,
         VaultErrorKind.ObjectNotFound => ErrorCategory.ObjectNotFound,
         VaultErrorKind.OperationStopped => ErrorCategory.OperationStopped,
+        VaultErrorKind.LimitsExceeded => ErrorCategory.LimitsExceeded,
         _ => ErrorCategory.InvalidOperation,
     };
 }

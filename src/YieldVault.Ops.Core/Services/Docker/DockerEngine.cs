@@ -197,19 +197,25 @@ internal sealed class DockerEngine : IDisposable
         // A second login (another user or host than the target's): only the key and known_hosts carry over; a
         // password or pinned host key belongs to the target's own host and is never offered elsewhere.
         var keyFile = target.Ssh?.KeyFile ?? DefaultKeyFile();
-        if (keyFile is null)
+        var identityFiles = target.Ssh?.IdentityFiles ?? Array.Empty<string>();
+        var agentSocket = target.Ssh is { } ssh ? ssh.EffectiveAgentSocket : Hosts.SshAgent.EnvironmentSocket();
+        if (keyFile is null && identityFiles.Count == 0 && agentSocket is null)
         {
             throw new VaultException(ErrorIds.DockerHostUnsupported, VaultErrorKind.InvalidOperation,
-                $"DockerHost {address.Display} of target '{target.Name}' needs an SSH key, and the target has no KeyFile and ~/.ssh has no id_ed25519, id_ecdsa or id_rsa.",
+                $"DockerHost {address.Display} of target '{target.Name}' needs an SSH key, and the target has no KeyFile, ~/.ssh has no id_ed25519, id_ecdsa or id_rsa, and no ssh-agent runs (SSH_AUTH_SOCK).",
                 "Give the target a KeyFile, or leave DockerHost empty to use the target's own SSH connection.");
         }
 
+        // The keys carry over (the key files and the agent); a jump host does not: DockerHost names the engine's host itself.
         return new SshEndpoint
         {
             HostName = address.Host!,
             Port = address.Port,
             User = address.User!,
             KeyFile = keyFile,
+            IdentityFiles = identityFiles,
+            UseAgent = target.Ssh?.UseAgent ?? true,
+            AgentSocket = target.Ssh?.AgentSocket,
             KnownHostsFile = target.Ssh?.KnownHostsFile ?? SshEndpoint.DefaultKnownHostsFile(),
             ConnectTimeout = target.Ssh?.ConnectTimeout ?? TimeSpan.FromSeconds(RunbookDefaults.ConnectTimeoutSec),
             CommandTimeout = target.Ssh?.CommandTimeout ?? TimeSpan.FromSeconds(RunbookDefaults.CommandTimeoutSec),
