@@ -273,6 +273,12 @@ public static class ErrorIds
     /// <summary>A lock is left from a run that did not finish; nothing was changed until it is cleared with -Force.</summary>
     public const string DeploymentLockStale = nameof(DeploymentLockStale);
 
+    /// <summary>A run found its deployment lock no longer carries its token (another run cleared it with -Force, or took it) and stopped before its next step.</summary>
+    public const string LockLost = nameof(LockLost);
+
+    /// <summary>Undo-VaultDeployment found, under the lock, that the release to go back to is no longer the one the user confirmed; nothing was changed.</summary>
+    public const string RollbackTargetChanged = nameof(RollbackTargetChanged);
+
     /// <summary>The backend reports a version or commit other than the one a deployment or Undo-VaultDeployment put in place.</summary>
     public const string VersionMismatch = nameof(VersionMismatch);
 

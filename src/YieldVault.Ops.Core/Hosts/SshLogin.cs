@@ -53,7 +53,9 @@ internal sealed class SshLogin
             PreferKnownKeyTypes(info, knownHosts.KeyTypesFor(_endpoint.HostName, _endpoint.Port));
         }
 
-        var client = new SshClient(info);
+        // Keep-alives find a half-open connection (a server that vanished, a NAT that forgot it) within a minute, instead of
+        // a command or the deployment lock's heartbeat waiting on it until its own timeout.
+        var client = new SshClient(info) { KeepAliveInterval = TimeSpan.FromSeconds(15) };
         client.HostKeyReceived += (_, e) => e.CanTrust = CheckHostKey(e.HostKey, knownHosts, reporter);
         using var timeout = new CancellationTokenSource(_endpoint.ConnectTimeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);

@@ -36,7 +36,14 @@ public sealed class DeploymentJournal
     public static string NewRunId(DateTimeOffset now) =>
         now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N").Substring(0, 6);
 
-    public Task WriteAsync(string step, string phase, string? outcome = null, string? detail = null, double? durationMs = null, JObject? data = null)
+    public Task WriteAsync(string step, string phase, string? outcome = null, string? detail = null, double? durationMs = null, JObject? data = null) =>
+        WriteGuardedAsync(null, step, phase, outcome, detail, durationMs, data);
+
+    /// <summary>
+    /// Writes a line after <paramref name="guard"/> (a shell fragment that exits 9 when the run may not go on: the lock
+    /// lost) in the same command; returns false when the guard refused, and then nothing was written.
+    /// </summary>
+    public async Task<bool> WriteGuardedAsync(string? guard, string step, string phase, string? outcome = null, string? detail = null, double? durationMs = null, JObject? data = null)
     {
         var entry = new JObject
         {
@@ -65,18 +72,23 @@ public sealed class DeploymentJournal
             entry["data"] = JToken.Parse(_redactor.Redact(data.ToString(Formatting.None)));
         }
 
-        return AppendAsync(entry.ToString(Formatting.None));
+        return await AppendAsync(guard, entry.ToString(Formatting.None)).ConfigureAwait(false);
     }
 
-    private async Task AppendAsync(string line)
+    private async Task<bool> AppendAsync(string? guard, string line)
     {
         // Journal writes must not be cancelled half-way: a stopped run still records that it stopped.
         await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
             var result = await _shell.RunAsync(
-                CommandLine.Script("mkdir -p -- \"$(dirname \"$1\")\" && printf '%s\\n' \"$2\" >> \"$1\"", Path, line),
+                CommandLine.Script((guard is null ? "" : guard + "\n") + "mkdir -p -- \"$(dirname \"$1\")\" && printf '%s\\n' \"$2\" >> \"$1\"", Path, line),
                 TimeSpan.FromSeconds(30), CancellationToken.None).ConfigureAwait(false);
+            if (guard is not null && result.ExitCode == 9)
+            {
+                return false;
+            }
+
             if (!result.Succeeded)
             {
                 Reporting.Current.Warning($"Could not write to the journal {Path}: {result.Tail(2)}");
@@ -90,5 +102,7 @@ public sealed class DeploymentJournal
         {
             _gate.Release();
         }
+
+        return true;
     }
 }

@@ -10,12 +10,15 @@ using YieldVault.Ops.Hosts;
 namespace YieldVault.Ops.Runbook;
 
 /// <summary>
-/// One deployment per target at a time: a lock file on the target's host, created atomically (noclobber),
-/// holding the owner, the deploying machine and process, and the run id. While a run holds it, the lock is
-/// touched every few seconds; a lock whose owner process is gone (same machine), whose run in this process
-/// has ended (it could not be removed, e.g. the connection was lost), or that has not been touched for
-/// <see cref="StaleAfter"/> is stale: reported, and cleared only with -Force. Clearing one closes the dead
-/// run's journal with an "Abandoned" end line, so every run's journal ends.
+/// One deployment per target at a time: a lock file on the target's host, written whole to a temporary file and
+/// then linked into place (atomic, and never half written when the disk is full), holding the run id, a random
+/// token, the deploying machine (host name, boot id and pid namespace, since containers and cloned machines share
+/// host names) and process. While a run holds it, the lock is touched every few seconds, and before each step the
+/// run checks that the lock still carries its token (<see cref="OwnershipCheck"/>): a run that lost its lock stops.
+/// A lock whose owner process is gone (the same machine: same boot and pid namespace), whose run in this process
+/// has ended, that is empty (a run died creating it), or that has not been touched for <see cref="StaleAfter"/> is
+/// stale: reported, and cleared only with -Force. Clearing one closes the dead run's journal with an "Abandoned"
+/// end line, so every run's journal ends.
 /// </summary>
 public sealed class DeploymentLock : IAsyncDisposable
 {
@@ -29,27 +32,45 @@ public sealed class DeploymentLock : IAsyncDisposable
     private readonly IHostShell _shell;
     private readonly string _path;
     private readonly string _runId;
+    private readonly string _token;
     private readonly CancellationTokenSource _stop = new();
     private Task? _heartbeat;
 
-    private DeploymentLock(IHostShell shell, string path, string runId)
+    private DeploymentLock(IHostShell shell, string path, string runId, string token)
     {
         _shell = shell;
         _path = path;
         _runId = runId;
+        _token = token;
     }
 
     public string Path => _path;
 
-    /// <summary>This machine and process, as written into locks: "host=... pid=...".</summary>
-    public static string Me => "host=" + System.Environment.MachineName + " pid=" + Process.GetCurrentProcess().Id.ToString(CultureInfo.InvariantCulture);
+    /// <summary>The random token of this run's lock: only the run that wrote it holds it.</summary>
+    public string Token => _token;
+
+    /// <summary>
+    /// A shell fragment that exits 9 (printing "lock-lost") unless the lock file still carries this run's token; a step
+    /// prepends it to its first command on the host, so the check costs no extra round trip.
+    /// </summary>
+    public string OwnershipCheck => "grep -q -- " + ShellQuote.Quote("token=" + _token + " ") + " " + ShellQuote.Quote(_path) + " 2>/dev/null || { echo lock-lost; exit 9; }";
+
+    /// <summary>This machine and process, as written into locks: "host=... boot=... pidns=... pid=...".</summary>
+    public static string Me => "host=" + System.Environment.MachineName + " boot=" + MachineIdentity.BootId + " pidns=" + MachineIdentity.PidNamespace
+        + " pid=" + Process.GetCurrentProcess().Id.ToString(CultureInfo.InvariantCulture);
 
     public static async Task<DeploymentLock> AcquireAsync(VaultTarget target, IHostShell shell, string runId, bool force, CancellationToken cancellationToken)
     {
         var path = DeploymentReadiness.LockPath(target);
-        var owner = $"run={runId} {Me} user={System.Environment.UserName} started={DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ssZ}";
+        var token = Guid.NewGuid().ToString("N");
+        var owner = $"run={runId} token={token} {Me} user={System.Environment.UserName} started={DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ssZ}";
+        // Written whole to a temporary file first (a full disk fails here, leaving no half-written lock), then linked
+        // into place: ln fails when the lock exists, so exactly one run gets it.
         const string script = @"mkdir -p -- ""$(dirname ""$1"")"" || exit 4
-if ( set -o noclobber; printf '%s\n' ""$2"" > ""$1"" ) 2>/dev/null; then exit 0; fi
+tmp=""$1.yv-new.$$""
+if ! printf '%s\n' ""$2"" > ""$tmp"" 2>/dev/null; then rm -f -- ""$tmp""; echo 'cannot write the lock (disk full or not writable)'; exit 4; fi
+if ln -- ""$tmp"" ""$1"" 2>/dev/null; then rm -f -- ""$tmp""; exit 0; fi
+rm -f -- ""$tmp""
 now=$(date +%s); mtime=$(stat -c %Y -- ""$1"" 2>/dev/null || echo ""$now"")
 printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
         for (var attempt = 0; attempt < 2; attempt++)
@@ -58,7 +79,7 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
             if (result.Succeeded)
             {
                 ActiveRuns[runId] = true;
-                var acquired = new DeploymentLock(shell, path, runId);
+                var acquired = new DeploymentLock(shell, path, runId, token);
                 acquired.StartHeartbeat();
                 return acquired;
             }
@@ -66,7 +87,8 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
             if (result.ExitCode != 3)
             {
                 throw new VaultException(ErrorIds.LockFailed, VaultErrorKind.InvalidOperation,
-                    $"{target.DisplayName}: could not create the deployment lock {path}: {result.Tail(3)}", $"Check that {target.StatePath} is writable.");
+                    $"{target.DisplayName}: could not create the deployment lock {path}: {result.Tail(3)} Nothing was changed.",
+                    $"Check that {target.StatePath} is writable and its disk has room (df -h {target.StatePath}).");
             }
 
             var lines = result.StandardOutput.Replace("\r", "").Split('\n');
@@ -96,11 +118,41 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
         throw new VaultException(ErrorIds.DeploymentLocked, VaultErrorKind.ResourceBusy, $"{target.DisplayName}: another deployment took the lock just now.");
     }
 
+    /// <summary>
+    /// The lock for one step cmdlet (Stop/Start/Restart-VaultBackend, Invoke-VaultMigration, the maintenance flag, a
+    /// backup): taken while the step runs, so no deployment starts in the middle of it and it does not act in the middle
+    /// of a deployment (<see cref="ErrorIds.DeploymentLocked"/>). A stale lock left by a dead run does not block an
+    /// on-call engineer: the step goes on without the lock, with a warning (only a deployment's -Force clears it).
+    /// </summary>
+    public static async Task<DeploymentLock?> AcquireForStepAsync(VaultTarget target, IHostShell shell, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await AcquireAsync(target, shell, DeploymentJournal.NewRunId(DateTimeOffset.UtcNow), false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (VaultException ex) when (ex.ErrorId == ErrorIds.DeploymentLockStale)
+        {
+            Reporting.Current.Warning($"{target.Name}: {what} goes on although a stale deployment lock is left ({ex.Message.Replace(" Nothing was changed.", "")}). Invoke-VaultDeployment -Force clears it.");
+            return null;
+        }
+    }
+
     /// <summary>Reads a lock without taking it (for readiness checks and status).</summary>
     public static bool IsStale(string holder, TimeSpan age, out string why)
     {
         var fields = Fields(holder);
+        if (holder.Trim().Length == 0)
+        {
+            // Older versions wrote the lock in place: a run that died (or a disk that filled) while writing left it empty.
+            why = "the lock file is empty: a run died while creating it";
+            return true;
+        }
+
+        // The pid is only meaningful on the same machine AND in the same pid namespace: a container or a cloned machine
+        // can have this host name, and a live process there must not be taken for a dead one here.
         if (fields.TryGetValue("host", out var host) && host == System.Environment.MachineName
+            && fields.TryGetValue("boot", out var boot) && boot == MachineIdentity.BootId
+            && fields.TryGetValue("pidns", out var pidns) && pidns == MachineIdentity.PidNamespace
             && fields.TryGetValue("pid", out var pidText) && int.TryParse(pidText, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid))
         {
             if (!ProcessAlive(pid))
@@ -145,7 +197,7 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
         try
         {
             // Only our own lock is removed: a lock cleared and retaken by another run stays.
-            await _shell.RunAsync(CommandLine.Script("grep -q -- \"run=$2 \" \"$1\" 2>/dev/null && rm -f -- \"$1\"; true", _path, _runId), TimeSpan.FromSeconds(30), CancellationToken.None).ConfigureAwait(false);
+            await _shell.RunAsync(CommandLine.Script("grep -q -- \"token=$2 \" \"$1\" 2>/dev/null && rm -f -- \"$1\"; true", _path, _token), TimeSpan.FromSeconds(30), CancellationToken.None).ConfigureAwait(false);
         }
         catch (VaultException ex)
         {
@@ -157,6 +209,9 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
             _stop.Dispose();
         }
     }
+
+    /// <summary>Set when the heartbeat found the lock no longer carries this run's token (another run took it).</summary>
+    public bool Lost { get; private set; }
 
     private static int CurrentProcessId { get; } = Process.GetCurrentProcess().Id;
 
@@ -199,7 +254,11 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
                 await Task.Delay(Heartbeat, token).ConfigureAwait(false);
                 try
                 {
-                    await _shell.RunAsync(CommandLine.Script("touch -c -- \"$1\"", _path), TimeSpan.FromSeconds(20), token).ConfigureAwait(false);
+                    var touched = await _shell.RunAsync(CommandLine.Script(OwnershipCheck + "\ntouch -c -- \"$1\"", _path), TimeSpan.FromSeconds(20), token).ConfigureAwait(false);
+                    if (touched.ExitCode == 9)
+                    {
+                        Lost = true;
+                    }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {

@@ -236,6 +236,11 @@ public sealed partial class DeploymentRunner
                 await _strategy.DiscardAsync(CancellationToken.None).ConfigureAwait(false);
             }
         }
+        else if (failure.ErrorId == ErrorIds.LockLost)
+        {
+            // Another run owns the target now: a rollback from here would act behind its back.
+            Reporting.Current.Warning($"{_target.Name}: {_result.Error} It does not roll back: the run that holds the lock now owns the target.");
+        }
         else if (_request.NoRollback)
         {
             Reporting.Current.Warning($"{_target.Name}: {_result.Error} -NoRollback was given: the target is left as it is.");

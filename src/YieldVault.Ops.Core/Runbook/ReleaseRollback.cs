@@ -41,15 +41,29 @@ internal sealed class ReleaseRollback : IRollbackStrategy
 
     public async Task<ExpectedVersion> ResolveAsync(VaultDeploymentResult result, CancellationToken cancellationToken)
     {
-        // Under the lock: the release chosen before the prompt must still be there (a cleanup may have run since).
-        var releases = await _store.ListAsync(cancellationToken).ConfigureAwait(false);
-        if (!releases.Any(r => r.Name == Release))
+        // Chosen again under the lock: a deployment or cleanup between the prompt and the lock may have changed what
+        // "the previous release" is, or removed the one named. The user confirmed one release; no other is taken.
+        var wanted = _plan.Request.Release ?? _plan.Request.Backup?.Release;
+        string chosen;
+        string? current;
+        try
+        {
+            (chosen, current) = await ChooseAsync(_target, _shell, wanted, cancellationToken).ConfigureAwait(false);
+        }
+        catch (VaultException ex) when (ex.ErrorId == ErrorIds.ReleaseNotFound)
         {
             throw new VaultException(ErrorIds.ReleaseNotFound, VaultErrorKind.ObjectNotFound,
                 $"{_target.DisplayName}: the release '{Release}' is no longer in {_store.ReleasesDirectory}. Nothing was changed.", "List the releases with Get-VaultRelease.");
         }
 
-        result.ReleaseBefore = releases.FirstOrDefault(r => r.IsCurrent)?.Name;
+        if (chosen != Release)
+        {
+            throw new VaultException(ErrorIds.RollbackTargetChanged, VaultErrorKind.InvalidOperation,
+                $"{_target.DisplayName}: since the rollback was planned, the release to go back to changed from {Release} to {chosen} (another run changed the target). Nothing was changed.",
+                "Look at Get-VaultDeploymentHistory -Last 3, then run Undo-VaultDeployment again (or name the release with -Release).");
+        }
+
+        result.ReleaseBefore = current;
         result.ReleaseAfter = Release;
         var git = await _shell.RunAsync(CommandLine.Script("git -c safe.directory='*' -C \"$1/$2\" rev-parse HEAD 2>/dev/null", _store.ReleasesDirectory, Release),
             TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);

@@ -86,7 +86,22 @@ internal sealed class RunbookRun
         var step = steps[number - 1];
         Reporting.Current.Progress(ProgressId, _activity, $"Step {number}/{steps.Count}: {step.Name}", (number - 1) * 100 / steps.Count);
         Reporting.Current.Verbose($"{Target.Name}: Step {number}/{steps.Count}: {step.Name}");
-        await JournalAsync(step.Name, "start").ConfigureAwait(false);
+        if (_lock is not null && Journal is not null)
+        {
+            // The lock must still be this run's before it changes anything more: checked in the same command that
+            // journals the step's start.
+            if (_lock.Lost || !await Journal.WriteGuardedAsync(_lock.OwnershipCheck, step.Name, "start").ConfigureAwait(false))
+            {
+                throw new VaultException(ErrorIds.LockLost, VaultErrorKind.ResourceBusy,
+                    $"{Target.DisplayName}: the deployment lock {_lock.Path} no longer carries this run's token (another run cleared it with -Force, or took it); this run stops before step {number} ({step.Name}).",
+                    "Read both runs' journals, then check what serves (Get-VaultBackendStatus) before running again.");
+            }
+        }
+        else
+        {
+            await JournalAsync(step.Name, "start").ConfigureAwait(false);
+        }
+
         var watch = Stopwatch.StartNew();
         try
         {

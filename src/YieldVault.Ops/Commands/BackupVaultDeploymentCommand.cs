@@ -12,6 +12,8 @@ namespace YieldVault.Ops.Commands;
 [OutputType(typeof(VaultBackupRecord))]
 public sealed class BackupVaultDeploymentCommand : VaultActionCmdlet
 {
+    protected override bool TakesDeploymentLock => true;
+
     /// <summary>Also archive node_modules (the runbook's optional quick-rollback aid).</summary>
     [Parameter]
     public SwitchParameter IncludeNodeModules { get; set; }

@@ -14,6 +14,8 @@ namespace YieldVault.Ops.Commands;
 [OutputType(typeof(VaultMigrationResult))]
 public sealed class InvokeVaultMigrationCommand : VaultActionCmdlet
 {
+    protected override bool TakesDeploymentLock => ActionKind == MigrationAction.Deploy;
+
     private const string StatusSet = "Status";
     private const string DeploySet = "Deploy";
     private const string ValidateSet = "Validate";

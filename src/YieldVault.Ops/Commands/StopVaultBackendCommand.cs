@@ -13,6 +13,8 @@ namespace YieldVault.Ops.Commands;
 [OutputType(typeof(VaultStopResult))]
 public sealed class StopVaultBackendCommand : VaultActionCmdlet
 {
+    protected override bool TakesDeploymentLock => true;
+
     [Parameter]
     [ValidateRange(1, 600)]
     public int TimeoutSec { get; set; } = 30;

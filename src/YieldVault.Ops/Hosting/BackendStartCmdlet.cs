@@ -11,6 +11,8 @@ namespace YieldVault.Ops.Hosting;
 /// <summary>Runbook Step 6: start (or restart) through the service manager, then (unless -NoWait) wait until healthy (6.2).</summary>
 public abstract class BackendStartCmdlet : VaultActionCmdlet
 {
+    protected override bool TakesDeploymentLock => true;
+
     private const int ProgressId = 3300;
 
     [Parameter]

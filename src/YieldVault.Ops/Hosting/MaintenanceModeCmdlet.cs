@@ -13,6 +13,8 @@ namespace YieldVault.Ops.Hosting;
 /// </summary>
 public abstract class MaintenanceModeCmdlet : VaultActionCmdlet
 {
+    protected override bool TakesDeploymentLock => true;
+
     /// <summary>Runs instead of the flag file, with the target as $_ and $args[0].</summary>
     [Parameter]
     public ScriptBlock? ScriptBlock { get; set; }

@@ -42,7 +42,7 @@ public abstract class VaultActionCmdlet : VaultCmdlet
             }
 
             var shell = Hosts.For(target);
-            Run((output, token) => ProcessTargetAsync(target, shell, output, token));
+            Run((output, token) => TakesDeploymentLock ? WithLockAsync(target, shell, output, token) : ProcessTargetAsync(target, shell, output, token));
         }
         catch (VaultException ex)
         {
@@ -57,6 +57,28 @@ public abstract class VaultActionCmdlet : VaultCmdlet
 
     /// <summary>Whether this call will show the action to the user (a prompt or -WhatIf): only then must it be described in detail.</summary>
     protected bool WillShowAction => IsWhatIf || !SkipConfirmation || MyInvocation.BoundParameters.ContainsKey("Confirm");
+
+    /// <summary>
+    /// Whether the cmdlet changes the backend in a way a deployment must not race with: it then holds the target's
+    /// deployment lock while it runs, and is refused while a deployment holds it.
+    /// </summary>
+    protected virtual bool TakesDeploymentLock => false;
+
+    private async Task WithLockAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
+    {
+        var held = await Runbook.DeploymentLock.AcquireForStepAsync(target, shell, MyInvocation.MyCommand.Name, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ProcessTargetAsync(target, shell, output, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (held is not null)
+            {
+                await held.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
 
     /// <summary>True when the cmdlet's -Force was given.</summary>
     protected virtual bool SkipConfirmation => false;
