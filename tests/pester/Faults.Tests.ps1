@@ -456,3 +456,52 @@ Describe 'SSH faults' {
         Assert-Recovered $Remote $before '1.3.0' $next
     }
 }
+
+Describe 'Guards before and after the stop' {
+    It 'refuses to stop what could not be brought back (the current release lost its node_modules): RollbackNotReady, nothing stopped' {
+        $before = Get-WsState $Local
+        $current = [string](& readlink -f -- $Local.App)
+        $pid0 = Get-Pm2Pid $Local
+        Rename-Item -LiteralPath "$current/node_modules" -NewName 'node_modules.aside'
+        try {
+            $r = $LocalTarget | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        }
+        finally { Rename-Item -LiteralPath "$current/node_modules.aside" -NewName 'node_modules' }
+        $r.Status | Should-Be 'Failed'
+        $r.ErrorId | Should-Be 'RollbackNotReady'
+        $r.Error | Should-BeLikeString '*has no node_modules*Nothing was stopped*'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'RollbackNotReady,*'
+        ($r.Steps | Where-Object Number -EQ 6).Outcome | Should-Be 'NotRun'
+        (Get-Pm2Pid $Local) | Should-Be $pid0 -Because 'the old version never stopped'
+        $r.FailedProbes | Should-Be 0
+        Assert-Recovered $Local $before '1.2.3' $r
+    }
+
+    It '-MaxDowntimeSec rolls back a release that does not serve in time instead of waiting out -HealthTimeoutSec: DowntimeBudgetExceeded' {
+        $before = Get-WsState $Local
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $r = $LocalTarget | Invoke-VaultDeployment -Artifact $Art['v1.3.1-broken'].Artifact -Sha256 $Art['v1.3.1-broken'].Sha256 -HealthTimeoutSec 120 -MaxDowntimeSec 4 `
+            -Confirm:$false -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+        $elapsed = $watch.Elapsed.TotalSeconds
+        Write-Host "    -MaxDowntimeSec 4: rolled back after $([math]::Round($elapsed, 1)) s, downtime $($r.DowntimeMs) ms"
+        $r.Status | Should-Be 'RolledBack'
+        $r.ErrorId | Should-Be 'DowntimeBudgetExceeded'
+        $elapsed | Should-BeLessThan 60 -Because 'the budget, not the 120 s health timeout, ended the wait'
+        Assert-Recovered $Local $before '1.2.3' $r
+    }
+
+    It 'Undo refuses to go back past a deployment that applied migrations unless -Force: RollbackPredatesMigrations' {
+        $d = $LocalTarget | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -MigrationCommand 'sh', '-c', 'true' -Confirm:$false
+        $d.Status | Should-Be 'Succeeded'
+        $d.MigrationsApplied | Should-BeTrue
+        (Get-VaultDeploymentHistory -Target $LocalTarget -Last 1).MigrationsApplied | Should-BeTrue
+        $u = $LocalTarget | Undo-VaultDeployment -Confirm:$false -ErrorVariable errs -ErrorAction SilentlyContinue
+        $u | Should-BeNull
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'RollbackPredatesMigrations,*'
+        (Get-Served $Local).Version | Should-Be '1.3.0' -Because 'nothing was changed'
+        $forced = $LocalTarget | Undo-VaultDeployment -Force -WarningVariable warns -WarningAction SilentlyContinue
+        $forced.Status | Should-Be 'Succeeded'
+        ($warns -join "`n") | Should-BeLikeString '*applied database migrations*-Force given*'
+        (Get-Served $Local).Version | Should-Be '1.2.3'
+    }
+}

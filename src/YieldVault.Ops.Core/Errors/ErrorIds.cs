@@ -279,6 +279,15 @@ public static class ErrorIds
     /// <summary>Undo-VaultDeployment found, under the lock, that the release to go back to is no longer the one the user confirmed; nothing was changed.</summary>
     public const string RollbackTargetChanged = nameof(RollbackTargetChanged);
 
+    /// <summary>In place: the new version did not serve within -MaxDowntimeSec of the stop; the run rolled back instead of waiting.</summary>
+    public const string DowntimeBudgetExceeded = nameof(DowntimeBudgetExceeded);
+
+    /// <summary>Before the stop: the version that serves could not be brought back if the new one fails (no previous release or container that would start, a path not writable, a full disk); nothing was stopped.</summary>
+    public const string RollbackNotReady = nameof(RollbackNotReady);
+
+    /// <summary>Undo-VaultDeployment would go back to code older than the migrations the deployment being undone applied; refused without -Force.</summary>
+    public const string RollbackPredatesMigrations = nameof(RollbackPredatesMigrations);
+
     /// <summary>The backend reports a version or commit other than the one a deployment or Undo-VaultDeployment put in place.</summary>
     public const string VersionMismatch = nameof(VersionMismatch);
 

@@ -301,6 +301,7 @@ public sealed class BlueGreenRunner
             return "done";
         }, cancellationToken).ConfigureAwait(false);
 
+        _result.MigrationsApplied = _migrations.Applied;
         _result.Status = DeploymentStatus.Succeeded;
         var served = await ProxyVerification.ReadAsync(_target, _shell, cancellationToken).ConfigureAwait(false);
         _result.VersionAfter = served.Version ?? _liveRecord.Version;

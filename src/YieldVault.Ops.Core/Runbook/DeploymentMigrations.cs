@@ -15,6 +15,9 @@ internal sealed class DeploymentMigrations
     private readonly Func<string> _directory;
     private bool _nothingToMigrate;
 
+    /// <summary>A migration ran and succeeded in this run.</summary>
+    public bool Applied { get; private set; }
+
     public DeploymentMigrations(VaultTarget target, IHostShell shell, DeploymentRequest request, SecretRedactor redactor, Func<string> directory)
     {
         _target = target;
@@ -73,6 +76,7 @@ internal sealed class DeploymentMigrations
                 "Fix the migration; the new version was not started.");
         }
 
+        Applied |= migration is not null;
         return migration is null ? "no migrations" : $"migrated ({migration.Command}) in {migration.DurationMs:0} ms";
     }
 }

@@ -28,6 +28,9 @@ public sealed class DeploymentRequest
     /// <summary>Clear a stale lock left by a dead run.</summary>
     public bool ClearStaleLock { get; init; }
 
+    /// <summary>Deploy although the version serving now could not be brought back (<see cref="ErrorIds.RollbackNotReady"/>).</summary>
+    public bool Force { get; init; }
+
     public bool Maintenance { get; init; }
 
     public bool BackupNodeModules { get; init; }
@@ -62,6 +65,9 @@ public sealed class DeploymentRequest
     public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     public TimeSpan ProbeInterval { get; init; } = TimeSpan.FromMilliseconds(25);
+
+    /// <summary>In place: the longest the backend may be down (from the stop until the new version is verified) before the run rolls back; null: no bound.</summary>
+    public TimeSpan? MaxDowntime { get; init; }
 
     /// <summary>The smoke checks after verification (runbook Step 8; a failure rolls back), or null to skip them.</summary>
     public SmokeOptions? Smoke { get; init; }

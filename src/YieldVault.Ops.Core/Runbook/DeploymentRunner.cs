@@ -32,6 +32,7 @@ public sealed partial class DeploymentRunner
     private readonly DeploymentMigrations _migrations;
     private bool _stopped;
     private bool _verified;
+    private bool _wasRunning;
 
     public DeploymentRunner(VaultTarget target, IHostShell shell, DeploymentRequest request, SecretRedactor redactor)
     {
@@ -88,6 +89,7 @@ public sealed partial class DeploymentRunner
             _result.VersionBefore = version.Version;
             _result.CommitBefore = version.Commit;
             var state = await ServiceManagers.For(_target, _shell).GetStateAsync(cancellationToken).ConfigureAwait(false);
+            _wasRunning = state.Status is not ServiceStatus.NotFound and not ServiceStatus.Stopped;
             return $"{state.Status}, version {version.Version ?? "unknown"} ({version.ShortCommit})";
         }, cancellationToken).ConfigureAwait(false);
 
@@ -131,39 +133,63 @@ public sealed partial class DeploymentRunner
                 Reporting.Current.Warning($"{_target.Name}: the new version's .env.example names variables the env file lacks: {string.Join(", ", check.NewInExample)}.");
             }
 
+            // Before anything stops: the version serving now must be one a rollback can bring back.
+            var ready = !_wasRunning ? "nothing runs now" : _request.Force ? "rollback readiness not checked (-Force)" : await _strategy.CheckRollbackReadyAsync(cancellationToken).ConfigureAwait(false);
             if (_request.TimingFor(_target) == MigrationTiming.BeforeStop)
             {
-                return "env ok; " + await _migrations.RunAsync(cancellationToken).ConfigureAwait(false);
+                return "env ok; " + ready + "; " + await _migrations.RunAsync(cancellationToken).ConfigureAwait(false);
             }
 
             // A status check now, while the old version serves: when nothing is pending, the stop is not
             // lengthened by a migration run that would do nothing.
-            return await _migrations.CheckNothingPendingAsync(cancellationToken).ConfigureAwait(false) ? "env ok; no migration pending" : "env ok; migrations after the stop";
+            return "env ok; " + ready + "; " + (await _migrations.CheckNothingPendingAsync(cancellationToken).ConfigureAwait(false) ? "no migration pending" : "migrations after the stop");
         }, cancellationToken).ConfigureAwait(false);
 
-        await _run.StepAsync(6, async () =>
+        // From the stop until the new version is verified, the users see downtime: -MaxDowntimeSec bounds it, and an
+        // overrun rolls back instead of waiting out each step's own timeout.
+        using var downtime = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Func<Task<string?>> Budgeted(Func<CancellationToken, Task<string?>> body) => async () =>
+        {
+            try
+            {
+                return await body(downtime.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (downtime.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new VaultException(ErrorIds.DowntimeBudgetExceeded, VaultErrorKind.OperationTimeout,
+                    $"{_target.DisplayName}: the new version did not serve within -MaxDowntimeSec {_request.MaxDowntime!.Value.TotalSeconds:0} s of the stop.",
+                    "Find out why it starts slowly (Get-VaultBackendLog), or give a larger -MaxDowntimeSec.");
+            }
+        };
+
+        await _run.StepAsync(6, Budgeted(async token =>
         {
             _stopped = true;
-            var stop = await BackendVerification.StopIfRunningAsync(_target, _shell, _request.StopTimeout, cancellationToken).ConfigureAwait(false);
-            return _request.TimingFor(_target) == MigrationTiming.AfterStop
-                ? stop + "; " + await _migrations.RunAsync(cancellationToken).ConfigureAwait(false)
-                : stop;
-        }, cancellationToken).ConfigureAwait(false);
+            if (_request.MaxDowntime is { } budget)
+            {
+                downtime.CancelAfter(budget);
+            }
 
-        await _run.StepAsync(7, async () =>
+            var stop = await BackendVerification.StopIfRunningAsync(_target, _shell, _request.StopTimeout, token).ConfigureAwait(false);
+            return _request.TimingFor(_target) == MigrationTiming.AfterStop
+                ? stop + "; " + await _migrations.RunAsync(token).ConfigureAwait(false)
+                : stop;
+        }), cancellationToken).ConfigureAwait(false);
+
+        await _run.StepAsync(7, Budgeted(async token =>
         {
-            await _strategy.SwitchAsync(cancellationToken).ConfigureAwait(false);
+            await _strategy.SwitchAsync(token).ConfigureAwait(false);
             if (_request.Maintenance && _request.Image is null)
             {
                 // The flag lives in the release the app path points to; the new one needs it too until Step 9.
-                await MaintenanceFlag.SetAsync(_target, _shell, true, cancellationToken).ConfigureAwait(false);
+                await MaintenanceFlag.SetAsync(_target, _shell, true, token).ConfigureAwait(false);
             }
 
-            await ServiceManagers.For(_target, _shell).StartAsync(cancellationToken).ConfigureAwait(false);
+            await ServiceManagers.For(_target, _shell).StartAsync(token).ConfigureAwait(false);
             return "started " + _result.ReleaseAfter;
-        }, cancellationToken).ConfigureAwait(false);
+        }), cancellationToken).ConfigureAwait(false);
 
-        await _run.StepAsync(8, async () => await VerifyAsync(expected, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        await _run.StepAsync(8, Budgeted(async token => await VerifyAsync(expected, token).ConfigureAwait(false)), cancellationToken).ConfigureAwait(false);
         _verified = true;
 
         await _run.StepAsync(9, async () =>
@@ -190,6 +216,7 @@ public sealed partial class DeploymentRunner
             return "done";
         }, cancellationToken).ConfigureAwait(false);
 
+        _result.MigrationsApplied = _migrations.Applied;
         _result.Status = DeploymentStatus.Succeeded;
         var after = await VersionProbe.GetAsync(_target, _shell, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
         _result.VersionAfter = after.Version;
@@ -221,6 +248,7 @@ public sealed partial class DeploymentRunner
     /// <summary>After a failure: nothing to undo before the stop; after it, the previous version back (unless -NoRollback).</summary>
     private async Task RecoverAsync(VaultException failure, CancellationToken cancellationToken)
     {
+        _result.MigrationsApplied = _migrations.Applied;
         if (!_stopped)
         {
             // Failed before anything was stopped: the old version never stopped serving.
@@ -254,7 +282,8 @@ public sealed partial class DeploymentRunner
     private async Task RollBackAsync(VaultException cause, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
-        Reporting.Current.Warning($"{_target.Name}: {_result.Error} Rolling back to {_result.ReleaseBefore ?? "the previous version"}.");
+        Reporting.Current.Warning($"{_target.Name}: {_result.Error} Rolling back to {_result.ReleaseBefore ?? "the previous version"}."
+            + (_migrations.Applied ? " The migrations this run applied stay: the previous version runs on the migrated schema." : ""));
         await _run.JournalAsync("rollback", "start", detail: cause.ErrorId).ConfigureAwait(false);
         try
         {

@@ -106,6 +106,25 @@ internal sealed class DockerStrategy : IDeploymentStrategy
         return (_image, DockerImages.VersionOf(labels, _image), DockerImages.CommitOf(labels));
     }
 
+    public async Task<string> CheckRollbackReadyAsync(CancellationToken cancellationToken)
+    {
+        if (_currentId is null)
+        {
+            return "no container before this one: nothing to go back to";
+        }
+
+        using var docker = DockerContainers.Open(_target, _shell);
+        var current = await docker.InspectAsync(_currentId, cancellationToken).ConfigureAwait(false);
+        if (current is null || await docker.InspectImageAsync(current.Image, cancellationToken).ConfigureAwait(false) is null)
+        {
+            throw new VaultException(ErrorIds.RollbackNotReady, VaultErrorKind.InvalidOperation,
+                $"{_target.DisplayName}: the container that serves now ({DockerContainers.Short(_currentId)}) or its image is gone from the engine, so it could not be brought back if the new one failed. Nothing was stopped.",
+                "Find out what removed it, or run again with -Force to deploy without a way back.");
+        }
+
+        return $"rollback ready: {_names.Service} ({DockerContainers.Short(_currentId)}) and its image are kept";
+    }
+
     public async Task SwitchAsync(CancellationToken cancellationToken)
     {
         var created = _createdId ?? throw new InvalidOperationException("SwitchAsync before PrepareAsync.");

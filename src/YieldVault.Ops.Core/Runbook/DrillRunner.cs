@@ -95,7 +95,8 @@ public sealed class DrillRunner
             {
                 Reporting.Current.Progress(ProgressId, progress, "Roll back", 75);
                 var undo = new RollbackRunner(_target, _shell, _redactor);
-                var plan = await undo.PlanAsync(new RollbackRequest { HealthTimeout = options.HealthTimeout }, cancellationToken).ConfigureAwait(false);
+                // The drill rolls back what it deployed, migrations or not (on staging): that is what it tests; a warning says so.
+                var plan = await undo.PlanAsync(new RollbackRequest { HealthTimeout = options.HealthTimeout, Force = true }, cancellationToken).ConfigureAwait(false);
                 drill.Rollback = await undo.RunAsync(plan, cancellationToken).ConfigureAwait(false);
             }
 

@@ -30,6 +30,13 @@ public interface IDeploymentStrategy
     /// <summary>After success: keep the last releases or containers, remove older ones.</summary>
     Task PruneAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Before the stop: that the version serving now could be brought back if the new one fails (it still exists and
+    /// would start, the paths the rollback writes are writable, the disk has room). Returns what was checked; throws
+    /// <see cref="ErrorIds.RollbackNotReady"/> otherwise.
+    /// </summary>
+    Task<string> CheckRollbackReadyAsync(CancellationToken cancellationToken);
+
     /// <summary>Commands shown by -WhatIf for the preparation.</summary>
     string[] PlanPrepare();
 }

@@ -58,6 +58,37 @@ internal sealed class ReleaseStrategy : IDeploymentStrategy
             ? throw new VaultException(ErrorIds.NoPreviousRelease, VaultErrorKind.ObjectNotFound, $"{_target.DisplayName}: there is no previous release to go back to.")
             : _store.SwitchAsync(_previous, cancellationToken);
 
+    public async Task<string> CheckRollbackReadyAsync(CancellationToken cancellationToken)
+    {
+        if (_previous is null)
+        {
+            throw NotReady($"{_target.AppPath} is not a link to a release, so there would be no release to go back to");
+        }
+
+        // The previous release's app directory with its package.json and installed dependencies; the state and releases
+        // directories writable (the journal, the link switch); 50 MB free where the releases are.
+        const string script = @"app=""$1""; state=""$2""; rel=""$3""
+[ -d ""$app"" ] || { echo ""the previous release's directory $app is gone""; exit 3; }
+[ -f ""$app/package.json"" ] || { echo ""$app has no package.json""; exit 3; }
+[ -d ""$app/node_modules"" ] || { echo ""$app has no node_modules (its dependencies were removed)""; exit 3; }
+mkdir -p -- ""$state"" 2>/dev/null
+[ -w ""$state"" ] || { echo ""$state is not writable""; exit 3; }
+[ -w ""$rel"" ] || { echo ""$rel is not writable""; exit 3; }
+avail=$(df -Pk -- ""$rel"" 2>/dev/null | awk 'NR==2 {print $4}')
+[ ""${avail:-0}"" -ge 51200 ] || { echo ""only ${avail:-0} KB free in $rel""; exit 3; }
+echo ""ok $avail""";
+        var app = ReleaseBuilder.AppDirectoryOf(_target, _store.ReleasesDirectory + "/" + _previous);
+        var result = await _shell.RunAsync(CommandLine.Script(script, app, _target.StatePath.TrimEnd('/') + "/" + _target.ServiceName, _store.ReleasesDirectory),
+            TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        return result.Succeeded
+            ? $"rollback ready: release {_previous} would start"
+            : throw NotReady(result.StandardOutput.Trim().Length > 0 ? result.StandardOutput.Trim() : result.Tail(2));
+    }
+
+    private VaultException NotReady(string why) => new(ErrorIds.RollbackNotReady, VaultErrorKind.InvalidOperation,
+        $"{_target.DisplayName}: the version that serves now could not be brought back if the new one failed: {why}. Nothing was stopped.",
+        "Fix that first, or run again with -Force to deploy without a way back.");
+
     public Task DiscardAsync(CancellationToken cancellationToken) =>
         _prepared is null ? Task.CompletedTask : _store.DiscardAsync(_prepared.Name, cancellationToken);
 

@@ -17,6 +17,9 @@ public sealed class RollbackRequest
     /// <summary>Clear a stale lock left by a dead run.</summary>
     public bool ClearStaleLock { get; init; }
 
+    /// <summary>Roll back although the deployment being undone applied migrations the older code predates.</summary>
+    public bool Force { get; init; }
+
     public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(60);

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using YieldVault.Ops.Hosts;
@@ -30,6 +31,7 @@ public sealed class RollbackRunner
     /// <param name="describe">Whether the plan must name the slots for a prompt (a blue-green rollback reads the host for that).</param>
     public async Task<RollbackPlan> PlanAsync(RollbackRequest request, CancellationToken cancellationToken, bool describe = true)
     {
+        await CheckMigrationsAsync(request, cancellationToken).ConfigureAwait(false);
         if (_target.Proxy != ProxyKind.None)
         {
             if (request.Release is not null || request.Backup is not null)
@@ -48,6 +50,36 @@ public sealed class RollbackRunner
         return _target.ServiceManager == ServiceManagerKind.Docker
             ? await ContainerRollback.PlanAsync(_target, _shell, request, cancellationToken).ConfigureAwait(false)
             : await ReleaseRollback.PlanAsync(_target, _shell, request, cancellationToken).ConfigureAwait(false);
+    }
+
+    // The deployment being undone (the newest that succeeded) applied migrations: the code going back predates them and
+    // may not run on the migrated schema. The runbook leaves that to luck; here it needs -Force.
+    private async Task CheckMigrationsAsync(RollbackRequest request, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<VaultDeploymentRecord> history;
+        try
+        {
+            history = await DeploymentRecords.ReadAsync(_target, _shell, cancellationToken).ConfigureAwait(false);
+        }
+        catch (VaultException ex) when (!ex.IsConnectionFailure)
+        {
+            return;
+        }
+
+        var last = history.Where(r => r.Kind == DeploymentRecords.DeployKind && r.Status == DeploymentStatus.Succeeded).OrderByDescending(r => r.EndedAt).FirstOrDefault();
+        if (last is not { MigrationsApplied: true })
+        {
+            return;
+        }
+
+        var what = $"{_target.DisplayName}: the deployment of {last.Source} ({last.EndedAt:yyyy-MM-dd HH:mm} UTC) applied database migrations; the version going back ({last.VersionBefore ?? last.ReleaseBefore ?? "the previous one"}) predates them and may not run on the migrated schema";
+        if (!request.Force)
+        {
+            throw new VaultException(ErrorIds.RollbackPredatesMigrations, VaultErrorKind.InvalidOperation, what + ". Nothing was changed.",
+                "Check that the migrations are backward compatible (or run the migration tool's down migration), then run Undo-VaultDeployment again with -Force.");
+        }
+
+        Reporting.Current.Warning(what + " (-Force given: rolling back anyway).");
     }
 
     private static SlotSwitchRequest SwitchBack(RollbackRequest request) => new()

@@ -46,6 +46,9 @@ public sealed class VaultDeploymentRecord
 
     public string? Incident { get; init; }
 
+    /// <summary>The run applied database migrations.</summary>
+    public bool MigrationsApplied { get; init; }
+
     /// <summary>"user@machine" of whoever ran the cmdlet.</summary>
     public string DeployedBy { get; init; } = "";
 

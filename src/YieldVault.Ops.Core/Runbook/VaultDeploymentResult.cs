@@ -97,6 +97,9 @@ public sealed class VaultDeploymentResult
 
     public string? ErrorId { get; set; }
 
+    /// <summary>The run applied database migrations (a rollback to older code may not run on the migrated schema).</summary>
+    public bool MigrationsApplied { get; set; }
+
     /// <summary>The kind of the error (the error record's category), when it did not succeed.</summary>
     public VaultErrorKind? ErrorKind { get; set; }
 

@@ -65,6 +65,11 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
     [Parameter]
     public MigrationTiming MigrationTiming { get; set; } = MigrationTiming.AfterStop;
 
+    /// <summary>In place: the longest the backend may be down (from the stop until the new version is verified); an overrun rolls back.</summary>
+    [Parameter]
+    [ValidateRange(1, 3600)]
+    public int MaxDowntimeSec { get; set; }
+
     /// <summary>InPlace, or BlueGreen (the default for targets with a proxy).</summary>
     [Parameter]
     public DeploymentStrategyKind Strategy { get; set; } = DeploymentStrategyKind.Default;
@@ -199,12 +204,14 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
         Incident = Incident,
         NoRollback = NoRollback,
         ClearStaleLock = Force,
+        Force = Force,
         Maintenance = Maintenance,
         BackupNodeModules = BackupNodeModules,
         SkipMigrations = SkipMigration,
         // Not given: the strategy's own default (blue-green migrates before the new slot starts).
         MigrationTiming = MyInvocation.BoundParameters.ContainsKey(nameof(MigrationTiming)) ? MigrationTiming : null,
         Strategy = Strategy,
+        MaxDowntime = MyInvocation.BoundParameters.ContainsKey(nameof(MaxDowntimeSec)) ? TimeSpan.FromSeconds(MaxDowntimeSec) : null,
         Drain = TimeSpan.FromSeconds(DrainSec),
         KeepPrevious = KeepPrevious,
         MigrationCommand = MigrationCommand,

@@ -68,6 +68,7 @@ public sealed class UndoVaultDeploymentCommand : VaultActionCmdlet
             Backup = ParameterSetName == BackupSet ? Backup : null,
             RestoreEnvFile = RestoreEnvFile,
             ClearStaleLock = Force,
+            Force = Force,
             StopTimeout = TimeSpan.FromSeconds(StopTimeoutSec),
             HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),
             KeepPrevious = KeepPrevious,
