@@ -110,6 +110,13 @@ Describe 'Refused before anything runs: <Case>' -ForEach @(
     @{ Case = 'user-newline'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget SSH @{ User = "yvops`n" } } }
     @{ Case = 'knownhosts-newline'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget SSH @{ KnownHostsFile = "/tmp/kh`n$m" } } }
     @{ Case = 'fingerprint-garbage'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget SSH @{ HostKeyFingerprint = "SHA256:;touch $m" } } }
+    # Probe paths that would make the probe ask another host than the tunnel (new Uri(base, path))
+    @{ Case = 'healthpath-double-slash'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ HealthPath = '//evil.example/h' } } }
+    @{ Case = 'healthpath-backslash'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ HealthPath = '/\evil.example/h' } } }
+    @{ Case = 'readypath-backslash'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ ReadyPath = '/\evil.example/r' } } }
+    @{ Case = 'readypath-double-slash'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ ReadyPath = '//evil.example/r' } } }
+    @{ Case = 'versionpath-backslash'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ VersionPath = '/\evil.example/v' } } }
+    @{ Case = 'versionpath-absolute-url'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ VersionPath = 'http://evil.example/v' } } }
     # Migration paths (Invoke-VaultMigration)
     @{ Case = 'migration-path-dotdot'; ErrorId = 'InvalidPath'; Do = { param($m) $Local | Invoke-VaultMigration -Deploy -Command 'true' -Path "$Ws/local/app/../../../etc" -Confirm:$false } }
     @{ Case = 'migration-path-relative'; ErrorId = 'InvalidPath'; Do = { param($m) $Local | Invoke-VaultMigration -Deploy -Command 'true' -Path 'app' -Confirm:$false } }
@@ -143,6 +150,9 @@ Describe 'Targets files that try to run code or are malformed: <Case>' -ForEach 
     @{ Case = 'psd1-timeout-negative'; Text = "@{ Targets = @( @{ Name = 'a'; HostName = 'h'; User = 'u'; CommandTimeoutSec = -5 } ) }"; Message = "*key 'CommandTimeoutSec'*" }
     @{ Case = 'psd1-local-timeout-text'; Text = "@{ Targets = @( @{ Name = 'a'; CommandTimeoutSec = 'forever' } ) }"; Message = "*key 'CommandTimeoutSec'*" }
     @{ Case = 'psd1-deep'; Text = "@{ Targets = @( @{ Name = 'a'; Environment = " + ('@{ x = ' * 3000) + "'v'" + (' }' * 3000) + ' } ) }'; Message = '*' }
+    @{ Case = 'psd1-healthpath-backslash'; Text = "@{ Targets = @( @{ Name = 'a'; HealthPath = '/\evil.example/h' } ) }"; Message = "*key 'HealthPath'*" }
+    @{ Case = 'psd1-readypath-double-slash'; Text = "@{ Targets = @( @{ Name = 'a'; ReadyPath = '//evil.example/r' } ) }"; Message = "*key 'ReadyPath'*" }
+    @{ Case = 'psd1-versionpath-backslash'; Text = "@{ Targets = @( @{ Name = 'a'; VersionPath = '/\evil.example/v' } ) }"; Message = "*key 'VersionPath'*" }
     @{ Case = 'psd1-top-level-key'; Text = "@{ Targets = @( @{ Name = 'a' } ); Run = 'MARKER' }"; Message = "*unknown top-level key 'Run'*" }
 ) {
     It 'fails with TargetConfigInvalid and runs nothing' {

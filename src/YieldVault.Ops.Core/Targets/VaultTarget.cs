@@ -182,9 +182,11 @@ public sealed partial record VaultTarget
                 continue;
             }
 
-            if (!path.StartsWith("/", StringComparison.Ordinal) || path.StartsWith("//", StringComparison.Ordinal) || path.Any(char.IsWhiteSpace) || path.Any(char.IsControl))
+            // "//host/x" and "/\host/x" would make the probe ask another host (new Uri(base, path)): the smoke checks' rule.
+            if (!SmokeCheck.IsValidPath(path))
             {
-                return (key, $"{key} '{path}' must be a URL path starting with '/'" + (key == "HealthPath" ? "." : " (or '' when the backend has none)."));
+                return (key, $"{key} '{path}' must be a URL path starting with a single '/', without '\\', '#', spaces or control characters" +
+                    (key == "HealthPath" ? "." : " (or '' when the backend has none)."));
             }
         }
 
