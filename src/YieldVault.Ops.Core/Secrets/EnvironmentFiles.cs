@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Text;
 using System.Text.RegularExpressions;
 using System.Threading;
@@ -26,11 +27,35 @@ public static class EnvironmentFiles
         "MAINTENANCE_MODE", "IGNORE_SIGTERM",
     };
 
-    /// <summary>Whether a value from an env file must be hidden wherever text is shown.</summary>
+    // The last word of a name that makes it a secret's (DB_PASSWORD=12345678, ADMIN_PIN=4821, OTP_SEED=...): then a number is
+    // a secret too. The last word, so that PASSWORD_MIN_LENGTH=12 or TOKEN_TTL=3600 stay plain numbers.
+    private static readonly string[] SecretWords =
+    {
+        "KEY", "APIKEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASS", "PWD", "PIN", "CREDENTIAL", "CREDENTIALS", "SALT", "SEED", "MNEMONIC",
+        "SIGNATURE", "OTP", "TOTP",
+    };
+
+    /// <summary>
+    /// Whether a value from an env file must be hidden wherever text is shown: every value but those of the plain settings
+    /// (PORT, NODE_ENV ...), booleans, and numbers unless the name says the value is a secret (<see cref="IsSecretName"/>).
+    /// </summary>
     public static bool IsSecret(string key, string value) =>
         Array.IndexOf(PlainKeys, key.ToUpperInvariant()) < 0
         && !bool.TryParse(value, out _)
-        && !long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _);
+        && (IsSecretName(key)
+            || !long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _));
+
+    /// <summary>
+    /// Whether a variable's name says its value is a secret: its last word ('_', '.', '-' apart) is KEY, SECRET, TOKEN,
+    /// PASSWORD, PIN, SEED ..., or it ends in KEY, TOKEN, SECRET or PASSWORD (APIKEY, ACCESSTOKEN).
+    /// </summary>
+    public static bool IsSecretName(string key)
+    {
+        var upper = key.ToUpperInvariant();
+        var words = upper.Split('_', '.', '-');
+        return Array.IndexOf(SecretWords, words[words.Length - 1]) >= 0
+            || new[] { "KEY", "TOKEN", "SECRET", "PASSWORD" }.Any(ending => upper.EndsWith(ending, StringComparison.Ordinal));
+    }
 
     /// <summary>Parses dotenv text. Lines that are not assignments are skipped, as dotenv does.</summary>
     public static IReadOnlyDictionary<string, string> Parse(string text)
@@ -121,7 +146,8 @@ public static class EnvironmentFiles
         {
             if (IsSecret(pair.Key, pair.Value))
             {
-                redactor.Add(pair.Value);
+                // Named when the name says it is a secret: one too short to hide is then warned about (once).
+                redactor.Add(pair.Value, IsSecretName(pair.Key) ? pair.Key + " in " + target.EnvFilePath : null);
             }
         }
 

@@ -225,7 +225,7 @@ public static class SmokeRunner
         if (options.ApiKey is { } secure)
         {
             var given = SecureStrings.Unprotect(secure);
-            redactor.Add(given);
+            redactor.Add(given, "given with -ApiKey");
             return given.Length == 0 || given.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))
                 ? (null, "the API key given is empty or holds spaces or control characters")
                 : (given, null);
@@ -252,7 +252,7 @@ public static class SmokeRunner
         }
 
         // Registered whatever it looks like: a key of digits is not hidden by the env file's own rules.
-        redactor.Add(key);
+        redactor.Add(key, $"ADMIN_API_KEY in {target.EnvFilePath}");
         return (key.Trim(), null);
     }
 
