@@ -275,3 +275,40 @@ Describe 'Accepted as data, never run as code, on <Where>' -ForEach @(@{ Where =
         $id | Should-BeLikeString 'ReleaseNotFound,*'
     }
 }
+
+Describe "The operator's environment stays out of commands run on this machine" {
+    # Secrets in the pwsh process's environment, as an operator's shell would hold them: a command the module runs
+    # locally (and the npm scripts it starts) gets a minimal environment instead.
+    BeforeAll {
+        $w = $WsOf.Local
+        $script:PlantedEnv = @{
+            YIELDVAULT_SLACK_WEBHOOK_URL = "https://hooks.slack.com/services/Planted-Webhook-$Tag"
+            AWS_SECRET_ACCESS_KEY        = "Planted-Aws-Secret-$Tag"
+            GITHUB_TOKEN                 = "Planted-Github-Token-$Tag"
+            NODE_AUTH_TOKEN              = "Planted-Node-Auth-$Tag"
+        }
+        foreach ($name in $PlantedEnv.Keys) { [Environment]::SetEnvironmentVariable($name, $PlantedEnv[$name]) }
+    }
+
+    AfterAll {
+        foreach ($name in $PlantedEnv.Keys) { [Environment]::SetEnvironmentVariable($name, $null) }
+        Remove-Item -LiteralPath "$w/app/package.json", "$w/env-command.txt", "$w/env-npm.txt" -ErrorAction Ignore
+    }
+
+    It 'a command run through LocalShell (Invoke-VaultMigration -Command env) does not see them' {
+        $r = $Local | Invoke-VaultMigration -Deploy -Command 'sh', '-c', 'env > "$1"', 'sh', "$w/env-command.txt" -Confirm:$false
+        $r.Succeeded | Should-BeTrue
+        $seen = Get-Content -LiteralPath "$w/env-command.txt" -Raw
+        $seen | Should-BeLikeString '*PATH=*'
+        $seen | Should-NotBeLikeString '*Planted-*'
+    }
+
+    It 'an npm script (-Preset Npm: npm run migrate) does not see them' {
+        Set-Content -LiteralPath "$w/app/package.json" -Value '{ "name": "yv-env", "version": "1.0.0", "scripts": { "migrate": "env > ../env-npm.txt" } }'
+        $r = $Local | Invoke-VaultMigration -Deploy -Preset Npm -Confirm:$false
+        $r.Succeeded | Should-BeTrue
+        $seen = Get-Content -LiteralPath "$w/env-npm.txt" -Raw
+        $seen | Should-BeLikeString '*npm_lifecycle_event=migrate*'
+        $seen | Should-NotBeLikeString '*Planted-*'
+    }
+}
