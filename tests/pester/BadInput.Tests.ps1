@@ -117,6 +117,10 @@ Describe 'Refused before anything runs: <Case>' -ForEach @(
     @{ Case = 'readypath-double-slash'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ ReadyPath = '//evil.example/r' } } }
     @{ Case = 'versionpath-backslash'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ VersionPath = '/\evil.example/v' } } }
     @{ Case = 'versionpath-absolute-url'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ VersionPath = 'http://evil.example/v' } } }
+    # The admin API key over plain http to a public address (Test-VaultSmoke -BaseUrl)
+    @{ Case = 'smoke-http-includewrite'; ErrorId = 'BaseUrlNotSecure'; Do = { param($m) $Local | Test-VaultSmoke -BaseUrl 'http://api.example.invalid' -IncludeWrite } }
+    @{ Case = 'smoke-http-apikey'; ErrorId = 'BaseUrlNotSecure'; Do = { param($m) $Local | Test-VaultSmoke -BaseUrl 'http://10.0.0.1:8080/backend' -ApiKey (ConvertTo-SecureString 'Planted-Api-Key-1' -AsPlainText -Force) } }
+    @{ Case = 'smoke-http-localhost-lookalike'; ErrorId = 'BaseUrlNotSecure'; Do = { param($m) $Local | Test-VaultSmoke -BaseUrl 'http://localhost.example.invalid' -IncludeWrite } }
     # Migration paths (Invoke-VaultMigration)
     @{ Case = 'migration-path-dotdot'; ErrorId = 'InvalidPath'; Do = { param($m) $Local | Invoke-VaultMigration -Deploy -Command 'true' -Path "$Ws/local/app/../../../etc" -Confirm:$false } }
     @{ Case = 'migration-path-relative'; ErrorId = 'InvalidPath'; Do = { param($m) $Local | Invoke-VaultMigration -Deploy -Command 'true' -Path 'app' -Confirm:$false } }
