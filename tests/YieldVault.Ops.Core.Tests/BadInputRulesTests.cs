@@ -136,6 +136,32 @@ public class BadInputRulesTests
     }
 
     [Theory]
+    [InlineData("config/prod.env", "config/prod.env")]
+    [InlineData("production.env", "production.env")]
+    [InlineData("ABSOLUTE", "elsewhere/backend.env")]
+    public async Task A_migration_loads_the_targets_EnvFile_not_dot_env(string envFile, string whereItIs)
+    {
+        var dir = Directory.CreateTempSubdirectory("yv-migration-envfile-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, whereItIs);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, "YV_FROM=the target's EnvFile\nexport YV_DOTTED.KEY=kept\nYV_HASH=a#b\n");
+            File.WriteAllText(Path.Combine(dir, ".env"), "YV_FROM=./.env\n");
+            var target = new VaultTarget { Name = "t1", AppPath = dir, EnvFile = envFile == "ABSOLUTE" ? path : envFile };
+            using var shell = new LocalShell();
+            var result = await Migrations.RunAsync(target, shell, new SecretRedactor(), MigrationAction.Deploy, dir,
+                new[] { "sh", "-c", "printf '%s|%s' \"$YV_FROM\" \"$YV_HASH\"" }, CancellationToken.None);
+            Assert.Equal(0, result!.ExitCode);
+            Assert.Equal("the target's EnvFile|a", result.Output);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
     [InlineData("//{0}/h")]
     [InlineData("/\\{0}/h")]
     [InlineData("/\\/{0}/h")]

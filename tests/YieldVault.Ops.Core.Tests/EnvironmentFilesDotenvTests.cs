@@ -115,21 +115,36 @@ public sealed class EnvironmentFilesDotenvTests : IClassFixture<EnvironmentFiles
             JsonConvert.SerializeObject(actual.OrderBy(p => p.Key, StringComparer.Ordinal)));
     }
 
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void The_migration_loaders_copy_of_dotenv_parses_like_dotenv(string name, string text)
+    {
+        // A release without dotenv in node_modules still gets its env file read as dotenv reads it.
+        Assert.Equal(
+            JsonConvert.SerializeObject(_dotenv.Parse(name, text).OrderBy(p => p.Key, StringComparer.Ordinal)),
+            JsonConvert.SerializeObject(_dotenv.ParseWithCopy(name).OrderBy(p => p.Key, StringComparer.Ordinal)));
+    }
+
     /// <summary>dotenv from the sample backend's package-lock.json, and what it makes of each case (node runs once).</summary>
     public sealed class Dotenv : IDisposable
     {
         private readonly string _directory = Directory.CreateTempSubdirectory("yv-dotenv-").FullName;
-        private readonly Lazy<IReadOnlyDictionary<string, Dictionary<string, string>>> _parsed;
+        private readonly Lazy<JObject> _parsed;
 
         public Dotenv()
         {
-            _parsed = new Lazy<IReadOnlyDictionary<string, Dictionary<string, string>>>(ParseAll);
+            _parsed = new Lazy<JObject>(ParseAll);
         }
 
-        public Dictionary<string, string> Parse(string name, string text)
+        public Dictionary<string, string> Parse(string name, string text) => Read("dotenv", name);
+
+        /// <summary>What the copy of dotenv's parse() in the migration loader makes of the case.</summary>
+        public Dictionary<string, string> ParseWithCopy(string name) => Read("copy", name);
+
+        private Dictionary<string, string> Read(string parser, string name)
         {
-            Assert.True(_parsed.Value.TryGetValue(name, out var values), $"dotenv did not parse case {name}");
-            return values!;
+            Assert.True(_parsed.Value[parser]?[name] is JObject values, $"{parser} did not parse case {name}");
+            return ((JObject)_parsed.Value[parser]![name]!).Properties().ToDictionary(v => v.Name, v => (string)v.Value!, StringComparer.Ordinal);
         }
 
         public void Dispose()
@@ -144,7 +159,7 @@ public sealed class EnvironmentFilesDotenvTests : IClassFixture<EnvironmentFiles
             }
         }
 
-        private IReadOnlyDictionary<string, Dictionary<string, string>> ParseAll()
+        private JObject ParseAll()
         {
             var fixture = Path.Combine(RepositoryRoot(), "tests", "fixtures", "sample-backend");
             File.Copy(Path.Combine(fixture, "package.json"), Path.Combine(_directory, "package.json"));
@@ -158,14 +173,16 @@ public sealed class EnvironmentFilesDotenvTests : IClassFixture<EnvironmentFiles
             }
 
             File.WriteAllText(Path.Combine(_directory, "cases.json"), cases.ToString());
+            File.WriteAllText(Path.Combine(_directory, "copy.js"), YieldVault.Ops.Runbook.Migrations.DotenvParseCopy);
             File.WriteAllText(Path.Combine(_directory, "parse.js"),
                 "const fs = require('fs'); const dotenv = require('dotenv'); const cases = JSON.parse(fs.readFileSync('cases.json', 'utf8'));\n" +
-                "const out = {}; for (const name of Object.keys(cases)) { out[name] = dotenv.parse(Buffer.from(cases[name], 'utf8')); }\n" +
-                "process.stdout.write(JSON.stringify({ version: require('dotenv/package.json').version, out }));\n");
+                "const copy = eval(fs.readFileSync('copy.js', 'utf8'));\n" +
+                "const out = { dotenv: {}, copy: {} };\n" +
+                "for (const name of Object.keys(cases)) { out.dotenv[name] = dotenv.parse(Buffer.from(cases[name], 'utf8')); out.copy[name] = copy(Buffer.from(cases[name], 'utf8')); }\n" +
+                "process.stdout.write(JSON.stringify({ version: require('dotenv/package.json').version, ...out }));\n");
             var result = JObject.Parse(Run("node", "parse.js"));
             Assert.StartsWith("1", (string?)result["version"] ?? "", StringComparison.Ordinal);
-            return ((JObject)result["out"]!).Properties().ToDictionary(
-                p => p.Name, p => ((JObject)p.Value).Properties().ToDictionary(v => v.Name, v => (string)v.Value!, StringComparer.Ordinal), StringComparer.Ordinal);
+            return result;
         }
 
         private string Run(string program, params string[] arguments)

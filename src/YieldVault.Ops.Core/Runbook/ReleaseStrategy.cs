@@ -71,14 +71,14 @@ internal sealed class ReleaseStrategy : IDeploymentStrategy
             $"git rev-parse --verify {gitRef}^{{commit}}",
             $"git clone --shared --no-checkout + checkout into {_store.ReleasesDirectory}/<time>-<sha>",
             ReleaseRecipe.Describe(_target),
-            $"ln -s {_store.SharedEnvFile} <release>/{System.IO.Path.GetFileName(_target.EnvFile)}",
+            _store.DescribeEnvFileLink(),
         }
         : new[]
         {
             $"download {_request.Artifact}",
             $"sha256sum == {_request.Sha256}",
             $"tar -xzf into {_store.ReleasesDirectory}/<time>-<sha>",
-            $"ln -s {_store.SharedEnvFile} <release>/{System.IO.Path.GetFileName(_target.EnvFile)}",
+            _store.DescribeEnvFileLink(),
         };
 
     private async Task AdoptIfNeededAsync(CancellationToken cancellationToken)
