@@ -236,6 +236,19 @@ Describe 'Accepted as data, never run as code, on <Where>' -ForEach @(@{ Where =
         Get-ChildItem -Path '/tmp' -Filter "$([IO.Path]::GetFileName($m))*" | Should-BeNull
     }
 
+    It 'a migration loads the target''s EnvFile (config/prod.env), not ./.env, and its values stay data' {
+        $m = New-Marker "envfile-$Where"
+        New-Item -ItemType Directory -Path "$w/app/config" -Force | Out-Null
+        Set-Content -LiteralPath "$w/app/config/prod.env" -Value @("YV_FROM=config/prod.env `$(touch $m)", 'YV_HASH=a#b', 'my.dotted-key=kept')
+        if ($Where -eq 'SSH') { & chown -R "$($Sshd.User):" "$w/app/config" }
+        $t = New-BadTarget $Where @{ EnvFile = 'config/prod.env' }
+        $r = $t | Invoke-VaultMigration -Deploy -Command 'sh', '-c', 'printf "%s|%s" "$YV_FROM" "$YV_HASH" > "$1"', 'sh', "$w/out.txt" -Confirm:$false
+        $r.Succeeded | Should-BeTrue
+        Get-Content -LiteralPath "$w/out.txt" -Raw | Should-Be "config/prod.env `$(touch $m)|a"
+        Test-Path -LiteralPath $m | Should-BeFalse
+        Remove-Item -LiteralPath "$w/app/config" -Recurse -Force
+    }
+
     It '-MigrationCommand words with shell metacharacters reach the program as words' {
         $m = New-Marker "words-$Where"
         $words = @("a;touch $m", "`$(touch $m)", "``touch $m``", '|', 'touch', $m, '&&', "x' ; touch '$m", "> $m")
