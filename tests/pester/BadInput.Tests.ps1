@@ -321,7 +321,8 @@ Describe "The operator's environment stays out of commands run on this machine" 
     }
 
     It 'an npm script (-Preset Npm: npm run migrate) does not see them' {
-        Set-Content -LiteralPath "$w/app/package.json" -Value '{ "name": "yv-env", "version": "1.0.0", "scripts": { "migrate": "env > ../env-npm.txt" } }'
+        # An absolute path: an earlier case may have made the app path a link into releases/.
+        Set-Content -LiteralPath "$w/app/package.json" -Value "{ `"name`": `"yv-env`", `"version`": `"1.0.0`", `"scripts`": { `"migrate`": `"env > $w/env-npm.txt`" } }"
         $r = $Local | Invoke-VaultMigration -Deploy -Preset Npm -Confirm:$false
         $r.Succeeded | Should-BeTrue
         $seen = Get-Content -LiteralPath "$w/env-npm.txt" -Raw
