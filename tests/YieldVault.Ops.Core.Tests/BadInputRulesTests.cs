@@ -1,10 +1,13 @@
 using System;
 using System.Collections;
 using System.IO;
+using System.Net;
+using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
 using YieldVault.Ops;
 using YieldVault.Ops.Hosts;
+using YieldVault.Ops.Probes;
 using YieldVault.Ops.Releases;
 using YieldVault.Ops.Runbook;
 
@@ -36,12 +39,32 @@ public class BadInputRulesTests
     [InlineData("AppPath", "/app/../etc")]
     [InlineData("EnvFile", ".env\ntouch /tmp/x")]
     [InlineData("HostKeyFingerprint", "SHA256:;touch /tmp/x")]
+    [InlineData("HealthPath", "//evil.example/h")]
+    [InlineData("HealthPath", "/\\evil.example/h")]
+    [InlineData("HealthPath", "/health#/\\evil.example")]
+    [InlineData("ReadyPath", "/\\evil.example/r")]
+    [InlineData("ReadyPath", "//evil.example/r")]
+    [InlineData("VersionPath", "/\\evil.example/v")]
+    [InlineData("VersionPath", "/version\\..\\x")]
     public void Hostile_target_settings_are_refused(string key, string value)
     {
-        var settings = new Hashtable(StringComparer.OrdinalIgnoreCase) { ["Name"] = "t1", ["HostName"] = "app1.internal", ["User"] = "deploy", ["HostKeyFingerprint"] = "SHA256:" + new string('A', 43) };
+        // A valid SSH target but for the one key (the key file exists), so the refusal is the key's own.
+        var keyFile = Path.GetTempFileName();
+        var settings = new Hashtable(StringComparer.OrdinalIgnoreCase)
+        {
+            ["Name"] = "t1", ["HostName"] = "app1.internal", ["User"] = "deploy", ["KeyFile"] = keyFile, ["HostKeyFingerprint"] = "SHA256:" + new string('A', 43),
+        };
         settings[key] = value;
-        var ex = Assert.Throws<VaultException>(() => TargetBuilder.Build(settings, "test"));
-        Assert.Equal("TargetConfigInvalid", ex.ErrorId);
+        try
+        {
+            var ex = Assert.Throws<VaultException>(() => TargetBuilder.Build(settings, "test"));
+            Assert.Equal("TargetConfigInvalid", ex.ErrorId);
+            Assert.Contains($"key '{key}'", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(keyFile);
+        }
     }
 
     [Theory]
@@ -109,6 +132,97 @@ public class BadInputRulesTests
         finally
         {
             Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("config/prod.env", "config/prod.env")]
+    [InlineData("production.env", "production.env")]
+    [InlineData("ABSOLUTE", "elsewhere/backend.env")]
+    public async Task A_migration_loads_the_targets_EnvFile_not_dot_env(string envFile, string whereItIs)
+    {
+        var dir = Directory.CreateTempSubdirectory("yv-migration-envfile-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, whereItIs);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, "YV_FROM=the target's EnvFile\nexport YV_DOTTED.KEY=kept\nYV_HASH=a#b\n");
+            File.WriteAllText(Path.Combine(dir, ".env"), "YV_FROM=./.env\n");
+            var target = new VaultTarget { Name = "t1", AppPath = dir, EnvFile = envFile == "ABSOLUTE" ? path : envFile };
+            using var shell = new LocalShell();
+            var result = await Migrations.RunAsync(target, shell, new SecretRedactor(), MigrationAction.Deploy, dir,
+                new[] { "sh", "-c", "printf '%s|%s' \"$YV_FROM\" \"$YV_HASH\"" }, CancellationToken.None);
+            Assert.Equal(0, result!.ExitCode);
+            Assert.Equal("the target's EnvFile|a", result.Output);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("//{0}/h")]
+    [InlineData("/\\{0}/h")]
+    [InlineData("/\\/{0}/h")]
+    [InlineData("http://{0}/h")]
+    [InlineData("\\\\{0}/h")]
+    public async Task A_probe_path_that_names_another_host_is_refused_before_any_request(string template)
+    {
+        // The "other host" listens on loopback: a probe that followed the path would connect to it.
+        var other = new TcpListener(IPAddress.Loopback, 0);
+        other.Start();
+        try
+        {
+            var path = string.Format(System.Globalization.CultureInfo.InvariantCulture, template, "localhost:" + ((IPEndPoint)other.LocalEndpoint).Port);
+            var tunnel = new Uri("http://127.0.0.1:9/");
+            var ex = await Assert.ThrowsAsync<VaultException>(() => HealthProbe.GetAsync(tunnel, path, TimeSpan.FromSeconds(2), CancellationToken.None));
+            Assert.Equal("TargetInvalid", ex.ErrorId);
+            Assert.Throws<VaultException>(() => DowntimeMonitor.Start(tunnel, path, TimeSpan.FromMilliseconds(25), CancellationToken.None));
+            Assert.False(other.Pending(), "the probe connected to the other host");
+        }
+        finally
+        {
+            other.Stop();
+        }
+    }
+
+    [Theory]
+    [InlineData("HealthPath")]
+    [InlineData("ReadyPath")]
+    [InlineData("VersionPath")]
+    public async Task A_target_object_whose_probe_path_names_another_host_is_refused_by_the_probes(string key)
+    {
+        // A VaultTarget built in code skips the settings check; the probes check again.
+        var other = new TcpListener(IPAddress.Loopback, 0);
+        other.Start();
+        try
+        {
+            var path = "/\\localhost:" + ((IPEndPoint)other.LocalEndpoint).Port + "/x";
+            var target = key switch
+            {
+                "HealthPath" => new VaultTarget { Name = "t1", Port = 9, HealthPath = path },
+                "ReadyPath" => new VaultTarget { Name = "t1", Port = 9, ReadyPath = path },
+                _ => new VaultTarget { Name = "t1", Port = 9, VersionPath = path },
+            };
+            using var shell = new LocalShell();
+            var ex = await Assert.ThrowsAsync<VaultException>(async () =>
+            {
+                if (key == "VersionPath")
+                {
+                    await VersionProbe.GetAsync(target, shell, TimeSpan.FromSeconds(2), CancellationToken.None);
+                }
+                else
+                {
+                    await HealthProbe.CheckAsync(target, shell, checkReady: true, TimeSpan.FromSeconds(2), CancellationToken.None);
+                }
+            });
+            Assert.Equal("TargetInvalid", ex.ErrorId);
+            Assert.False(other.Pending(), "the probe connected to the other host");
+        }
+        finally
+        {
+            other.Stop();
         }
     }
 }

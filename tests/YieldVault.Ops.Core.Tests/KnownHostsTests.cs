@@ -123,6 +123,80 @@ public class KnownHostsTests
         Assert.Equal(HostKeyVerdict.Unknown, KnownHosts.Load("/nonexistent/known_hosts").Verify("a", 22, KeyA));
     }
 
+    [Theory]
+    [InlineData("app1.internal", 22, "APP1.Internal")]
+    [InlineData("app1.internal", 2222, "App1.INTERNAL")]
+    [InlineData("10.0.0.5", 2200, "10.0.0.5")]
+    public void A_hashed_entry_written_by_ssh_keygen_matches_the_host_name_as_openssh_lowercases_it(string written, int port, string asked)
+    {
+        // ssh lower-cases the host name before it hashes it or looks it up; ssh-keygen -H hashes the name as written.
+        var dir = Directory.CreateTempSubdirectory("yv-kh-hash-").FullName;
+        try
+        {
+            Run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", Path.Combine(dir, "key"));
+            var publicKey = File.ReadAllText(Path.Combine(dir, "key.pub")).Split(' ');
+            var file = Path.Combine(dir, "known_hosts");
+            File.WriteAllText(file, $"{KnownHosts.HostPattern(written, port)} {publicKey[0]} {publicKey[1]}\n");
+            Run("ssh-keygen", "-H", "-f", file);
+            Assert.StartsWith("|1|", File.ReadAllText(file), StringComparison.Ordinal);
+
+            var key = Convert.FromBase64String(publicKey[1]);
+            var hosts = KnownHosts.Load(file);
+            Assert.Equal(HostKeyVerdict.Trusted, hosts.Verify(asked, port, key));
+            Assert.Equal(new[] { "ssh-ed25519" }, hosts.KeyTypesFor(asked, port));
+            Assert.Equal(HostKeyVerdict.Mismatch, hosts.Verify(asked, port, KeyB));
+            Assert.Equal(HostKeyVerdict.Unknown, hosts.Verify(asked, port == 22 ? 2222 : 22, key));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("@Revoked")]
+    [InlineData("@REVOKED")]
+    [InlineData("@revoked,")]
+    [InlineData("@foo")]
+    [InlineData("@cert-Authority")]
+    [InlineData("@")]
+    public void A_line_with_an_unknown_marker_is_not_a_trust_line(string marker)
+    {
+        var hosts = KnownHosts.Parse(new[] { $"{marker} app1 ssh-ed25519 {B64(KeyA)}" });
+        Assert.Equal(HostKeyVerdict.Unknown, hosts.Verify("app1", 22, KeyA));
+        Assert.Empty(hosts.KeyTypesFor("app1", 22));
+    }
+
+    [Fact]
+    public void A_line_with_an_unknown_marker_is_not_a_revocation_either_as_in_openssh()
+    {
+        // OpenSSH skips the line (markers are case-sensitive): the plain entry still trusts the key.
+        var hosts = KnownHosts.Parse(new[] { $"app1 ssh-ed25519 {B64(KeyA)}", $"@Revoked * ssh-ed25519 {B64(KeyA)}" });
+        Assert.Equal(HostKeyVerdict.Trusted, hosts.Verify("app1", 22, KeyA));
+    }
+
+    [Fact]
+    public void A_plain_entry_matches_the_host_name_in_any_case()
+    {
+        var hosts = KnownHosts.Parse(new[] { $"[App1.Internal]:2222 ssh-ed25519 {B64(KeyA)}" });
+        Assert.Equal(HostKeyVerdict.Trusted, hosts.Verify("app1.INTERNAL", 2222, KeyA));
+    }
+
+    private static void Run(string program, params string[] arguments)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var error = process.StandardError.ReadToEndAsync();
+        process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), $"{program} did not finish");
+        Assert.True(process.ExitCode == 0, $"{program} failed: {error.Result}");
+    }
+
     private static string B64(byte[] bytes) => Convert.ToBase64String(bytes);
 
     private static byte[] Blob(string type, byte seed)

@@ -1,4 +1,7 @@
 using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
 using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
@@ -82,4 +85,93 @@ public class LocalShellTests
         using var shell = new LocalShell();
         Assert.Equal(new Uri("http://127.0.0.1:3000/"), await shell.GetHttpBaseAsync(3000, CancellationToken.None));
     }
+}
+
+/// <summary>
+/// What a command run on this machine sees of the operator's environment: a minimal one, not the webhook URL and cloud
+/// credentials of the shell that runs PowerShell. The planted variables are set on this test process, as they would be
+/// on the pwsh process of an operator.
+/// </summary>
+/// <remarks>The process environment is shared: these run alone, after the parallel tests.</remarks>
+[Collection(nameof(LocalShellEnvironmentTests))]
+public sealed class LocalShellEnvironmentTests : IDisposable
+{
+    private static readonly string[] Planted =
+    {
+        "YIELDVAULT_SLACK_WEBHOOK_URL", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "NODE_AUTH_TOKEN", "npm_config__authToken", "HTTPS_PROXY",
+    };
+
+    public LocalShellEnvironmentTests()
+    {
+        foreach (var name in Planted)
+        {
+            Environment.SetEnvironmentVariable(name, "Planted-" + name + "-0a1b2c");
+        }
+
+        Environment.SetEnvironmentVariable("PM2_HOME", "/tmp/yv-pm2-home-of-the-operator");
+        Environment.SetEnvironmentVariable("NODE_OPTIONS", "--max-old-space-size=512");
+        Environment.SetEnvironmentVariable("LC_TIME", "C.UTF-8");
+    }
+
+    public void Dispose()
+    {
+        foreach (var name in Planted.Concat(new[] { "PM2_HOME", "NODE_OPTIONS", "LC_TIME" }))
+        {
+            Environment.SetEnvironmentVariable(name, null);
+        }
+    }
+
+    [Fact]
+    public async Task A_command_sees_a_minimal_environment_without_the_operators_secrets()
+    {
+        using var shell = new LocalShell();
+        var result = await shell.RunAsync(new CommandLine("env") { Environment = new Dictionary<string, string> { ["YV_GIVEN"] = "given" } }, null, CancellationToken.None);
+        Assert.Equal(0, result.ExitCode);
+        Assert.DoesNotContain("Planted-", result.StandardOutput, StringComparison.Ordinal);
+        var names = result.StandardOutput.Split('\n').Where(l => l.Contains('=')).Select(l => l.Substring(0, l.IndexOf('='))).ToHashSet();
+        Assert.Contains("PATH", names);
+        Assert.Contains("HOME", names);
+        Assert.Contains("LC_TIME", names);
+        Assert.Contains("YV_GIVEN", names);
+        Assert.DoesNotContain("PM2_HOME", names);
+        Assert.DoesNotContain("NODE_OPTIONS", names);
+    }
+
+    [Fact]
+    public async Task Pm2_and_node_commands_get_their_own_settings_and_nothing_else()
+    {
+        using var shell = new LocalShell();
+        var pm2 = await shell.RunAsync(CommandLine.Script("home=${PM2_HOME:-$HOME/.pm2}; printf '%s|%s' \"$home\" \"$NODE_OPTIONS\"; command -v pm2 >/dev/null || true"), null, CancellationToken.None);
+        Assert.Equal("/tmp/yv-pm2-home-of-the-operator|--max-old-space-size=512", pm2.StandardOutput);
+
+        var node = await shell.RunAsync(new CommandLine("node", "-e", "process.stdout.write(JSON.stringify(process.env))"), null, CancellationToken.None);
+        Assert.Equal(0, node.ExitCode);
+        Assert.DoesNotContain("Planted-", node.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("\"NODE_OPTIONS\":\"--max-old-space-size=512\"", node.StandardOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain("PM2_HOME", node.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_npm_script_does_not_see_the_operators_secrets()
+    {
+        var dir = Directory.CreateTempSubdirectory("yv-npm-env-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "package.json"), "{ \"name\": \"yv-env\", \"version\": \"1.0.0\", \"scripts\": { \"show\": \"env\" } }");
+            using var shell = new LocalShell();
+            var result = await shell.RunAsync(new CommandLine("npm", "run", "--silent", "show") { WorkingDirectory = dir }, TimeSpan.FromMinutes(2), CancellationToken.None);
+            Assert.True(result.ExitCode == 0, result.StandardError);
+            Assert.Contains("npm_lifecycle_event=show", result.StandardOutput, StringComparison.Ordinal);
+            Assert.DoesNotContain("Planted-", result.StandardOutput, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
+
+[CollectionDefinition(nameof(LocalShellEnvironmentTests), DisableParallelization = true)]
+public sealed class LocalShellEnvironmentCollection
+{
 }

@@ -170,4 +170,21 @@ public class SmokeEvaluationTests
             Assert.DoesNotContain("Planted-Pw-1", problem, StringComparison.Ordinal);
         }
     }
+
+    [Theory]
+    [InlineData("https://api.yieldvault.finance", true)]
+    [InlineData("https://10.0.0.1:8443/backend", true)]
+    [InlineData("http://127.0.0.1:3000/prefix", true)]
+    [InlineData("http://127.0.0.2:3000", true)]
+    [InlineData("http://localhost:3000", true)]
+    [InlineData("http://[::1]:3000", true)]
+    [InlineData("http://api.yieldvault.finance", false)]
+    [InlineData("http://10.0.0.1:8080/backend", false)]
+    [InlineData("http://localhost.example.invalid", false)]
+    [InlineData("http://127.0.0.1.nip.io", false)]
+    [InlineData("http://[::2]:3000", false)]
+    public void The_admin_key_goes_over_plain_http_only_to_loopback(string url, bool ok)
+    {
+        Assert.Equal(ok, SmokeRunner.ApiKeyTransportProblem(new Uri(url)) is null);
+    }
 }

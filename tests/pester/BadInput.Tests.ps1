@@ -110,6 +110,17 @@ Describe 'Refused before anything runs: <Case>' -ForEach @(
     @{ Case = 'user-newline'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget SSH @{ User = "yvops`n" } } }
     @{ Case = 'knownhosts-newline'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget SSH @{ KnownHostsFile = "/tmp/kh`n$m" } } }
     @{ Case = 'fingerprint-garbage'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget SSH @{ HostKeyFingerprint = "SHA256:;touch $m" } } }
+    # Probe paths that would make the probe ask another host than the tunnel (new Uri(base, path))
+    @{ Case = 'healthpath-double-slash'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ HealthPath = '//evil.example/h' } } }
+    @{ Case = 'healthpath-backslash'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ HealthPath = '/\evil.example/h' } } }
+    @{ Case = 'readypath-backslash'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ ReadyPath = '/\evil.example/r' } } }
+    @{ Case = 'readypath-double-slash'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ ReadyPath = '//evil.example/r' } } }
+    @{ Case = 'versionpath-backslash'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ VersionPath = '/\evil.example/v' } } }
+    @{ Case = 'versionpath-absolute-url'; ErrorId = 'TargetInvalid'; Do = { param($m) New-BadTarget Local @{ VersionPath = 'http://evil.example/v' } } }
+    # The admin API key over plain http to a public address (Test-VaultSmoke -BaseUrl)
+    @{ Case = 'smoke-http-includewrite'; ErrorId = 'BaseUrlNotSecure'; Do = { param($m) $Local | Test-VaultSmoke -BaseUrl 'http://api.example.invalid' -IncludeWrite } }
+    @{ Case = 'smoke-http-apikey'; ErrorId = 'BaseUrlNotSecure'; Do = { param($m) $Local | Test-VaultSmoke -BaseUrl 'http://10.0.0.1:8080/backend' -ApiKey (ConvertTo-SecureString 'Planted-Api-Key-1' -AsPlainText -Force) } }
+    @{ Case = 'smoke-http-localhost-lookalike'; ErrorId = 'BaseUrlNotSecure'; Do = { param($m) $Local | Test-VaultSmoke -BaseUrl 'http://localhost.example.invalid' -IncludeWrite } }
     # Migration paths (Invoke-VaultMigration)
     @{ Case = 'migration-path-dotdot'; ErrorId = 'InvalidPath'; Do = { param($m) $Local | Invoke-VaultMigration -Deploy -Command 'true' -Path "$Ws/local/app/../../../etc" -Confirm:$false } }
     @{ Case = 'migration-path-relative'; ErrorId = 'InvalidPath'; Do = { param($m) $Local | Invoke-VaultMigration -Deploy -Command 'true' -Path 'app' -Confirm:$false } }
@@ -143,6 +154,9 @@ Describe 'Targets files that try to run code or are malformed: <Case>' -ForEach 
     @{ Case = 'psd1-timeout-negative'; Text = "@{ Targets = @( @{ Name = 'a'; HostName = 'h'; User = 'u'; CommandTimeoutSec = -5 } ) }"; Message = "*key 'CommandTimeoutSec'*" }
     @{ Case = 'psd1-local-timeout-text'; Text = "@{ Targets = @( @{ Name = 'a'; CommandTimeoutSec = 'forever' } ) }"; Message = "*key 'CommandTimeoutSec'*" }
     @{ Case = 'psd1-deep'; Text = "@{ Targets = @( @{ Name = 'a'; Environment = " + ('@{ x = ' * 3000) + "'v'" + (' }' * 3000) + ' } ) }'; Message = '*' }
+    @{ Case = 'psd1-healthpath-backslash'; Text = "@{ Targets = @( @{ Name = 'a'; HealthPath = '/\evil.example/h' } ) }"; Message = "*key 'HealthPath'*" }
+    @{ Case = 'psd1-readypath-double-slash'; Text = "@{ Targets = @( @{ Name = 'a'; ReadyPath = '//evil.example/r' } ) }"; Message = "*key 'ReadyPath'*" }
+    @{ Case = 'psd1-versionpath-backslash'; Text = "@{ Targets = @( @{ Name = 'a'; VersionPath = '/\evil.example/v' } ) }"; Message = "*key 'VersionPath'*" }
     @{ Case = 'psd1-top-level-key'; Text = "@{ Targets = @( @{ Name = 'a' } ); Run = 'MARKER' }"; Message = "*unknown top-level key 'Run'*" }
 ) {
     It 'fails with TargetConfigInvalid and runs nothing' {
@@ -222,6 +236,19 @@ Describe 'Accepted as data, never run as code, on <Where>' -ForEach @(@{ Where =
         Get-ChildItem -Path '/tmp' -Filter "$([IO.Path]::GetFileName($m))*" | Should-BeNull
     }
 
+    It 'a migration loads the target''s EnvFile (config/prod.env), not ./.env, and its values stay data' {
+        $m = New-Marker "envfile-$Where"
+        New-Item -ItemType Directory -Path "$w/app/config" -Force | Out-Null
+        Set-Content -LiteralPath "$w/app/config/prod.env" -Value @("YV_FROM=config/prod.env `$(touch $m)", 'YV_HASH=a#b', 'my.dotted-key=kept')
+        if ($Where -eq 'SSH') { & chown -R "$($Sshd.User):" "$w/app/config" }
+        $t = New-BadTarget $Where @{ EnvFile = 'config/prod.env' }
+        $r = $t | Invoke-VaultMigration -Deploy -Command 'sh', '-c', 'printf "%s|%s" "$YV_FROM" "$YV_HASH" > "$1"', 'sh', "$w/out.txt" -Confirm:$false
+        $r.Succeeded | Should-BeTrue
+        Get-Content -LiteralPath "$w/out.txt" -Raw | Should-Be "config/prod.env `$(touch $m)|a"
+        Test-Path -LiteralPath $m | Should-BeFalse
+        Remove-Item -LiteralPath "$w/app/config" -Recurse -Force
+    }
+
     It '-MigrationCommand words with shell metacharacters reach the program as words' {
         $m = New-Marker "words-$Where"
         $words = @("a;touch $m", "`$(touch $m)", "``touch $m``", '|', 'touch', $m, '&&', "x' ; touch '$m", "> $m")
@@ -263,5 +290,43 @@ Describe 'Accepted as data, never run as code, on <Where>' -ForEach @(@{ Where =
     It 'a release name that is not one of the releases is ReleaseNotFound' {
         $id = Get-ErrorId { $target | Undo-VaultDeployment -Release 'r-1.2.3' -Force }
         $id | Should-BeLikeString 'ReleaseNotFound,*'
+    }
+}
+
+Describe "The operator's environment stays out of commands run on this machine" {
+    # Secrets in the pwsh process's environment, as an operator's shell would hold them: a command the module runs
+    # locally (and the npm scripts it starts) gets a minimal environment instead.
+    BeforeAll {
+        $w = $WsOf.Local
+        $script:PlantedEnv = @{
+            YIELDVAULT_SLACK_WEBHOOK_URL = "https://hooks.slack.com/services/Planted-Webhook-$Tag"
+            AWS_SECRET_ACCESS_KEY        = "Planted-Aws-Secret-$Tag"
+            GITHUB_TOKEN                 = "Planted-Github-Token-$Tag"
+            NODE_AUTH_TOKEN              = "Planted-Node-Auth-$Tag"
+        }
+        foreach ($name in $PlantedEnv.Keys) { [Environment]::SetEnvironmentVariable($name, $PlantedEnv[$name]) }
+    }
+
+    AfterAll {
+        foreach ($name in $PlantedEnv.Keys) { [Environment]::SetEnvironmentVariable($name, $null) }
+        Remove-Item -LiteralPath "$w/app/package.json", "$w/env-command.txt", "$w/env-npm.txt" -ErrorAction Ignore
+    }
+
+    It 'a command run through LocalShell (Invoke-VaultMigration -Command env) does not see them' {
+        $r = $Local | Invoke-VaultMigration -Deploy -Command 'sh', '-c', 'env > "$1"', 'sh', "$w/env-command.txt" -Confirm:$false
+        $r.Succeeded | Should-BeTrue
+        $seen = Get-Content -LiteralPath "$w/env-command.txt" -Raw
+        $seen | Should-BeLikeString '*PATH=*'
+        $seen | Should-NotBeLikeString '*Planted-*'
+    }
+
+    It 'an npm script (-Preset Npm: npm run migrate) does not see them' {
+        # An absolute path: an earlier case may have made the app path a link into releases/.
+        Set-Content -LiteralPath "$w/app/package.json" -Value "{ `"name`": `"yv-env`", `"version`": `"1.0.0`", `"scripts`": { `"migrate`": `"env > $w/env-npm.txt`" } }"
+        $r = $Local | Invoke-VaultMigration -Deploy -Preset Npm -Confirm:$false
+        $r.Succeeded | Should-BeTrue
+        $seen = Get-Content -LiteralPath "$w/env-npm.txt" -Raw
+        $seen | Should-BeLikeString '*npm_lifecycle_event=migrate*'
+        $seen | Should-NotBeLikeString '*Planted-*'
     }
 }

@@ -89,6 +89,26 @@ Describe 'Get-VaultTarget' {
         foreach ($e in $Expect) { $err.Exception.Message | Should-BeLikeString "*$e*" }
     }
 
+    It 'warns about TrustNewHostKey = $true kept in a targets file, naming the file and the target, and still reads it' {
+        $file = New-ConfigFile @'
+@{
+    Defaults = @{ User = 'deploy'; KeyFile = 'deploy_key' }
+    Targets  = @(
+        @{ Name = 'tofu-1'; HostName = 'app1.internal'; TrustNewHostKey = $true }
+        @{ Name = 'checked-1'; HostName = 'app2.internal'; TrustNewHostKey = $false }
+    )
+}
+'@ 'tofu.psd1'
+        $targets = Get-VaultTarget -Path $file -WarningVariable warnings -WarningAction SilentlyContinue
+        @($targets.Name) | Should-BeCollection @('tofu-1', 'checked-1')
+        $targets[0].Ssh.TrustNewHostKey | Should-BeTrue
+        @($warnings).Count | Should-Be 1
+        "$($warnings[0])" | Should-BeLikeString "*$file*'tofu-1'*TrustNewHostKey*first connection*"
+        # -TrustNewHostKey given for one session's first contact is what it is meant for: no warning.
+        $null = New-VaultTarget -Name tofu-2 -HostName app3.internal -User deploy -KeyFile (Join-Path $TestDrive 'deploy_key') -TrustNewHostKey -WarningVariable newWarnings
+        @($newWarnings).Count | Should-Be 0
+    }
+
     It 'never runs code from a config file' {
         $marker = Join-Path $TestDrive 'ran.txt'
         $path = New-ConfigFile "@{ Targets = @( @{ Name = `$(Set-Content -Path '$marker' -Value x; 'a') } ) }"

@@ -161,6 +161,14 @@ Describe 'Test-VaultSmoke -BaseUrl (runbook 9.2)' {
         (Get-Check $r DatabaseRead).Url | Should-Be "$($Stack.Url)/api/v1/transactions?limit=1"
     }
 
+    It 'sends the admin key over plain http only to a loopback address' {
+        $r = Invoke-Smoke $SshTarget -Parameters @{ BaseUrl = $Stack.Url; ApiKey = (ConvertTo-SecureString $ApiKey -AsPlainText -Force) }
+        (Get-Check $r DatabaseWrite).Passed | Should-BeTrue -Because (Get-Check $r DatabaseWrite).Detail
+        $err = { Test-VaultSmoke -Target $LocalTarget -BaseUrl 'http://api.example.invalid' -IncludeWrite } | Should-Throw
+        $err.FullyQualifiedErrorId | Should-Be 'BaseUrlNotSecure,YieldVault.Ops.Commands.TestVaultSmokeCommand'
+        $err.Exception.Message | Should-BeLikeString '*http://api.example.invalid*'
+    }
+
     It 'refuses a URL with credentials before anything runs, without repeating them' {
         $err = { Test-VaultSmoke -Target $LocalTarget -BaseUrl 'https://ops:Planted-Url-Pw-1@api.example' } | Should-Throw
         $err.FullyQualifiedErrorId | Should-Be 'BaseUrlInvalid,YieldVault.Ops.Commands.TestVaultSmokeCommand'

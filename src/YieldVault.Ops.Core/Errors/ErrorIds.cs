@@ -379,6 +379,9 @@ public static class ErrorIds
     /// <summary>Test-VaultSmoke's -BaseUrl is not a usable public address.</summary>
     public const string BaseUrlInvalid = nameof(BaseUrlInvalid);
 
+    /// <summary>Test-VaultSmoke -IncludeWrite or -ApiKey with a plain http -BaseUrl that is not loopback: the admin key would cross the network in clear text; nothing was sent.</summary>
+    public const string BaseUrlNotSecure = nameof(BaseUrlNotSecure);
+
     /// <summary>A smoke check failed after the new version started (the deployment rolls back).</summary>
     public const string SmokeTestFailed = nameof(SmokeTestFailed);
 

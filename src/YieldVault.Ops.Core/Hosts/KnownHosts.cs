@@ -27,7 +27,8 @@ public enum HostKeyVerdict
 
 /// <summary>
 /// Reads OpenSSH known_hosts files: plain and hashed (<c>|1|salt|hash</c>) host patterns, <c>[host]:port</c>,
-/// wildcards and negations, and the <c>@revoked</c> marker (<c>@cert-authority</c> lines are not used).
+/// wildcards and negations, and the <c>@revoked</c> marker (<c>@cert-authority</c> lines are not used, and a line with a
+/// marker OpenSSH does not know is skipped). Host names are compared as ssh does: in lower case, hashed entries too.
 /// </summary>
 public sealed class KnownHosts
 {
@@ -39,7 +40,7 @@ public sealed class KnownHosts
     public const int MaxFileBytes = 16 * 1024 * 1024;
 
     public static KnownHosts Load(string path) =>
-        File.Exists(path) ? Parse(ReadBounded(path)) : new KnownHosts(new List<Entry>());
+        File.Exists(path) ? Parse(ReadBounded(path), path) : new KnownHosts(new List<Entry>());
 
     private static string[] ReadBounded(string path)
     {
@@ -70,9 +71,13 @@ public sealed class KnownHosts
         }
     }
 
-    public static KnownHosts Parse(IEnumerable<string> lines)
+    public static KnownHosts Parse(IEnumerable<string> lines) => Parse(lines, "known_hosts");
+
+    /// <param name="source">The file, for the warning about a marker OpenSSH does not know.</param>
+    public static KnownHosts Parse(IEnumerable<string> lines, string source)
     {
         var entries = new List<Entry>();
+        var unknownMarkers = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var raw in lines)
         {
             var line = raw.Trim();
@@ -89,7 +94,19 @@ public sealed class KnownHosts
                 fields = fields.Skip(1).ToArray();
             }
 
-            if (fields.Length < 3 || marker == "@cert-authority")
+            // OpenSSH knows two markers, spelled exactly so; a line with any other (@Revoked, @foo) is skipped: neither a
+            // trust line nor a revocation. @cert-authority lines are not used.
+            if (marker.Length > 0 && marker != RevokedMarker)
+            {
+                if (marker != CertAuthorityMarker)
+                {
+                    unknownMarkers.Add(marker.Length > 40 ? marker.Substring(0, 40) + "..." : marker);
+                }
+
+                continue;
+            }
+
+            if (fields.Length < 3)
             {
                 continue;
             }
@@ -104,11 +121,20 @@ public sealed class KnownHosts
                 continue;
             }
 
-            entries.Add(new Entry(fields[0].Split(','), fields[1], blob, marker == "@revoked"));
+            entries.Add(new Entry(fields[0].Split(','), fields[1], blob, marker == RevokedMarker));
+        }
+
+        if (unknownMarkers.Count > 0)
+        {
+            Reporting.Current.Warning($"{source}: lines marked {string.Join(", ", unknownMarkers.Select(m => "'" + m + "'"))} are ignored, as OpenSSH ignores them: " +
+                $"the markers are {RevokedMarker} and {CertAuthorityMarker}, in lower case. Such a line neither trusts nor revokes a key.");
         }
 
         return new KnownHosts(entries);
     }
+
+    private const string RevokedMarker = "@revoked";
+    private const string CertAuthorityMarker = "@cert-authority";
 
     /// <summary>The key types (e.g. ssh-ed25519) known for a host, so the client can ask for those first.</summary>
     public IReadOnlyList<string> KeyTypesFor(string host, int port) =>
@@ -130,9 +156,15 @@ public sealed class KnownHosts
         return forHost.Any(e => e.Key.SequenceEqual(presentedKey)) ? HostKeyVerdict.Trusted : HostKeyVerdict.Mismatch;
     }
 
-    /// <summary>The host pattern OpenSSH writes: "host" for port 22, else "[host]:port".</summary>
-    public static string HostPattern(string host, int port) =>
-        port == 22 ? host : "[" + host + "]:" + port.ToString(CultureInfo.InvariantCulture);
+    /// <summary>
+    /// The host pattern OpenSSH writes and hashes: "host" for port 22, else "[host]:port", with the host name in lower case
+    /// (ssh lower-cases the name it is given before it looks it up).
+    /// </summary>
+    public static string HostPattern(string host, int port)
+    {
+        var name = host.ToLowerInvariant();
+        return port == 22 ? name : "[" + name + "]:" + port.ToString(CultureInfo.InvariantCulture);
+    }
 
     /// <summary>Appends a trusted key, creating the file (mode 600) and its directory (mode 700) if needed.</summary>
     public static void Append(string path, string host, int port, byte[] key)

@@ -8,7 +8,10 @@ using System.Threading.Tasks;
 
 namespace YieldVault.Ops.Hosts;
 
-/// <summary>Runs commands on this machine as child processes, with an argument vector (no shell).</summary>
+/// <summary>
+/// Runs commands on this machine as child processes, with an argument vector (no shell) and a minimal environment
+/// (<see cref="ChildEnvironment"/>).
+/// </summary>
 public sealed class LocalShell : IHostShell
 {
     // ProcessStartInfo.ArgumentList exists on every .NET that PowerShell 7 runs on, but not in
@@ -36,6 +39,13 @@ public sealed class LocalShell : IHostShell
             WorkingDirectory = command.WorkingDirectory ?? "",
         };
         SetArguments(info, command);
+        // A minimal environment, not the operator's (webhook URLs, cloud credentials): see ChildEnvironment.
+        info.Environment.Clear();
+        foreach (var pair in ChildEnvironment.For(command, Environment.GetEnvironmentVariables()))
+        {
+            info.Environment[pair.Key] = pair.Value;
+        }
+
         if (command.Environment is not null)
         {
             foreach (var pair in command.Environment)

@@ -53,7 +53,7 @@ public sealed class DowntimeMonitor : IAsyncDisposable
 
     /// <param name="serving">The status codes that count as serving (the target's HealthyStatusCodes); null: 200.</param>
     public static DowntimeMonitor Start(Uri baseUri, string healthPath, TimeSpan interval, IReadOnlyList<int>? serving, CancellationToken cancellationToken) =>
-        new(new Uri(baseUri, healthPath), null, interval, serving, cancellationToken);
+        new(ProbeUrl.Resolve(baseUri, healthPath), null, interval, serving, cancellationToken);
 
     /// <summary>
     /// Probes <paramref name="port"/> on the host through <paramref name="shell"/>. Over SSH that is a port forward of
@@ -69,7 +69,7 @@ public sealed class DowntimeMonitor : IAsyncDisposable
         CancellationToken cancellationToken)
     {
         var baseUri = await shell.GetHttpBaseAsync(port, cancellationToken).ConfigureAwait(false);
-        return new DowntimeMonitor(new Uri(baseUri, healthPath), async token => new Uri(await shell.GetHttpBaseAsync(port, token).ConfigureAwait(false), healthPath),
+        return new DowntimeMonitor(ProbeUrl.Resolve(baseUri, healthPath), async token => ProbeUrl.Resolve(await shell.GetHttpBaseAsync(port, token).ConfigureAwait(false), healthPath),
             interval, serving, cancellationToken);
     }
 

@@ -106,15 +106,19 @@ public static class HealthProbe
         };
     }
 
-    /// <summary>GET one path; network failures become <see cref="HttpProbeResponse.Error"/>, not exceptions.</summary>
+    /// <summary>
+    /// GET one path; network failures become <see cref="HttpProbeResponse.Error"/>, not exceptions. A path that would leave
+    /// <paramref name="baseUri"/> is TargetInvalid, before any request.
+    /// </summary>
     public static async Task<HttpProbeResponse> GetAsync(Uri baseUri, string path, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        var url = ProbeUrl.Resolve(baseUri, path);
         var watch = Stopwatch.StartNew();
         using var timeoutSource = new CancellationTokenSource(timeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUri, path));
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
             // Through an SSH forward every open connection holds an SSH channel; a kept-alive idle one would
             // hold a channel slot that the next command or probe may be waiting for.
             request.Headers.ConnectionClose = true;

@@ -62,11 +62,7 @@ public static class ReleaseBuilder
         await VerifyEntryPointAsync(target, shell, plan, appDirectory, built: plan.Build is not null, step, cancellationToken).ConfigureAwait(false);
 
         step("link the env file");
-        var envName = System.IO.Path.GetFileName(target.EnvFile);
-        await shell.RunCheckedAsync(
-            CommandLine.Script("[ -f \"$2\" ] || { echo \"the env file $2 does not exist\" >&2; exit 3; }; ln -sfn -- \"$2\" \"$1/$3\"", appDirectory, store.SharedEnvFile, envName),
-            ErrorIds.EnvFileMissing, "Linking the env file", TimeSpan.FromSeconds(30), cancellationToken, VaultErrorKind.ObjectNotFound,
-            $"Put the backend's env file at {store.SharedEnvFile}.").ConfigureAwait(false);
+        await store.LinkEnvFileAsync(releasePath, cancellationToken).ConfigureAwait(false);
 
         return facts.Version;
     }

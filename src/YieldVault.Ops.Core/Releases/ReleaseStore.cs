@@ -29,7 +29,13 @@ public sealed class ReleaseStore
 
     public string SharedDirectory => _target.ReleasesDirectory.TrimEnd('/') + "/shared";
 
-    public string SharedEnvFile => SharedDirectory + "/" + System.IO.Path.GetFileName(_target.EnvFile);
+    /// <summary>
+    /// The env file every release reads: shared/&lt;name&gt;, linked into each release at <see cref="VaultTarget.EnvFileInRelease"/>;
+    /// or the target's own EnvFile when it is outside the app (nothing to share or link).
+    /// </summary>
+    public string SharedEnvFile => _target.EnvFileInRelease is { } inRelease
+        ? SharedDirectory + "/" + inRelease.Substring(inRelease.LastIndexOf('/') + 1)
+        : _target.EnvFilePath;
 
     public string GitCache => _target.ReleasesDirectory.TrimEnd('/') + "/git-cache.git";
 
@@ -61,23 +67,42 @@ public sealed class ReleaseStore
     /// </summary>
     public async Task<bool> AdoptAsync(string commit, CancellationToken cancellationToken)
     {
-        // $6 is where the env file is in the app: its name, under the AppSubdirectory of a monorepo.
-        const string script = @"app=""$1""; rel=""$2""; name=""$3""; shared=""$4""; envname=""$5""; envrel=""$6""
+        // $5 is the shared env file and $6 where the env file is in the app (config/prod.env, apps/api/.env), or empty when
+        // the env file is outside the app and stays where it is.
+        const string script = @"app=""$1""; rel=""$2""; name=""$3""; shared=""$4""; envshared=""$5""; envrel=""$6""
 mkdir -p -- ""$rel"" ""$shared"" || exit 4
 if [ -L ""$app"" ]; then exit 0; fi
 if [ ! -d ""$app"" ]; then exit 0; fi
-if [ -f ""$app/$envrel"" ] && [ ! -L ""$app/$envrel"" ] && [ ! -e ""$shared/$envname"" ]; then mv -- ""$app/$envrel"" ""$shared/$envname"" || exit 5; fi
+if [ -n ""$envrel"" ] && [ -f ""$app/$envrel"" ] && [ ! -L ""$app/$envrel"" ] && [ ! -e ""$envshared"" ]; then mv -- ""$app/$envrel"" ""$envshared"" || exit 5; fi
 mv -T -- ""$app"" ""$rel/$name"" || exit 6
 ln -s -- ""$rel/$name"" ""$app"" || { mv -T -- ""$rel/$name"" ""$app""; exit 7; }
-if [ -e ""$shared/$envname"" ] && [ -d ""$(dirname -- ""$rel/$name/$envrel"")"" ]; then ln -sfn -- ""$shared/$envname"" ""$rel/$name/$envrel""; fi
+if [ -n ""$envrel"" ] && [ -e ""$envshared"" ] && [ -d ""$(dirname -- ""$rel/$name/$envrel"")"" ]; then ln -sfn -- ""$envshared"" ""$rel/$name/$envrel""; fi
 echo adopted";
-        var envName = System.IO.Path.GetFileName(_target.EnvFile);
-        var envInApp = _target.AppSubdirectory is null ? envName : _target.AppSubdirectory.Trim('/') + "/" + envName;
         var result = await _shell.RunCheckedAsync(
-            CommandLine.Script(script, _target.AppPath, ReleasesDirectory, NewReleaseName(commit, DateTimeOffset.UtcNow) + "-adopted", SharedDirectory, envName, envInApp),
+            CommandLine.Script(script, _target.AppPath, ReleasesDirectory, NewReleaseName(commit, DateTimeOffset.UtcNow) + "-adopted", SharedDirectory, SharedEnvFile,
+                _target.EnvFileInRelease ?? ""),
             ErrorIds.ReleaseLayoutFailed, $"Moving {_target.AppPath} into {ReleasesDirectory}", Quick, cancellationToken).ConfigureAwait(false);
         return result.StandardOutput.Contains("adopted");
     }
+
+    /// <summary>
+    /// Links the shared env file into a release (before the switch) where the target's EnvFile is in it (its directory is
+    /// created when the release has none), so every release reads the one file; an env file outside the app must exist.
+    /// </summary>
+    public async Task LinkEnvFileAsync(string releasePath, CancellationToken cancellationToken)
+    {
+        const string script = "[ -f \"$2\" ] || { echo \"the env file $2 does not exist\" >&2; exit 3; }\n" +
+            "[ -n \"$3\" ] || exit 0\n" +
+            "mkdir -p -- \"$(dirname -- \"$1/$3\")\" && ln -sfn -- \"$2\" \"$1/$3\"";
+        await _shell.RunCheckedAsync(CommandLine.Script(script, releasePath.TrimEnd('/'), SharedEnvFile, _target.EnvFileInRelease ?? ""),
+            ErrorIds.EnvFileMissing, "Linking the env file", TimeSpan.FromSeconds(30), cancellationToken, VaultErrorKind.ObjectNotFound,
+            $"Put the backend's env file at {SharedEnvFile}.").ConfigureAwait(false);
+    }
+
+    /// <summary>What linking the env file does, for the plan -WhatIf shows.</summary>
+    public string DescribeEnvFileLink() => _target.EnvFileInRelease is { } inRelease
+        ? $"ln -s {SharedEnvFile} <release>/{inRelease}"
+        : $"the env file {SharedEnvFile} is outside the release: it must exist, nothing is linked";
 
     /// <summary>Points the app path at a release with an atomic rename of a new link over the old one.</summary>
     public Task SwitchAsync(string releaseName, CancellationToken cancellationToken) =>

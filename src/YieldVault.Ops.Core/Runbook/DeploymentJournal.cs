@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Newtonsoft.Json;
@@ -69,10 +70,34 @@ public sealed class DeploymentJournal
 
         if (data is not null)
         {
-            entry["data"] = JToken.Parse(_redactor.Redact(data.ToString(Formatting.None)));
+            entry["data"] = Redacted(data);
         }
 
         return await AppendAsync(guard, entry.ToString(Formatting.None)).ConfigureAwait(false);
+    }
+
+    // Each name and text value is redacted as itself, not in the serialized line: a secret with '"' or '\' is escaped
+    // there (and not found), and a replacement inside an escape would break the line.
+    private JToken Redacted(JToken token)
+    {
+        switch (token)
+        {
+            case JObject obj:
+                var copy = new JObject();
+                foreach (var property in obj.Properties())
+                {
+                    // Two names that were secrets are both "***": the last one's value is kept.
+                    copy[_redactor.Redact(property.Name)] = Redacted(property.Value);
+                }
+
+                return copy;
+            case JArray array:
+                return new JArray(array.Select(Redacted));
+            case JValue { Type: JTokenType.String } value:
+                return new JValue(_redactor.Redact((string?)value));
+            default:
+                return token.DeepClone();
+        }
     }
 
     private async Task<bool> AppendAsync(string? guard, string line)

@@ -102,7 +102,7 @@ echo ""ok $avail""";
             $"git rev-parse --verify {gitRef}^{{commit}}",
             $"git clone --shared --no-checkout + checkout into {_store.ReleasesDirectory}/<time>-<sha>",
             ReleaseRecipe.Describe(_target),
-            $"ln -s {_store.SharedEnvFile} <release>/{System.IO.Path.GetFileName(_target.EnvFile)}",
+            _store.DescribeEnvFileLink(),
         }
         : new[]
         {
@@ -110,7 +110,7 @@ echo ""ok $avail""";
                 $" (at most {_target.MaxArtifactSizeMB} MB" + (ArtifactAddress.IsUrl(_request.Artifact!) ? $", {_target.ArtifactTimeoutSec} s, {ArtifactFetch.MaxRedirects} redirects)" : ")"),
             $"sha256sum == {_request.Sha256}",
             $"tar -xzf into {_store.ReleasesDirectory}/<time>-<sha>",
-            $"ln -s {_store.SharedEnvFile} <release>/{System.IO.Path.GetFileName(_target.EnvFile)}",
+            _store.DescribeEnvFileLink(),
         };
 
     private async Task AdoptIfNeededAsync(CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Text;
 using System.Text.RegularExpressions;
 using System.Threading;
@@ -9,7 +10,7 @@ using YieldVault.Ops.Hosts;
 namespace YieldVault.Ops;
 
 /// <summary>
-/// Reads env files the way dotenv does (KEY=VALUE, quotes, comments, "export"). Every value read is a
+/// Reads env files the way dotenv does (KEY=VALUE, quotes, comments, "export", KEY: VALUE). Every value read is a
 /// secret: it is registered with the redactor before anything else can see it, and only names leave here.
 /// </summary>
 public static class EnvironmentFiles
@@ -26,71 +27,90 @@ public static class EnvironmentFiles
         "MAINTENANCE_MODE", "IGNORE_SIGTERM",
     };
 
-    /// <summary>Whether a value from an env file must be hidden wherever text is shown.</summary>
+    // The last word of a name that makes it a secret's (DB_PASSWORD=12345678, ADMIN_PIN=4821, OTP_SEED=...): then a number is
+    // a secret too. The last word, so that PASSWORD_MIN_LENGTH=12 or TOKEN_TTL=3600 stay plain numbers.
+    private static readonly string[] SecretWords =
+    {
+        "KEY", "APIKEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASS", "PWD", "PIN", "CREDENTIAL", "CREDENTIALS", "SALT", "SEED", "MNEMONIC",
+        "SIGNATURE", "OTP", "TOTP",
+    };
+
+    /// <summary>
+    /// Whether a value from an env file must be hidden wherever text is shown: every value but those of the plain settings
+    /// (PORT, NODE_ENV ...), booleans, and numbers unless the name says the value is a secret (<see cref="IsSecretName"/>).
+    /// </summary>
     public static bool IsSecret(string key, string value) =>
         Array.IndexOf(PlainKeys, key.ToUpperInvariant()) < 0
         && !bool.TryParse(value, out _)
-        && !long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _);
+        && (IsSecretName(key)
+            || !long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _));
 
-    /// <summary>Parses dotenv text. Lines that are not assignments are skipped, as dotenv does.</summary>
+    /// <summary>
+    /// Whether a variable's name says its value is a secret: its last word ('_', '.', '-' apart) is KEY, SECRET, TOKEN,
+    /// PASSWORD, PIN, SEED ..., or it ends in KEY, TOKEN, SECRET or PASSWORD (APIKEY, ACCESSTOKEN).
+    /// </summary>
+    public static bool IsSecretName(string key)
+    {
+        var upper = key.ToUpperInvariant();
+        var words = upper.Split('_', '.', '-');
+        return Array.IndexOf(SecretWords, words[words.Length - 1]) >= 0
+            || new[] { "KEY", "TOKEN", "SECRET", "PASSWORD" }.Any(ending => upper.EndsWith(ending, StringComparison.Ordinal));
+    }
+
+    // dotenv's LINE expression (lib/main.js of dotenv 16; dotenv 17 and 18 parse with it by default) with JavaScript's
+    // meaning of its classes spelled out: \s is JS whitespace and line terminators, \w is ASCII, ^ and $ of the m flag
+    // are line starts and ends. A key is [\w.-]+ (my.key, my-key), "K: v" assigns too, an unquoted value ends at the first
+    // '#' (K=a#b is "a"), and a quoted value may span lines.
+    private const string JsSpace = "[\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]";
+    private const string JsLineStart = "(?<=\\A|[\\n\\r\\u2028\\u2029])";
+    private const string JsLineEnd = "(?=\\z|[\\n\\r\\u2028\\u2029])";
+
+    // Declared before the expressions: static fields are set in the order they are written.
+    private static readonly TimeSpan ParseTimeout = TimeSpan.FromSeconds(5);
+
+    private static readonly Regex DotenvLine = new(
+        JsLineStart + JsSpace + "*(?:export" + JsSpace + "+)?([A-Za-z0-9_.-]+)(?:" + JsSpace + "*=" + JsSpace + "*?|:" + JsSpace + "+?)(" +
+        JsSpace + "*'(?:\\\\'|[^'])*'|" + JsSpace + "*\"(?:\\\\\"|[^\"])*\"|" + JsSpace + "*`(?:\\\\`|[^`])*`|[^#\\r\\n]+)?" +
+        JsSpace + "*(?:#[^\\n\\r\\u2028\\u2029]*)?" + JsLineEnd,
+        RegexOptions.CultureInvariant, ParseTimeout);
+
+    // value.replace(/^(['"`])([\s\S]*)\1$/mg, '$2'): the quotes around a value (or around one of its lines) go.
+    private static readonly Regex DotenvQuotes = new(JsLineStart + "(['\"`])([\\s\\S]*)\\1" + JsLineEnd, RegexOptions.CultureInvariant, ParseTimeout);
+
+    private static readonly char[] JsTrimmed =
+    {
+        '\t', '\n', '\v', '\f', '\r', ' ', '\u00a0', '\u1680', '\u2000', '\u2001', '\u2002', '\u2003', '\u2004', '\u2005', '\u2006', '\u2007', '\u2008',
+        '\u2009', '\u200a', '\u2028', '\u2029', '\u202f', '\u205f', '\u3000', '\ufeff',
+    };
+
+    /// <summary>
+    /// Parses dotenv text exactly as dotenv's parse() does (tests compare the two on a table of tricky lines). Lines that
+    /// are not assignments are skipped; nothing is expanded; a later assignment of a name wins.
+    /// </summary>
     public static IReadOnlyDictionary<string, string> Parse(string text)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        var lines = text.Replace("\r\n", "\n").Split('\n');
-        for (var i = 0; i < lines.Length; i++)
+        var lines = text.Replace("\r\n", "\n").Replace('\r', '\n');
+        try
         {
-            var line = lines[i].Trim();
-            if (line.Length == 0 || line[0] == '#')
+            for (var match = DotenvLine.Match(lines); match.Success; match = match.NextMatch())
             {
-                continue;
-            }
-
-            if (line.StartsWith("export ", StringComparison.Ordinal))
-            {
-                line = line.Substring(7).TrimStart();
-            }
-
-            var equals = line.IndexOf('=');
-            if (equals <= 0)
-            {
-                continue;
-            }
-
-            var key = line.Substring(0, equals).Trim();
-            if (!IsValidName(key))
-            {
-                continue;
-            }
-
-            var value = line.Substring(equals + 1).Trim();
-            if (value.Length > 0 && (value[0] == '"' || value[0] == '\'' || value[0] == '`'))
-            {
-                var quote = value[0];
-                var builder = new StringBuilder(value.Substring(1));
-                // A quoted value may span lines until its closing quote.
-                while (builder.ToString().IndexOf(quote) < 0 && i + 1 < lines.Length)
-                {
-                    builder.Append('\n').Append(lines[++i]);
-                }
-
-                var body = builder.ToString();
-                var close = body.IndexOf(quote);
-                value = close >= 0 ? body.Substring(0, close) : body;
+                var value = match.Groups[2].Value.Trim(JsTrimmed);
+                var quote = value.Length > 0 ? value[0] : '\0';
+                value = DotenvQuotes.Replace(value, "$2");
                 if (quote == '"')
                 {
-                    value = value.Replace("\\n", "\n");
+                    value = value.Replace("\\n", "\n").Replace("\\r", "\r");
                 }
-            }
-            else
-            {
-                var comment = value.IndexOf(" #", StringComparison.Ordinal);
-                if (comment >= 0)
-                {
-                    value = value.Substring(0, comment).TrimEnd();
-                }
-            }
 
-            values[key] = value;
+                values[match.Groups[1].Value] = value;
+            }
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            throw new VaultException(ErrorIds.EnvFileUnreadable, VaultErrorKind.InvalidData,
+                $"An env file could not be read as KEY=VALUE lines within {ParseTimeout.TotalSeconds:0} s (a line of unbalanced quotes and backslashes?).",
+                "Check the env file's quotes.");
         }
 
         return values;
@@ -121,7 +141,8 @@ public static class EnvironmentFiles
         {
             if (IsSecret(pair.Key, pair.Value))
             {
-                redactor.Add(pair.Value);
+                // Named when the name says it is a secret: one too short to hide is then warned about (once).
+                redactor.Add(pair.Value, IsSecretName(pair.Key) ? pair.Key + " in " + target.EnvFilePath : null);
             }
         }
 

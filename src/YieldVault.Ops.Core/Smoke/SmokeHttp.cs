@@ -9,6 +9,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
+using YieldVault.Ops.Probes;
 
 namespace YieldVault.Ops.Smoke;
 
@@ -55,8 +56,14 @@ public static class SmokeHttp
     /// The URL of <paramref name="pathAndQuery"/> under <paramref name="baseUri"/>, keeping a path prefix of
     /// the base (https://lb.example/backend + /health = https://lb.example/backend/health).
     /// </summary>
-    public static Uri Combine(Uri baseUri, string pathAndQuery) =>
-        new(baseUri.GetLeftPart(UriPartial.Authority) + baseUri.AbsolutePath.TrimEnd('/') + pathAndQuery, UriKind.Absolute);
+    public static Uri Combine(Uri baseUri, string pathAndQuery)
+    {
+        var url = SmokeCheck.IsValidPath(pathAndQuery)
+            ? new Uri(baseUri.GetLeftPart(UriPartial.Authority) + baseUri.AbsolutePath.TrimEnd('/') + pathAndQuery, UriKind.Absolute)
+            : null;
+        // The checks' paths are checked when the target is built; this keeps a check built in code on the base's host too.
+        return url is not null && ProbeUrl.IsUnder(baseUri, url) ? url : ProbeUrl.Resolve(baseUri, pathAndQuery);
+    }
 
     public static async Task<SmokeResponse> SendAsync(Uri url, string method, string? apiKey, bool viaProxy, TimeSpan timeout, CancellationToken cancellationToken)
     {

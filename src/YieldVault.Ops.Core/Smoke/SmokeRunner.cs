@@ -39,6 +39,9 @@ public static class SmokeRunner
 {
     private const int ProgressId = 3500;
 
+    /// <summary>What to do about <see cref="ErrorIds.BaseUrlNotSecure"/>.</summary>
+    public const string InsecureAction = "Give an https:// -BaseUrl, or leave out -IncludeWrite and -ApiKey (the read checks need no key).";
+
     /// <summary>Why a -BaseUrl cannot be used, or null.</summary>
     public static string? BaseUrlProblem(Uri url)
     {
@@ -61,10 +64,26 @@ public static class SmokeRunner
         return null;
     }
 
+    /// <summary>
+    /// Why the admin API key (the write check) must not be sent to a -BaseUrl, or null: over plain http it would cross the
+    /// network in clear text, so only https, or http to a loopback address, carries it.
+    /// </summary>
+    public static string? ApiKeyTransportProblem(Uri url) =>
+        url.Scheme == Uri.UriSchemeHttps || IsLoopback(url)
+            ? null
+            : $"-BaseUrl {url.GetLeftPart(UriPartial.Authority)} is plain http to an address that is not loopback: the write check (-IncludeWrite or -ApiKey) " +
+              "would send the admin API key in clear text. Nothing was sent.";
+
     public static async Task<IReadOnlyList<VaultSmokeResult>> RunAsync(VaultTarget target, IHostShell shell, SmokeOptions options, SecretRedactor redactor,
         Action<VaultSmokeResult>? onResult, CancellationToken cancellationToken)
     {
-        var checks = SmokeChecks.For(target, options.IncludeWrite || options.ApiKey is not null, options.RateLimitProbe);
+        var sendsKey = options.IncludeWrite || options.ApiKey is not null;
+        if (sendsKey && options.BaseUrl is not null && ApiKeyTransportProblem(options.BaseUrl) is { } insecure)
+        {
+            throw new VaultException(ErrorIds.BaseUrlNotSecure, VaultErrorKind.SecurityError, insecure, InsecureAction);
+        }
+
+        var checks = SmokeChecks.For(target, sendsKey, options.RateLimitProbe);
         var baseUri = options.BaseUrl ?? await shell.GetHttpBaseAsync(target.Port, cancellationToken).ConfigureAwait(false);
         var viaProxy = options.BaseUrl is not null && !IsLoopback(options.BaseUrl);
         var results = new List<VaultSmokeResult>();
@@ -225,7 +244,7 @@ public static class SmokeRunner
         if (options.ApiKey is { } secure)
         {
             var given = SecureStrings.Unprotect(secure);
-            redactor.Add(given);
+            redactor.Add(given, "given with -ApiKey");
             return given.Length == 0 || given.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))
                 ? (null, "the API key given is empty or holds spaces or control characters")
                 : (given, null);
@@ -252,7 +271,7 @@ public static class SmokeRunner
         }
 
         // Registered whatever it looks like: a key of digits is not hidden by the env file's own rules.
-        redactor.Add(key);
+        redactor.Add(key, $"ADMIN_API_KEY in {target.EnvFilePath}");
         return (key.Trim(), null);
     }
 

@@ -129,6 +129,29 @@ public sealed partial record VaultTarget
     /// <summary>Whether privileged commands need "sudo -n" in front.</summary>
     public bool NeedsSudo => UseSudo ?? (Ssh is null ? !string.Equals(System.Environment.UserName, "root", StringComparison.Ordinal) : Ssh.User != "root");
 
+    /// <summary>
+    /// Where the env file is inside a release, relative to the release's root (config/prod.env, or apps/api/.env under an
+    /// AppSubdirectory): the path at which the file shared by every release is linked into each one. Null when the env file
+    /// is outside the app (an absolute EnvFile that is not under <see cref="AppPath"/>): it then stays where it is.
+    /// </summary>
+    public string? EnvFileInRelease
+    {
+        get
+        {
+            var appRoot = AppPath.TrimEnd('/') + "/";
+            var inRelease = !EnvFile.StartsWith("/", StringComparison.Ordinal)
+                ? (AppSubdirectory is null ? "" : AppSubdirectory.Trim('/') + "/") + EnvFile
+                : EnvFile.StartsWith(appRoot, StringComparison.Ordinal) ? EnvFile.Substring(appRoot.Length) : null;
+            if (inRelease is null)
+            {
+                return null;
+            }
+
+            var segments = inRelease.Split('/').Where(segment => segment.Length > 0 && segment != ".").ToArray();
+            return segments.Length == 0 ? null : string.Join("/", segments);
+        }
+    }
+
     /// <summary>The env file's full path on the target (a relative EnvFile is in <see cref="AppDirectory"/>, where the backend runs).</summary>
     public string EnvFilePath => EnvFile.StartsWith("/", StringComparison.Ordinal) ? EnvFile : AppDirectory.TrimEnd('/') + "/" + EnvFile;
 
@@ -188,9 +211,11 @@ public sealed partial record VaultTarget
                 continue;
             }
 
-            if (!path.StartsWith("/", StringComparison.Ordinal) || path.StartsWith("//", StringComparison.Ordinal) || path.Any(char.IsWhiteSpace) || path.Any(char.IsControl))
+            // "//host/x" and "/\host/x" would make the probe ask another host (new Uri(base, path)): the smoke checks' rule.
+            if (!SmokeCheck.IsValidPath(path))
             {
-                return (key, $"{key} '{path}' must be a URL path starting with '/'" + (key == "HealthPath" ? "." : " (or '' when the backend has none)."));
+                return (key, $"{key} '{path}' must be a URL path starting with a single '/', without '\\', '#', spaces or control characters" +
+                    (key == "HealthPath" ? "." : " (or '' when the backend has none)."));
             }
         }
 

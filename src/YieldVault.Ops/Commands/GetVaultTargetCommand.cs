@@ -68,6 +68,14 @@ public sealed class GetVaultTargetCommand : VaultCmdlet
             }
 
             matched.Add(target.Name);
+            if (target.Ssh is { TrustNewHostKey: true })
+            {
+                // A first-contact switch kept in a file trusts whatever key answers the next time known_hosts lacks the host.
+                WriteWarning($"{path}: target '{target.Name}' sets TrustNewHostKey = $true: a host key not yet in {target.Ssh.KnownHostsFile} is trusted " +
+                    "and recorded without a check, whenever that happens. It is meant for a first connection, not for a file kept around: connect once " +
+                    "(or compare the key's fingerprint with the server's owner), then remove TrustNewHostKey, or pin the key with HostKeyFingerprint.");
+            }
+
             WriteObject(target);
         }
 

@@ -45,6 +45,11 @@ public sealed class TestVaultSmokeCommand : VaultTargetCmdlet
                 "Give the public address of the backend, such as -BaseUrl https://api.yieldvault.finance."));
         }
 
+        if (BaseUrl is not null && (IncludeWrite || ApiKey is not null) && SmokeRunner.ApiKeyTransportProblem(BaseUrl) is { } insecure)
+        {
+            ThrowTerminatingError(ErrorRecords.Create(ErrorIds.BaseUrlNotSecure, ErrorCategory.SecurityError, insecure, BaseUrl, SmokeRunner.InsecureAction));
+        }
+
         base.BeginProcessing();
     }
 
