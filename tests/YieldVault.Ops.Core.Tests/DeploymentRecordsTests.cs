@@ -97,7 +97,7 @@ public class DeploymentRecordsTests
             new[]
             {
                 "run", "kind", "status", "source", "versionBefore", "versionAfter", "commitBefore", "commitAfter", "releaseBefore", "releaseAfter",
-                "startedAt", "durationMs", "downtimeMs", "failedProbes", "incident", "deployedBy", "journal", "errorId", "error",
+                "startedAt", "durationMs", "downtimeMs", "failedProbes", "incident", "migrated", "deployedBy", "journal", "errorId", "error",
             },
             json.Properties().Select(p => p.Name));
         Assert.StartsWith("{\"run\":\"20261126T040000Z-a1b2c3\",\"kind\":\"deploy\",\"status\":\"Succeeded\",\"source\":\"v1.3.0\",\"versionBefore\":\"1.2.3\",\"versionAfter\":\"1.3.0\",", line, StringComparison.Ordinal);
