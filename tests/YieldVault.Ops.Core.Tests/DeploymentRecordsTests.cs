@@ -101,7 +101,7 @@ public class DeploymentRecordsTests
             },
             json.Properties().Select(p => p.Name));
         Assert.StartsWith("{\"run\":\"20261126T040000Z-a1b2c3\",\"kind\":\"deploy\",\"status\":\"Succeeded\",\"source\":\"v1.3.0\",\"versionBefore\":\"1.2.3\",\"versionAfter\":\"1.3.0\",", line, StringComparison.Ordinal);
-        Assert.Contains("\"startedAt\":\"2026-11-26T04:00:00.0000000+00:00\",\"durationMs\":83250.0,\"downtimeMs\":1250.5,\"failedProbes\":3,\"incident\":\"INCIDENT-123\",\"deployedBy\":\"ops@laptop\",", line, StringComparison.Ordinal);
+        Assert.Contains("\"startedAt\":\"2026-11-26T04:00:00.0000000+00:00\",\"durationMs\":83250.0,\"downtimeMs\":1250.5,\"failedProbes\":3,\"incident\":\"INCIDENT-123\",\"migrated\":false,\"deployedBy\":\"ops@laptop\",", line, StringComparison.Ordinal);
         Assert.EndsWith("\"errorId\":null,\"error\":null}", line, StringComparison.Ordinal);
     }
 
