@@ -456,3 +456,27 @@ Describe 'SSH faults' {
         Assert-Recovered $Remote $before '1.3.0' $next
     }
 }
+
+Describe 'A remote command that outlives its timeout' {
+    It 'a migration still running at the target''s CommandTimeoutSec: CommandTimeout, its whole process group killed on the server before the rollback, rolled back' {
+        $before = Get-WsState $Remote
+        $n = Get-Random -Minimum 100000 -Maximum 999999
+        $sleeps = "sleep 60[01]\.$n"
+        $target = New-WsTarget $Remote -Ssh -Extra @{ CommandTimeoutSec = 10 }
+        try {
+            # A migration that never ends and ignores SIGTERM (like a tool that finishes its batch first), with a child of
+            # its own in the background: closing the channel (OpenSSH's SIGTERM to the group) does not end them.
+            $r = $target | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -MigrationCommand 'sh', '-c', "trap '' TERM HUP; sleep 600.$n & sleep 601.$n; wait" `
+                -ErrorVariable errs -ErrorAction SilentlyContinue -WarningVariable warns -WarningAction SilentlyContinue
+            $left = @(& pgrep -f $sleeps)
+        }
+        finally { & pkill -9 -f $sleeps }
+        Write-Host "    timeout: $($r.Status) $($r.ErrorId): $($r.Error)"
+        $left.Count | Should-Be 0 -Because 'the migration and its child were killed on the server (their process group), not left running'
+        $r.Status | Should-Be 'RolledBack'
+        $r.ErrorId | Should-Be 'CommandTimeout'
+        $r.Error | Should-BeLikeString '*did not finish within 10 s*; its process group on the server was killed*'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'DeploymentRolledBack,*'
+        Assert-Recovered $Remote $before $before.Served.Version $r
+    }
+}
