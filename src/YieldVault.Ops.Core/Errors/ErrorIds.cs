@@ -105,7 +105,7 @@ public static class ErrorIds
     /// <summary>A program could not be started on this machine (not installed or not on PATH).</summary>
     public const string CommandNotFound = nameof(CommandNotFound);
 
-    /// <summary>A command on the host did not finish within the command timeout and was stopped.</summary>
+    /// <summary>A command on the host did not finish within the command timeout and was stopped (over SSH, its process group on the server is killed).</summary>
     public const string CommandTimeout = nameof(CommandTimeout);
 
     /// <summary>A command argument contains a NUL character, which no shell can pass on.</summary>
