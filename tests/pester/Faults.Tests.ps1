@@ -112,6 +112,84 @@ BeforeAll {
         foreach ($c in $children) { $c; Get-Descendants $c }
     }
 
+    # A tmpfs of -SizeKB (and 64 inodes) at a new directory under $Root, unmounted in AfterAll; filled with -Fill Bytes
+    # (its data blocks: new files and directories can still be made, nothing can be written into them) or All (no new
+    # inode either: no file, directory or symlink can be made).
+    function New-FullTmpfs([string] $Name, [int] $SizeKB = 64, [ValidateSet('None', 'Bytes', 'All')] [string] $Fill = 'Bytes') {
+        $mount = Join-Path $Root $Name
+        New-Item -ItemType Directory -Path $mount | Out-Null
+        & mount -t tmpfs -o "size=$($SizeKB)k,nr_inodes=64,mode=1777" tmpfs $mount
+        if ($LASTEXITCODE -ne 0) { throw "mount -t tmpfs at $mount failed" }
+        $Mounts.Add($mount)
+        if ($Fill -ne 'None') { Fill-Tmpfs $mount -Inodes:($Fill -eq 'All') }
+        $mount
+    }
+
+    function Fill-Tmpfs([string] $Mount, [switch] $Inodes) {
+        & sh -c 'head -c 64m /dev/zero > "$1/.filler" 2>/dev/null; [ "$2" = yes ] || exit 0; i=0; while : > "$1/.f$i" 2>/dev/null; do i=$((i+1)); done' sh $Mount $(if ($Inodes) { 'yes' } else { 'no' })
+        $free = -split (& stat -f -c '%a %d' -- $Mount)
+        if ($free[0] -ne '0' -or ($Inodes -and $free[1] -ne '0')) { throw "$Mount is not full: $($free[0]) blocks and $($free[1]) inodes free" }
+    }
+
+    # The workspaces of the kill and full-disk faults, made when first asked for (so each of those tests also runs alone).
+    $script:Kills = $null
+    $script:ExtraWorkspaces = [Collections.Generic.List[object]]::new()
+    function New-StartedWorkspace([string] $Name) {
+        $ws = New-FaultWorkspace -Name $Name
+        $ExtraWorkspaces.Add($ws)
+        $null = New-WsTarget $ws | Start-VaultBackend -Confirm:$false
+        $ws
+    }
+
+    function Get-KillsWorkspace {
+        if (-not $script:Kills) { $script:Kills = New-StartedWorkspace 'kills' }
+        $script:Kills
+    }
+
+    # The workspace under release management (its plain checkout adopted by a first deployment of v1.3.0).
+    function Get-ManagedKillsWorkspace {
+        $ws = Get-KillsWorkspace
+        if ([string](& readlink -f -- $ws.App) -notlike "$($ws.App)-releases/releases/*") {
+            $r = New-WsTarget $ws | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -WarningAction SilentlyContinue
+            if ($r.Status -ne 'Succeeded') { throw "The first deployment of the kills workspace failed: $($r.Error)" }
+        }
+        $ws
+    }
+
+    # Runs $Command (a line of PowerShell; the workspace's target is $t) in a pwsh of its own, and kills that pwsh and all
+    # it started (kill -9, the pwsh first, then its descendants, in one call) as soon as $Until returns true: the deploying
+    # process killed at that point. -PathPrefix puts a directory of stand-in programs first on the run's PATH.
+    function Invoke-KilledRun($Ws, [string] $Command, [scriptblock] $Until, [string] $PathPrefix, [int] $TimeoutSec = 180) {
+        $q = { param($s) "'" + ($s -replace "'", "''") + "'" }
+        $file = Join-Path $Root ('killed-' + [guid]::NewGuid().ToString('N').Substring(0, 8) + '.ps1')
+        Set-Content -LiteralPath $file -Value @"
+Import-Module $(& $q (Get-VaultModuleManifest))
+`$t = New-VaultTarget -Name fault-1 -Port $($Ws.Port) -AppPath $(& $q $Ws.App) -ServiceManager Pm2 -Pm2Home $(& $q $Ws.Pm2Home) -MigrationPreset None -LogPath $(& $q "$($Ws.Directory)/logs/backend.log") -BackupPath $(& $q "$($Ws.Directory)/backups") -StatePath $(& $q "$($Ws.Directory)/state")
+$Command
+"@
+        $path = $env:PATH
+        if ($PathPrefix) { $env:PATH = "$PathPrefix`:$path" }
+        try {
+            $child = Start-Process -FilePath (Get-PwshPath) -ArgumentList '-NoProfile', '-NonInteractive', '-File', $file -PassThru `
+                -RedirectStandardOutput "$file.out" -RedirectStandardError "$file.err"
+        }
+        finally { $env:PATH = $path }
+        try {
+            $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
+            while (-not (& $Until)) {
+                if ($child.HasExited -or [DateTime]::UtcNow -gt $deadline) {
+                    throw "The run never reached the kill point ($(if ($child.HasExited) { 'it ended' } else { "$TimeoutSec s" })): $(Get-Content -LiteralPath "$file.out", "$file.err" -Raw -ErrorAction Ignore)"
+                }
+                Start-Sleep -Milliseconds 50
+            }
+        }
+        finally {
+            $all = @($child.Id) + @(Get-Descendants $child.Id)
+            & kill -9 @all 2>$null
+            $child.WaitForExit(10000) | Out-Null
+        }
+    }
+
     $script:Local = New-FaultWorkspace -Name 'local'
     $script:LocalTarget = New-WsTarget $Local
     $null = $LocalTarget | Start-VaultBackend -Confirm:$false
@@ -125,7 +203,7 @@ BeforeAll {
 
 AfterAll {
     foreach ($m in $script:Mounts) { & umount -l -- $m 2>$null }
-    foreach ($ws in $script:Local, $script:Remote) {
+    foreach ($ws in @($script:Local, $script:Remote) + @($script:ExtraWorkspaces)) {
         if (-not $ws) { continue }
         # The SIGTERM fault leaves an app that ignores PM2's stop for a long kill_timeout: kill it outright.
         foreach ($id in @(Get-TestPm2Daemon -Pm2Home $ws.Pm2Home) + @(Get-TestPm2WorkspaceProcess -Workspace $ws.Pm2Ws)) { & kill -9 $id 2>$null }
@@ -135,7 +213,7 @@ AfterAll {
     if ($script:Sshd) { Stop-TestSshd $Sshd }
     if ($script:Rpc) { Stop-TestStellarRpc $Rpc }
     if ($script:Postgres) { Stop-TestPostgres $Postgres }
-    foreach ($ws in $script:Local, $script:Remote) { if ($ws) { Remove-Item -LiteralPath $ws.Root -Recurse -Force -ErrorAction Ignore } }
+    foreach ($ws in @($script:Local, $script:Remote) + @($script:ExtraWorkspaces)) { if ($ws) { Remove-Item -LiteralPath $ws.Root -Recurse -Force -ErrorAction Ignore } }
     if ($script:Root) { Remove-Item -LiteralPath $Root -Recurse -Force -ErrorAction Ignore }
     Stop-AllTestServices
 }
@@ -478,5 +556,46 @@ Describe 'A remote command that outlives its timeout' {
         $r.Error | Should-BeLikeString '*did not finish within 10 s*; its process group on the server was killed*'
         $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'DeploymentRolledBack,*'
         Assert-Recovered $Remote $before $before.Served.Version $r
+    }
+}
+
+Describe 'A full disk' {
+    It 'while the env file is backed up (BackupPath on a full tmpfs): EnvBackupIncomplete before anything stops, no cut copy kept' {
+        $ws = Get-KillsWorkspace
+        $mount = New-FullTmpfs 'full-backups' -Fill Bytes
+        $target = New-WsTarget $ws -Extra @{ BackupPath = $mount }
+        $before = Get-WsState $ws
+        $pidBefore = Get-Pm2Pid $ws
+        $r = $target | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -ErrorVariable errs -ErrorAction SilentlyContinue
+        $r.Status | Should-Be 'Failed'
+        $r.ErrorId | Should-Be 'EnvBackupIncomplete'
+        $r.Error | Should-BeLikeString '*0 of * bytes*'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'EnvBackupIncomplete,*'
+        ($r.Steps | Where-Object Number -EQ 3).Outcome | Should-Be 'Failed'
+        ($r.Steps | Where-Object Number -EQ 6).Outcome | Should-Be 'NotRun'
+        $r.FailedProbes | Should-Be 0
+        (Get-Pm2Pid $ws) | Should-Be $pidBefore
+        @(Get-ChildItem -LiteralPath $mount -Recurse -Filter env.backup).Count | Should-Be 0 -Because 'no cut copy is left that a rollback could restore'
+        Assert-Recovered $ws $before $before.Served.Version $r
+    }
+
+    It 'Undo -RestoreEnvFile with a backup whose env copy no longer matches its recorded SHA-256: EnvBackupChecksumMismatch, nothing changed' {
+        $ws = Get-ManagedKillsWorkspace
+        $target = New-WsTarget $ws
+        $backup = $target | Backup-VaultDeployment -Confirm:$false
+        # The copy cut short after it was taken (what a full disk left in backups of earlier versions).
+        $bytes = [IO.File]::ReadAllBytes($backup.EnvFileCopy)
+        [IO.File]::WriteAllBytes($backup.EnvFileCopy, $bytes[0..([int]($bytes.Length / 2))])
+        $before = Get-WsState $ws
+        $pidBefore = Get-Pm2Pid $ws
+        $r = $target | Undo-VaultDeployment -Backup $backup -RestoreEnvFile -Force -ErrorVariable errs -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+        $r.Status | Should-Be 'Failed'
+        $r.ErrorId | Should-Be 'EnvBackupChecksumMismatch'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'EnvBackupChecksumMismatch,*'
+        (Get-Pm2Pid $ws) | Should-Be $pidBefore -Because 'nothing was stopped'
+        Assert-Recovered $ws $before $before.Served.Version $r
+        # What the refusal compared: the SHA-256 recorded on the backup and in its backup.json when it was taken.
+        $backup.EnvFileSha256 | Should-Be $before.EnvHash.ToLowerInvariant()
+        (Get-Content -LiteralPath "$($backup.Path)/backup.json" -Raw | ConvertFrom-Json).envFileSha256 | Should-Be $backup.EnvFileSha256
     }
 }
