@@ -579,6 +579,25 @@ Describe 'A full disk' {
         Assert-Recovered $ws $before $before.Served.Version $r
     }
 
+    It 'when the deployment lock is created (StatePath on a full tmpfs): LockFailed, nothing changed, no empty lock file left' {
+        $ws = Get-KillsWorkspace
+        $mount = New-FullTmpfs 'full-state' -Fill Bytes
+        $target = New-WsTarget $ws -Extra @{ StatePath = $mount }
+        $before = Get-WsState $ws
+        $pidBefore = Get-Pm2Pid $ws
+        $r = $target | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -ErrorVariable errs -ErrorAction SilentlyContinue
+        $r.Status | Should-Be 'Failed'
+        $r.ErrorId | Should-Be 'LockFailed'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'LockFailed,*'
+        ($r.Steps | Where-Object Number -EQ 2).Outcome | Should-Be 'Failed'
+        ($r.Steps | Where-Object Number -EQ 3).Outcome | Should-Be 'NotRun'
+        $r.FailedProbes | Should-Be 0
+        (Get-Pm2Pid $ws) | Should-Be $pidBefore
+        @(Get-ChildItem -LiteralPath $mount -Recurse -Force -Filter 'deploy.lock*' | ForEach-Object FullName) | Should-BeCollection @() -Because 'no lock (empty or not) and no temporary lock is left'
+        @(Get-ChildItem -LiteralPath $mount -Recurse -Force -Filter '*.jsonl' | Where-Object Length -GT 0 | ForEach-Object FullName) | Should-BeCollection @() -Because 'no journal was opened (the full disk takes no record either)'
+        Assert-Recovered $ws $before $before.Served.Version $null
+    }
+
     It 'Undo -RestoreEnvFile with a backup whose env copy no longer matches its recorded SHA-256: EnvBackupChecksumMismatch, nothing changed' {
         $ws = Get-ManagedKillsWorkspace
         $target = New-WsTarget $ws
