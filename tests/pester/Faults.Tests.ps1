@@ -126,7 +126,7 @@ BeforeAll {
     }
 
     function Fill-Tmpfs([string] $Mount, [switch] $Inodes) {
-        & sh -c 'head -c 64m /dev/zero > "$1/.filler" 2>/dev/null; [ "$2" = yes ] || exit 0; i=0; while : > "$1/.f$i" 2>/dev/null; do i=$((i+1)); done' sh $Mount $(if ($Inodes) { 'yes' } else { 'no' })
+        & sh -c 'head -c 64m /dev/zero > "$1/.filler" 2>/dev/null; [ "$2" = yes ] || exit 0; i=0; while touch "$1/.f$i" 2>/dev/null; do i=$((i+1)); done' sh $Mount $(if ($Inodes) { 'yes' } else { 'no' })
         $free = -split (& stat -f -c '%a %d' -- $Mount)
         if ($free[0] -ne '0' -or ($Inodes -and $free[1] -ne '0')) { throw "$Mount is not full: $($free[0]) blocks and $($free[1]) inodes free" }
     }
@@ -188,6 +188,25 @@ $Command
             & kill -9 @all 2>$null
             $child.WaitForExit(10000) | Out-Null
         }
+    }
+
+    # A directory of stand-ins that go first on a killed run's PATH: each named program blocks (touching $Reached, then
+    # sleeping until it is killed) when its arguments match the -like pattern, and runs the real program otherwise.
+    function New-BlockingShims([hashtable] $Programs, [string] $Reached) {
+        $dir = Join-Path $Root ('shims-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+        New-Item -ItemType Directory -Path $dir | Out-Null
+        foreach ($name in $Programs.Keys) {
+            $real = (Get-Command -Name $name -CommandType Application | Select-Object -First 1).Source
+            # The -like pattern as a sh case pattern: literal parts single-quoted, each * a glob.
+            $pattern = ($Programs[$name] -split '\*' | ForEach-Object { "'" + ($_ -replace "'", "'\''") + "'" }) -join '*'
+            Set-Content -LiteralPath "$dir/$name" -Value @"
+#!/bin/sh
+case "`$*" in $pattern) : > '$Reached'; exec sleep 600;; esac
+exec '$real' "`$@"
+"@
+            & chmod 755 "$dir/$name"
+        }
+        $dir
     }
 
     $script:Local = New-FaultWorkspace -Name 'local'
@@ -598,6 +617,39 @@ Describe 'A full disk' {
         Assert-Recovered $ws $before $before.Served.Version $null
     }
 
+    It 'at the switch (the app link''s directory on a full tmpfs): ReleaseSwitchFailed, rolled back, the app path still points at the whole previous release' {
+        # A target already under release management whose app path (a link) lives on a small tmpfs of its own; the
+        # migration after the stop fills it, so the new link cannot be written.
+        $ws = New-FaultWorkspace -Name 'switchfull'
+        $ExtraWorkspaces.Add($ws)
+        $releases = "$($ws.Directory)/app-releases"
+        $name = '20200101T000000Z-' + (& git -C $ws.App rev-parse --short=7 HEAD) + '-adopted'
+        New-Item -ItemType Directory -Path "$releases/releases", "$releases/shared" | Out-Null
+        & mv -T -- $ws.App "$releases/releases/$name"
+        & mv -- "$releases/releases/$name/.env" "$releases/shared/.env"
+        & ln -s -- "$releases/shared/.env" "$releases/releases/$name/.env"
+        $site = New-FullTmpfs 'switch-site' -Fill None
+        & ln -s -- "$releases/releases/$name" "$site/app"
+        $ws.App = "$site/app"
+        $target = New-WsTarget $ws -Extra @{ ReleasesPath = $releases }
+        $null = $target | Start-VaultBackend -Confirm:$false
+        $before = Get-WsState $ws
+        $fill = 'head -c 64m /dev/zero > "$1/.filler" 2>/dev/null; i=0; while touch "$1/.f$i" 2>/dev/null; do i=$((i+1)); done; exit 0'
+        $r = $target | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -MigrationCommand 'sh', '-c', $fill, 'sh', $site `
+            -ErrorVariable errs -ErrorAction SilentlyContinue -WarningVariable warns -WarningAction SilentlyContinue
+        Write-Host "    full disk at the switch: $($r.Status) $($r.ErrorId): $($r.Error)"
+        (-split (& stat -f -c '%a %d' -- $site)) | Should-BeCollection @('0', '0') -Because 'the disk was full at the switch'
+        $r.Status | Should-Be 'RolledBack'
+        $r.ErrorId | Should-Be 'ReleaseSwitchFailed'
+        $r.Error | Should-BeLikeString '*No space left on device*'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'DeploymentRolledBack,*'
+        (& readlink -f -- $ws.App) | Should-Be "$releases/releases/$name" -Because 'the app path never pointed anywhere else'
+        Test-Path -LiteralPath "$releases/releases/$name/dist/index.js" | Should-BeTrue
+        Test-Path -LiteralPath "$($ws.App).yv-switch" | Should-BeFalse
+        (Get-Content -LiteralPath $r.JournalPath -Raw) | Should-BeLikeString '*"step":"rollback","phase":"end","outcome":"Succeeded"*'
+        Assert-Recovered $ws $before '1.2.3' $null
+    }
+
     It 'Undo -RestoreEnvFile with a backup whose env copy no longer matches its recorded SHA-256: EnvBackupChecksumMismatch, nothing changed' {
         $ws = Get-ManagedKillsWorkspace
         $target = New-WsTarget $ws
@@ -616,5 +668,72 @@ Describe 'A full disk' {
         # What the refusal compared: the SHA-256 recorded on the backup and in its backup.json when it was taken.
         $backup.EnvFileSha256 | Should-Be $before.EnvHash.ToLowerInvariant()
         (Get-Content -LiteralPath "$($backup.Path)/backup.json" -Raw | ConvertFrom-Json).envFileSha256 | Should-Be $backup.EnvFileSha256
+    }
+}
+
+Describe 'A kill at each point of a run: the next run repairs what it left' {
+    It 'killed while it adopted the plain app directory (moved into releases/, not yet linked): the next run with -Force restores the link, deploys, and keeps the adopted release' {
+        $ws = New-StartedWorkspace 'adopt'
+        $before = Get-WsState $ws
+        Test-Path -LiteralPath $ws.App -PathType Container | Should-BeTrue
+        (Get-Item -LiteralPath $ws.App).LinkType | Should-BeNull -Because 'the app path is a plain checkout'
+        $reached = Join-Path $Root 'adopt-reached'
+        # The link of the adoption blocks (then the run is killed): the app directory has moved, the link is not made.
+        $shims = New-BlockingShims @{ ln = "-s -- *-adopted $($ws.App)" } $reached
+        Invoke-KilledRun $ws "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.0'].Artifact)' -Sha256 $($Art['v1.3.0'].Sha256) -Confirm:`$false" `
+            -Until { Test-Path -LiteralPath $reached } -PathPrefix $shims
+        Test-Path -LiteralPath $ws.App | Should-BeFalse -Because 'the run was killed between the move and the link'
+        $adopted = @(Get-ChildItem -LiteralPath "$($ws.App)-releases/releases" -Directory -Filter '*-adopted')
+        $adopted.Count | Should-Be 1
+        (Get-Served $ws).Version | Should-Be '1.2.3' -Because 'the running process keeps its files'
+
+        $r = New-WsTarget $ws | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -Force -WarningVariable warns -WarningAction SilentlyContinue
+        Write-Host "    after the adoption kill: $($r.Status) $($r.ErrorId) $($r.Error); warnings: $($warns -join ' | ')"
+        $r.Status | Should-Be 'Succeeded'
+        $r.VersionAfter | Should-Be '1.3.0'
+        $r.ReleaseBefore | Should-Be $adopted[0].Name -Because 'the adopted checkout is the release that served'
+        ($warns -join "`n") | Should-BeLikeString "*$($ws.App) was missing*link to that release is restored*"
+        ($warns -join "`n") | Should-BeLikeString '*clearing a stale deployment lock*'
+        (& readlink -f -- $ws.App) | Should-Be "$($ws.App)-releases/releases/$($r.ReleaseAfter)"
+        Test-Path -LiteralPath "$($ws.App)-releases/releases/.yv-adopting" | Should-BeFalse
+        # Get-WsState's Current was the plain directory; the same files are the adopted release now.
+        Test-Path -LiteralPath "$($adopted[0].FullName)/package.json" | Should-BeTrue
+        Assert-Recovered $ws $before '1.3.0' $r
+    }
+
+    It 'killed before the link rename (the app path''s .yv-switch made, the old version stopped): the next run with -Force switches over the leftover, serves, and leaves none' {
+        $ws = Get-ManagedKillsWorkspace
+        $before = Get-WsState $ws
+        $reached = Join-Path $Root 'switch-reached'
+        $shims = New-BlockingShims @{ mv = '-Tf -- *.yv-switch *' } $reached
+        Invoke-KilledRun $ws "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.0'].Artifact)' -Sha256 $($Art['v1.3.0'].Sha256) -Confirm:`$false" `
+            -Until { Test-Path -LiteralPath $reached } -PathPrefix $shims
+        Test-Path -LiteralPath "$($ws.App).yv-switch" | Should-BeTrue -Because 'the new link was made, not renamed'
+        (& readlink -f -- $ws.App) | Should-Be $before.Current -Because 'the app path never changed'
+        { Invoke-WebRequest -Uri "http://127.0.0.1:$($ws.Port)/health" -TimeoutSec 2 } | Should-Throw -Because 'the old version was stopped'
+
+        $r = New-WsTarget $ws | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -Force -WarningAction SilentlyContinue
+        $r.Status | Should-Be 'Succeeded'
+        (& readlink -f -- $ws.App) | Should-Be "$($ws.App)-releases/releases/$($r.ReleaseAfter)"
+        Test-Path -LiteralPath "$($ws.App).yv-switch" | Should-BeFalse
+        Assert-Recovered $ws $before '1.3.0' $r
+    }
+
+    It 'killed before the link rename, then Undo-VaultDeployment -Force: the release that served before the killed run starts again (not the one before it)' {
+        $ws = Get-ManagedKillsWorkspace
+        $before = Get-WsState $ws
+        $reached = Join-Path $Root 'switch-undo-reached'
+        $shims = New-BlockingShims @{ mv = '-Tf -- *.yv-switch *' } $reached
+        Invoke-KilledRun $ws "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.0'].Artifact)' -Sha256 $($Art['v1.3.0'].Sha256) -Confirm:`$false" `
+            -Until { Test-Path -LiteralPath $reached } -PathPrefix $shims
+        (& readlink -f -- $ws.App) | Should-Be $before.Current
+
+        $r = New-WsTarget $ws | Undo-VaultDeployment -Force -ErrorVariable errs -ErrorAction SilentlyContinue -WarningVariable warns -WarningAction SilentlyContinue
+        Write-Host "    undo after the kill before the rename: $($r.Status) $($r.ReleaseBefore) -> $($r.ReleaseAfter); $($r.Error)"
+        $r.Status | Should-Be 'Succeeded'
+        (& readlink -f -- $ws.App) | Should-Be $before.Current -Because 'the killed run never switched: what served before it serves again'
+        ($warns -join "`n") | Should-BeLikeString '*never switched releases*'
+        Test-Path -LiteralPath "$($ws.App).yv-switch" | Should-BeFalse
+        Assert-Recovered $ws $before $before.Served.Version $r
     }
 }
