@@ -734,6 +734,7 @@ Describe 'A kill at each point of a run: the next run repairs what it left' {
         (& readlink -f -- $ws.App) | Should-Be $before.Current -Because 'the killed run never switched: what served before it serves again'
         ($warns -join "`n") | Should-BeLikeString '*never switched releases*'
         Test-Path -LiteralPath "$($ws.App).yv-switch" | Should-BeFalse
-        Assert-Recovered $ws $before $before.Served.Version $r
+        (Get-Content -LiteralPath $r.JournalPath -Raw) | Should-BeLikeString '*"step":"run","phase":"end","outcome":"Succeeded"*'
+        Assert-Recovered $ws $before $before.Served.Version $null
     }
 }

@@ -154,9 +154,9 @@ rm -f -- ""$2.yv-restore""; exit 1";
                 "Deploy with Invoke-VaultDeployment first, or pass -Release.");
         }
 
-        // A deployment that died (or was stopped) after the stop but before the switch left the old release
+        // A deployment that died (or was stopped) after the stop but before the switch took effect left the old release
         // current and stopped: going "back" means starting the current release again, not the one before it.
-        if (await LastRunDiedBeforeSwitchAsync(target, shell, cancellationToken).ConfigureAwait(false))
+        if (await LastRunDiedBeforeSwitchAsync(target, shell, current, cancellationToken).ConfigureAwait(false))
         {
             Reporting.Current.Warning($"{target.Name}: the last deployment did not finish and never switched releases; starting the current release {current} again.");
             return (current, current);
@@ -192,16 +192,20 @@ rm -f -- ""$2.yv-restore""; exit 1";
                 $"{target.DisplayName}: {current} is the oldest release; there is nothing before it.", "Pass -Release to pick one.");
     }
 
-    private static async Task<bool> LastRunDiedBeforeSwitchAsync(VaultTarget target, IHostShell shell, CancellationToken cancellationToken)
+    private static async Task<bool> LastRunDiedBeforeSwitchAsync(VaultTarget target, IHostShell shell, string current, CancellationToken cancellationToken)
     {
-        // The newest run stopped the service (Step 3 started) but never switched releases or rolled back.
+        // The newest run stopped the service (its stop step started) and never rolled back, and either never began its
+        // switch, or began it and did not finish it (killed before the link rename): then the app path still points
+        // where the run started from, its releaseBefore.
         const string script = @"last=$(ls -1t -- ""$1""/*.jsonl 2>/dev/null | head -n 1)
 [ -n ""$last"" ] || exit 0
 grep -q '""step"":""Stop current service"",""phase"":""start""' ""$last"" || exit 0
-grep -q '""step"":""Switch and start [a-z]* version"",""phase"":""start""' ""$last"" && exit 0
 grep -q '""step"":""rollback""' ""$last"" && exit 0
-echo died-before-switch";
+grep -q '""step"":""Switch and start [a-z]* version"",""phase"":""start""' ""$last"" || { echo died-before-switch; exit 0; }
+grep -q '""step"":""Switch and start [a-z]* version"",""phase"":""end""' ""$last"" && exit 0
+echo ""switch-unfinished $(grep -o '""releaseBefore"":""[^""]*""' ""$last"" | head -n 1 | cut -d '""' -f 4)""";
         var result = await shell.RunAsync(CommandLine.Script(script, DeploymentJournal.DirectoryOf(target)), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
-        return result.StandardOutput.Contains("died-before-switch");
+        var output = result.StandardOutput.Trim();
+        return output.Contains("died-before-switch") || output == "switch-unfinished " + current;
     }
 }
