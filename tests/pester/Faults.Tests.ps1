@@ -159,12 +159,12 @@ BeforeAll {
     # Runs $Command (a line of PowerShell; the workspace's target is $t) in a pwsh of its own, and kills that pwsh and all
     # it started (kill -9, the pwsh first, then its descendants, in one call) as soon as $Until returns true: the deploying
     # process killed at that point. -PathPrefix puts a directory of stand-in programs first on the run's PATH.
-    function Invoke-KilledRun($Ws, [string] $Command, [scriptblock] $Until, [string] $PathPrefix, [int] $TimeoutSec = 180) {
+    function Invoke-KilledRun($Ws, [string] $Command, [scriptblock] $Until, [string] $PathPrefix, [string] $TargetArguments = '', [int] $TimeoutSec = 180) {
         $q = { param($s) "'" + ($s -replace "'", "''") + "'" }
         $file = Join-Path $Root ('killed-' + [guid]::NewGuid().ToString('N').Substring(0, 8) + '.ps1')
         Set-Content -LiteralPath $file -Value @"
 Import-Module $(& $q (Get-VaultModuleManifest))
-`$t = New-VaultTarget -Name fault-1 -Port $($Ws.Port) -AppPath $(& $q $Ws.App) -ServiceManager Pm2 -Pm2Home $(& $q $Ws.Pm2Home) -MigrationPreset None -LogPath $(& $q "$($Ws.Directory)/logs/backend.log") -BackupPath $(& $q "$($Ws.Directory)/backups") -StatePath $(& $q "$($Ws.Directory)/state")
+`$t = New-VaultTarget -Name fault-1 -Port $($Ws.Port) -AppPath $(& $q $Ws.App) -ServiceManager Pm2 -Pm2Home $(& $q $Ws.Pm2Home) -MigrationPreset None -LogPath $(& $q "$($Ws.Directory)/logs/backend.log") -BackupPath $(& $q "$($Ws.Directory)/backups") -StatePath $(& $q "$($Ws.Directory)/state") $TargetArguments
 $Command
 "@
         $path = $env:PATH
@@ -698,6 +698,44 @@ Describe 'A kill at each point of a run: the next run repairs what it left' {
         Test-Path -LiteralPath "$($ws.App)-releases/releases/.yv-adopting" | Should-BeFalse
         # Get-WsState's Current was the plain directory; the same files are the adopted release now.
         Test-Path -LiteralPath "$($adopted[0].FullName)/package.json" | Should-BeTrue
+        Assert-Recovered $ws $before '1.3.0' $r
+    }
+
+    It 'killed during git fetch (a ref lock left in the cache mirror): the next run with -Force removes the stale lock, fetches and deploys the tag' {
+        $ws = Get-ManagedKillsWorkspace
+        $origin = Join-Path $ws.Directory 'origin.git'
+        $mirror = "$($ws.App)-releases/git-cache.git"
+        if (-not (Test-Path -LiteralPath $mirror)) { & git clone --quiet --mirror -- $origin $mirror }
+        # A branch the mirror has not seen, so the fetch updates a ref; git's reference-transaction hook runs while the
+        # ref's lock is held, and blocks there once (the run is killed meanwhile, its git with it).
+        $branch = 'kill-' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+        & git --git-dir=$origin branch $branch v1.3.0
+        $reached = Join-Path $Root 'fetch-reached'
+        Set-Content -LiteralPath "$mirror/hooks/reference-transaction" -Value @"
+#!/bin/sh
+[ "`$1" = prepared ] || exit 0
+[ -e '$reached' ] && exit 0
+: > '$reached'
+exec sleep 600
+"@
+        & chmod 755 "$mirror/hooks/reference-transaction"
+        $before = Get-WsState $ws
+        try {
+            Invoke-KilledRun $ws "`$t | Invoke-VaultDeployment -Ref v1.3.0 -Confirm:`$false" -Until { Test-Path -LiteralPath $reached } -TargetArguments "-Repository '$origin'"
+        }
+        finally { Remove-Item -LiteralPath "$mirror/hooks/reference-transaction" -ErrorAction Ignore }
+        $locks = @(Get-ChildItem -LiteralPath $mirror -Recurse -Force -Filter '*.lock' | ForEach-Object { $_.FullName.Substring($mirror.Length + 1) })
+        Write-Host "    left by the killed fetch: $($locks -join ', ')"
+        $locks | Should-ContainCollection @("refs/heads/$branch.lock")
+        (Get-Served $ws).Version | Should-Be $before.Served.Version -Because 'the fetch is before the stop'
+
+        $r = New-WsTarget $ws -Extra @{ Repository = $origin } | Invoke-VaultDeployment -Ref v1.3.0 -Force -ErrorVariable errs -ErrorAction SilentlyContinue -WarningVariable warns -WarningAction SilentlyContinue
+        Write-Host "    after the fetch kill: $($r.Status) $($r.ErrorId) $($r.Error)"
+        $r.Status | Should-Be 'Succeeded'
+        $r.VersionAfter | Should-Be '1.3.0'
+        ($warns -join "`n") | Should-BeLikeString "*removed 1 stale git lock file*refs/heads/$branch.lock*"
+        @(Get-ChildItem -LiteralPath $mirror -Recurse -Force -Filter '*.lock').Count | Should-Be 0
+        (& git --git-dir=$mirror rev-parse --verify --quiet "refs/heads/$branch") | Should-Be (& git --git-dir=$origin rev-parse 'v1.3.0^{commit}')
         Assert-Recovered $ws $before '1.3.0' $r
     }
 
