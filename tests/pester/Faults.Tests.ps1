@@ -112,6 +112,103 @@ BeforeAll {
         foreach ($c in $children) { $c; Get-Descendants $c }
     }
 
+    # A tmpfs of -SizeKB (and 64 inodes) at a new directory under $Root, unmounted in AfterAll; filled with -Fill Bytes
+    # (its data blocks: new files and directories can still be made, nothing can be written into them) or All (no new
+    # inode either: no file, directory or symlink can be made).
+    function New-FullTmpfs([string] $Name, [int] $SizeKB = 64, [ValidateSet('None', 'Bytes', 'All')] [string] $Fill = 'Bytes') {
+        $mount = Join-Path $Root $Name
+        New-Item -ItemType Directory -Path $mount | Out-Null
+        & mount -t tmpfs -o "size=$($SizeKB)k,nr_inodes=64,mode=1777" tmpfs $mount
+        if ($LASTEXITCODE -ne 0) { throw "mount -t tmpfs at $mount failed" }
+        $Mounts.Add($mount)
+        if ($Fill -ne 'None') { Fill-Tmpfs $mount -Inodes:($Fill -eq 'All') }
+        $mount
+    }
+
+    function Fill-Tmpfs([string] $Mount, [switch] $Inodes) {
+        & sh -c 'head -c 64m /dev/zero > "$1/.filler" 2>/dev/null; [ "$2" = yes ] || exit 0; i=0; while touch "$1/.f$i" 2>/dev/null; do i=$((i+1)); done' sh $Mount $(if ($Inodes) { 'yes' } else { 'no' })
+        $free = -split (& stat -f -c '%a %d' -- $Mount)
+        if ($free[0] -ne '0' -or ($Inodes -and $free[1] -ne '0')) { throw "$Mount is not full: $($free[0]) blocks and $($free[1]) inodes free" }
+    }
+
+    # The workspaces of the kill and full-disk faults, made when first asked for (so each of those tests also runs alone).
+    $script:Kills = $null
+    $script:ExtraWorkspaces = [Collections.Generic.List[object]]::new()
+    function New-StartedWorkspace([string] $Name) {
+        $ws = New-FaultWorkspace -Name $Name
+        $ExtraWorkspaces.Add($ws)
+        $null = New-WsTarget $ws | Start-VaultBackend -Confirm:$false
+        $ws
+    }
+
+    function Get-KillsWorkspace {
+        if (-not $script:Kills) { $script:Kills = New-StartedWorkspace 'kills' }
+        $script:Kills
+    }
+
+    # The workspace under release management (its plain checkout adopted by a first deployment of v1.3.0).
+    function Get-ManagedKillsWorkspace {
+        $ws = Get-KillsWorkspace
+        if ([string](& readlink -f -- $ws.App) -notlike "$($ws.App)-releases/releases/*") {
+            $r = New-WsTarget $ws | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -WarningAction SilentlyContinue
+            if ($r.Status -ne 'Succeeded') { throw "The first deployment of the kills workspace failed: $($r.Error)" }
+        }
+        $ws
+    }
+
+    # Runs $Command (a line of PowerShell; the workspace's target is $t) in a pwsh of its own, and kills that pwsh and all
+    # it started (kill -9, the pwsh first, then its descendants, in one call) as soon as $Until returns true: the deploying
+    # process killed at that point. -PathPrefix puts a directory of stand-in programs first on the run's PATH.
+    function Invoke-KilledRun($Ws, [string] $Command, [scriptblock] $Until, [string] $PathPrefix, [string] $TargetArguments = '', [int] $TimeoutSec = 180) {
+        $q = { param($s) "'" + ($s -replace "'", "''") + "'" }
+        $file = Join-Path $Root ('killed-' + [guid]::NewGuid().ToString('N').Substring(0, 8) + '.ps1')
+        Set-Content -LiteralPath $file -Value @"
+Import-Module $(& $q (Get-VaultModuleManifest))
+`$t = New-VaultTarget -Name fault-1 -Port $($Ws.Port) -AppPath $(& $q $Ws.App) -ServiceManager Pm2 -Pm2Home $(& $q $Ws.Pm2Home) -MigrationPreset None -LogPath $(& $q "$($Ws.Directory)/logs/backend.log") -BackupPath $(& $q "$($Ws.Directory)/backups") -StatePath $(& $q "$($Ws.Directory)/state") $TargetArguments
+$Command
+"@
+        $path = $env:PATH
+        if ($PathPrefix) { $env:PATH = "$PathPrefix`:$path" }
+        try {
+            $child = Start-Process -FilePath (Get-PwshPath) -ArgumentList '-NoProfile', '-NonInteractive', '-File', $file -PassThru `
+                -RedirectStandardOutput "$file.out" -RedirectStandardError "$file.err"
+        }
+        finally { $env:PATH = $path }
+        try {
+            $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
+            while (-not (& $Until)) {
+                if ($child.HasExited -or [DateTime]::UtcNow -gt $deadline) {
+                    throw "The run never reached the kill point ($(if ($child.HasExited) { 'it ended' } else { "$TimeoutSec s" })): $(Get-Content -LiteralPath "$file.out", "$file.err" -Raw -ErrorAction Ignore)"
+                }
+                Start-Sleep -Milliseconds 50
+            }
+        }
+        finally {
+            $all = @($child.Id) + @(Get-Descendants $child.Id)
+            & kill -9 @all 2>$null
+            $child.WaitForExit(10000) | Out-Null
+        }
+    }
+
+    # A directory of stand-ins that go first on a killed run's PATH: each named program blocks (touching $Reached, then
+    # sleeping until it is killed) when its arguments match the -like pattern, and runs the real program otherwise.
+    function New-BlockingShims([hashtable] $Programs, [string] $Reached) {
+        $dir = Join-Path $Root ('shims-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+        New-Item -ItemType Directory -Path $dir | Out-Null
+        foreach ($name in $Programs.Keys) {
+            $real = (Get-Command -Name $name -CommandType Application | Select-Object -First 1).Source
+            # The -like pattern as a sh case pattern: literal parts single-quoted, each * a glob.
+            $pattern = ($Programs[$name] -split '\*' | ForEach-Object { "'" + ($_ -replace "'", "'\''") + "'" }) -join '*'
+            Set-Content -LiteralPath "$dir/$name" -Value @"
+#!/bin/sh
+case "`$*" in $pattern) : > '$Reached'; exec sleep 600;; esac
+exec '$real' "`$@"
+"@
+            & chmod 755 "$dir/$name"
+        }
+        $dir
+    }
+
     $script:Local = New-FaultWorkspace -Name 'local'
     $script:LocalTarget = New-WsTarget $Local
     $null = $LocalTarget | Start-VaultBackend -Confirm:$false
@@ -125,7 +222,7 @@ BeforeAll {
 
 AfterAll {
     foreach ($m in $script:Mounts) { & umount -l -- $m 2>$null }
-    foreach ($ws in $script:Local, $script:Remote) {
+    foreach ($ws in @($script:Local, $script:Remote) + @($script:ExtraWorkspaces)) {
         if (-not $ws) { continue }
         # The SIGTERM fault leaves an app that ignores PM2's stop for a long kill_timeout: kill it outright.
         foreach ($id in @(Get-TestPm2Daemon -Pm2Home $ws.Pm2Home) + @(Get-TestPm2WorkspaceProcess -Workspace $ws.Pm2Ws)) { & kill -9 $id 2>$null }
@@ -135,7 +232,7 @@ AfterAll {
     if ($script:Sshd) { Stop-TestSshd $Sshd }
     if ($script:Rpc) { Stop-TestStellarRpc $Rpc }
     if ($script:Postgres) { Stop-TestPostgres $Postgres }
-    foreach ($ws in $script:Local, $script:Remote) { if ($ws) { Remove-Item -LiteralPath $ws.Root -Recurse -Force -ErrorAction Ignore } }
+    foreach ($ws in @($script:Local, $script:Remote) + @($script:ExtraWorkspaces)) { if ($ws) { Remove-Item -LiteralPath $ws.Root -Recurse -Force -ErrorAction Ignore } }
     if ($script:Root) { Remove-Item -LiteralPath $Root -Recurse -Force -ErrorAction Ignore }
     Stop-AllTestServices
 }
@@ -509,5 +606,228 @@ Describe 'Guards before and after the stop' {
         $forced.Status | Should-Be 'Succeeded'
         ($warns -join "`n") | Should-BeLikeString '*applied database migrations*-Force given*'
         (Get-Served $Local).Version | Should-Be '1.2.3'
+    }
+}
+
+Describe 'A remote command that outlives its timeout' {
+    It 'a migration still running at the target''s CommandTimeoutSec: CommandTimeout, its whole process group killed on the server before the rollback, rolled back' {
+        $before = Get-WsState $Remote
+        $n = Get-Random -Minimum 100000 -Maximum 999999
+        $sleeps = "sleep 60[01]\.$n"
+        $target = New-WsTarget $Remote -Ssh -Extra @{ CommandTimeoutSec = 10 }
+        try {
+            # A migration that never ends and ignores SIGTERM (like a tool that finishes its batch first), with a child of
+            # its own in the background: closing the channel (OpenSSH's SIGTERM to the group) does not end them.
+            $r = $target | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -MigrationCommand 'sh', '-c', "trap '' TERM HUP; sleep 600.$n & sleep 601.$n; wait" `
+                -ErrorVariable errs -ErrorAction SilentlyContinue -WarningVariable warns -WarningAction SilentlyContinue
+            $left = @(& pgrep -f $sleeps)
+        }
+        finally { & pkill -9 -f $sleeps }
+        Write-Host "    timeout: $($r.Status) $($r.ErrorId): $($r.Error)"
+        $left.Count | Should-Be 0 -Because 'the migration and its child were killed on the server (their process group), not left running'
+        $r.Status | Should-Be 'RolledBack'
+        $r.ErrorId | Should-Be 'CommandTimeout'
+        $r.Error | Should-BeLikeString '*did not finish within 10 s*; its process group on the server was killed*'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'DeploymentRolledBack,*'
+        Assert-Recovered $Remote $before $before.Served.Version $r
+    }
+}
+
+Describe 'A full disk' {
+    It 'while the env file is backed up (BackupPath on a full tmpfs): EnvBackupIncomplete before anything stops, no cut copy kept' {
+        $ws = Get-KillsWorkspace
+        $mount = New-FullTmpfs 'full-backups' -Fill Bytes
+        $target = New-WsTarget $ws -Extra @{ BackupPath = $mount }
+        $before = Get-WsState $ws
+        $pidBefore = Get-Pm2Pid $ws
+        $r = $target | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -ErrorVariable errs -ErrorAction SilentlyContinue
+        $r.Status | Should-Be 'Failed'
+        $r.ErrorId | Should-Be 'EnvBackupIncomplete'
+        $r.Error | Should-BeLikeString '*0 of * bytes*'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'EnvBackupIncomplete,*'
+        ($r.Steps | Where-Object Number -EQ 3).Outcome | Should-Be 'Failed'
+        ($r.Steps | Where-Object Number -EQ 6).Outcome | Should-Be 'NotRun'
+        $r.FailedProbes | Should-Be 0
+        (Get-Pm2Pid $ws) | Should-Be $pidBefore
+        @(Get-ChildItem -LiteralPath $mount -Recurse -Filter env.backup).Count | Should-Be 0 -Because 'no cut copy is left that a rollback could restore'
+        Assert-Recovered $ws $before $before.Served.Version $r
+    }
+
+    It 'when the deployment lock is created (StatePath on a full tmpfs): LockFailed, nothing changed, no empty lock file left' {
+        $ws = Get-KillsWorkspace
+        $mount = New-FullTmpfs 'full-state' -Fill Bytes
+        $target = New-WsTarget $ws -Extra @{ StatePath = $mount }
+        $before = Get-WsState $ws
+        $pidBefore = Get-Pm2Pid $ws
+        $r = $target | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -ErrorVariable errs -ErrorAction SilentlyContinue
+        $r.Status | Should-Be 'Failed'
+        $r.ErrorId | Should-Be 'LockFailed'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'LockFailed,*'
+        ($r.Steps | Where-Object Number -EQ 2).Outcome | Should-Be 'Failed'
+        ($r.Steps | Where-Object Number -EQ 3).Outcome | Should-Be 'NotRun'
+        $r.FailedProbes | Should-Be 0
+        (Get-Pm2Pid $ws) | Should-Be $pidBefore
+        @(Get-ChildItem -LiteralPath $mount -Recurse -Force -Filter 'deploy.lock*' | ForEach-Object FullName) | Should-BeCollection @() -Because 'no lock (empty or not) and no temporary lock is left'
+        @(Get-ChildItem -LiteralPath $mount -Recurse -Force -Filter '*.jsonl' | Where-Object Length -GT 0 | ForEach-Object FullName) | Should-BeCollection @() -Because 'no journal was opened (the full disk takes no record either)'
+        Assert-Recovered $ws $before $before.Served.Version $null
+    }
+
+    It 'at the switch (the app link''s directory on a full tmpfs): ReleaseSwitchFailed, rolled back, the app path still points at the whole previous release' {
+        # A target already under release management whose app path (a link) lives on a small tmpfs of its own; the
+        # migration after the stop fills it, so the new link cannot be written.
+        $ws = New-FaultWorkspace -Name 'switchfull'
+        $ExtraWorkspaces.Add($ws)
+        $releases = "$($ws.Directory)/app-releases"
+        $name = '20200101T000000Z-' + (& git -C $ws.App rev-parse --short=7 HEAD) + '-adopted'
+        New-Item -ItemType Directory -Path "$releases/releases", "$releases/shared" | Out-Null
+        & mv -T -- $ws.App "$releases/releases/$name"
+        & mv -- "$releases/releases/$name/.env" "$releases/shared/.env"
+        & ln -s -- "$releases/shared/.env" "$releases/releases/$name/.env"
+        $site = New-FullTmpfs 'switch-site' -Fill None
+        & ln -s -- "$releases/releases/$name" "$site/app"
+        $ws.App = "$site/app"
+        $target = New-WsTarget $ws -Extra @{ ReleasesPath = $releases }
+        $null = $target | Start-VaultBackend -Confirm:$false
+        $before = Get-WsState $ws
+        $fill = 'head -c 64m /dev/zero > "$1/.filler" 2>/dev/null; i=0; while touch "$1/.f$i" 2>/dev/null; do i=$((i+1)); done; exit 0'
+        $r = $target | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -MigrationCommand 'sh', '-c', $fill, 'sh', $site `
+            -ErrorVariable errs -ErrorAction SilentlyContinue -WarningVariable warns -WarningAction SilentlyContinue
+        Write-Host "    full disk at the switch: $($r.Status) $($r.ErrorId): $($r.Error)"
+        (-split (& stat -f -c '%a %d' -- $site)) | Should-BeCollection @('0', '0') -Because 'the disk was full at the switch'
+        $r.Status | Should-Be 'RolledBack'
+        $r.ErrorId | Should-Be 'ReleaseSwitchFailed'
+        $r.Error | Should-BeLikeString '*No space left on device*'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'DeploymentRolledBack,*'
+        (& readlink -f -- $ws.App) | Should-Be "$releases/releases/$name" -Because 'the app path never pointed anywhere else'
+        Test-Path -LiteralPath "$releases/releases/$name/dist/index.js" | Should-BeTrue
+        Test-Path -LiteralPath "$($ws.App).yv-switch" | Should-BeFalse
+        (Get-Content -LiteralPath $r.JournalPath -Raw) | Should-BeLikeString '*"step":"rollback","phase":"end","outcome":"Succeeded"*'
+        Assert-Recovered $ws $before '1.2.3' $null
+    }
+
+    It 'Undo -RestoreEnvFile with a backup whose env copy no longer matches its recorded SHA-256: EnvBackupChecksumMismatch, nothing changed' {
+        $ws = Get-ManagedKillsWorkspace
+        $target = New-WsTarget $ws
+        $backup = $target | Backup-VaultDeployment -Confirm:$false
+        # The copy cut short after it was taken (what a full disk left in backups of earlier versions).
+        $bytes = [IO.File]::ReadAllBytes($backup.EnvFileCopy)
+        [IO.File]::WriteAllBytes($backup.EnvFileCopy, $bytes[0..([int]($bytes.Length / 2))])
+        $before = Get-WsState $ws
+        $pidBefore = Get-Pm2Pid $ws
+        $r = $target | Undo-VaultDeployment -Backup $backup -RestoreEnvFile -Force -ErrorVariable errs -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+        $r.Status | Should-Be 'Failed'
+        $r.ErrorId | Should-Be 'EnvBackupChecksumMismatch'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'EnvBackupChecksumMismatch,*'
+        (Get-Pm2Pid $ws) | Should-Be $pidBefore -Because 'nothing was stopped'
+        Assert-Recovered $ws $before $before.Served.Version $r
+        # What the refusal compared: the SHA-256 recorded on the backup and in its backup.json when it was taken.
+        $backup.EnvFileSha256 | Should-Be $before.EnvHash.ToLowerInvariant()
+        (Get-Content -LiteralPath "$($backup.Path)/backup.json" -Raw | ConvertFrom-Json).envFileSha256 | Should-Be $backup.EnvFileSha256
+    }
+}
+
+Describe 'A kill at each point of a run: the next run repairs what it left' {
+    It 'killed while it adopted the plain app directory (moved into releases/, not yet linked): the next run with -Force restores the link, deploys, and keeps the adopted release' {
+        $ws = New-StartedWorkspace 'adopt'
+        $before = Get-WsState $ws
+        Test-Path -LiteralPath $ws.App -PathType Container | Should-BeTrue
+        (Get-Item -LiteralPath $ws.App).LinkType | Should-BeNull -Because 'the app path is a plain checkout'
+        $reached = Join-Path $Root 'adopt-reached'
+        # The link of the adoption blocks (then the run is killed): the app directory has moved, the link is not made.
+        $shims = New-BlockingShims @{ ln = "-s -- *-adopted $($ws.App)" } $reached
+        Invoke-KilledRun $ws "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.0'].Artifact)' -Sha256 $($Art['v1.3.0'].Sha256) -Confirm:`$false" `
+            -Until { Test-Path -LiteralPath $reached } -PathPrefix $shims
+        Test-Path -LiteralPath $ws.App | Should-BeFalse -Because 'the run was killed between the move and the link'
+        $adopted = @(Get-ChildItem -LiteralPath "$($ws.App)-releases/releases" -Directory -Filter '*-adopted')
+        $adopted.Count | Should-Be 1
+        (Get-Served $ws).Version | Should-Be '1.2.3' -Because 'the running process keeps its files'
+
+        $r = New-WsTarget $ws | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -Force -WarningVariable warns -WarningAction SilentlyContinue
+        Write-Host "    after the adoption kill: $($r.Status) $($r.ErrorId) $($r.Error); warnings: $($warns -join ' | ')"
+        $r.Status | Should-Be 'Succeeded'
+        $r.VersionAfter | Should-Be '1.3.0'
+        $r.ReleaseBefore | Should-Be $adopted[0].Name -Because 'the adopted checkout is the release that served'
+        ($warns -join "`n") | Should-BeLikeString "*$($ws.App) was missing*link to that release is restored*"
+        ($warns -join "`n") | Should-BeLikeString '*clearing a stale deployment lock*'
+        (& readlink -f -- $ws.App) | Should-Be "$($ws.App)-releases/releases/$($r.ReleaseAfter)"
+        Test-Path -LiteralPath "$($ws.App)-releases/releases/.yv-adopting" | Should-BeFalse
+        # Get-WsState's Current was the plain directory; the same files are the adopted release now.
+        Test-Path -LiteralPath "$($adopted[0].FullName)/package.json" | Should-BeTrue
+        Assert-Recovered $ws $before '1.3.0' $r
+    }
+
+    It 'killed during git fetch (a ref lock left in the cache mirror): the next run with -Force removes the stale lock, fetches and deploys the tag' {
+        $ws = Get-ManagedKillsWorkspace
+        $origin = Join-Path $ws.Directory 'origin.git'
+        $mirror = "$($ws.App)-releases/git-cache.git"
+        if (-not (Test-Path -LiteralPath $mirror)) { & git clone --quiet --mirror -- $origin $mirror }
+        # A branch the mirror has not seen, so the fetch updates a ref; git's reference-transaction hook runs while the
+        # ref's lock is held, and blocks there once (the run is killed meanwhile, its git with it).
+        $branch = 'kill-' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+        & git --git-dir=$origin branch $branch v1.3.0
+        $reached = Join-Path $Root 'fetch-reached'
+        Set-Content -LiteralPath "$mirror/hooks/reference-transaction" -Value @"
+#!/bin/sh
+[ "`$1" = prepared ] || exit 0
+[ -e '$reached' ] && exit 0
+: > '$reached'
+exec sleep 600
+"@
+        & chmod 755 "$mirror/hooks/reference-transaction"
+        $before = Get-WsState $ws
+        try {
+            Invoke-KilledRun $ws "`$t | Invoke-VaultDeployment -Ref v1.3.0 -Confirm:`$false" -Until { Test-Path -LiteralPath $reached } -TargetArguments "-Repository '$origin'"
+        }
+        finally { Remove-Item -LiteralPath "$mirror/hooks/reference-transaction" -ErrorAction Ignore }
+        $locks = @(Get-ChildItem -LiteralPath $mirror -Recurse -Force -Filter '*.lock' | ForEach-Object { $_.FullName.Substring($mirror.Length + 1) })
+        Write-Host "    left by the killed fetch: $($locks -join ', ')"
+        $locks | Should-ContainCollection @("refs/heads/$branch.lock")
+        (Get-Served $ws).Version | Should-Be $before.Served.Version -Because 'the fetch is before the stop'
+
+        $r = New-WsTarget $ws -Extra @{ Repository = $origin } | Invoke-VaultDeployment -Ref v1.3.0 -Force -ErrorVariable errs -ErrorAction SilentlyContinue -WarningVariable warns -WarningAction SilentlyContinue
+        Write-Host "    after the fetch kill: $($r.Status) $($r.ErrorId) $($r.Error)"
+        $r.Status | Should-Be 'Succeeded'
+        $r.VersionAfter | Should-Be '1.3.0'
+        ($warns -join "`n") | Should-BeLikeString "*removed 1 stale git lock file*refs/heads/$branch.lock*"
+        @(Get-ChildItem -LiteralPath $mirror -Recurse -Force -Filter '*.lock').Count | Should-Be 0
+        (& git --git-dir=$mirror rev-parse --verify --quiet "refs/heads/$branch") | Should-Be (& git --git-dir=$origin rev-parse 'v1.3.0^{commit}')
+        Assert-Recovered $ws $before '1.3.0' $r
+    }
+
+    It 'killed before the link rename (the app path''s .yv-switch made, the old version stopped): the next run with -Force switches over the leftover, serves, and leaves none' {
+        $ws = Get-ManagedKillsWorkspace
+        $before = Get-WsState $ws
+        $reached = Join-Path $Root 'switch-reached'
+        $shims = New-BlockingShims @{ mv = '-Tf -- *.yv-switch *' } $reached
+        Invoke-KilledRun $ws "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.0'].Artifact)' -Sha256 $($Art['v1.3.0'].Sha256) -Confirm:`$false" `
+            -Until { Test-Path -LiteralPath $reached } -PathPrefix $shims
+        Test-Path -LiteralPath "$($ws.App).yv-switch" | Should-BeTrue -Because 'the new link was made, not renamed'
+        (& readlink -f -- $ws.App) | Should-Be $before.Current -Because 'the app path never changed'
+        { Invoke-WebRequest -Uri "http://127.0.0.1:$($ws.Port)/health" -TimeoutSec 2 } | Should-Throw -Because 'the old version was stopped'
+
+        $r = New-WsTarget $ws | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -Force -WarningAction SilentlyContinue
+        $r.Status | Should-Be 'Succeeded'
+        (& readlink -f -- $ws.App) | Should-Be "$($ws.App)-releases/releases/$($r.ReleaseAfter)"
+        Test-Path -LiteralPath "$($ws.App).yv-switch" | Should-BeFalse
+        Assert-Recovered $ws $before '1.3.0' $r
+    }
+
+    It 'killed before the link rename, then Undo-VaultDeployment -Force: the release that served before the killed run starts again (not the one before it)' {
+        $ws = Get-ManagedKillsWorkspace
+        $before = Get-WsState $ws
+        $reached = Join-Path $Root 'switch-undo-reached'
+        $shims = New-BlockingShims @{ mv = '-Tf -- *.yv-switch *' } $reached
+        Invoke-KilledRun $ws "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.0'].Artifact)' -Sha256 $($Art['v1.3.0'].Sha256) -Confirm:`$false" `
+            -Until { Test-Path -LiteralPath $reached } -PathPrefix $shims
+        (& readlink -f -- $ws.App) | Should-Be $before.Current
+
+        $r = New-WsTarget $ws | Undo-VaultDeployment -Force -ErrorVariable errs -ErrorAction SilentlyContinue -WarningVariable warns -WarningAction SilentlyContinue
+        Write-Host "    undo after the kill before the rename: $($r.Status) $($r.ReleaseBefore) -> $($r.ReleaseAfter); $($r.Error)"
+        $r.Status | Should-Be 'Succeeded'
+        (& readlink -f -- $ws.App) | Should-Be $before.Current -Because 'the killed run never switched: what served before it serves again'
+        ($warns -join "`n") | Should-BeLikeString '*never switched releases*'
+        Test-Path -LiteralPath "$($ws.App).yv-switch" | Should-BeFalse
+        (Get-Content -LiteralPath $r.JournalPath -Raw) | Should-BeLikeString '*"step":"run","phase":"end","outcome":"Succeeded"*'
+        Assert-Recovered $ws $before $before.Served.Version $null
     }
 }

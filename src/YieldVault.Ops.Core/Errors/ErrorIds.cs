@@ -105,7 +105,7 @@ public static class ErrorIds
     /// <summary>A program could not be started on this machine (not installed or not on PATH).</summary>
     public const string CommandNotFound = nameof(CommandNotFound);
 
-    /// <summary>A command on the host did not finish within the command timeout and was stopped.</summary>
+    /// <summary>A command on the host did not finish within the command timeout and was stopped (over SSH, its process group on the server is killed).</summary>
     public const string CommandTimeout = nameof(CommandTimeout);
 
     /// <summary>A command argument contains a NUL character, which no shell can pass on.</summary>
@@ -257,6 +257,12 @@ public static class ErrorIds
 
     /// <summary>Taking the backup (copy, node_modules archive or backup.json) failed.</summary>
     public const string BackupFailed = nameof(BackupFailed);
+
+    /// <summary>The env file's copy in a new backup is not whole (its size or SHA-256 differs from the env file: a full disk); the backup was removed before anything stopped.</summary>
+    public const string EnvBackupIncomplete = nameof(EnvBackupIncomplete);
+
+    /// <summary>A backup's env file copy no longer has the SHA-256 recorded when it was taken, so -RestoreEnvFile does not restore it; nothing was changed.</summary>
+    public const string EnvBackupChecksumMismatch = nameof(EnvBackupChecksumMismatch);
 
     /// <summary>Creating or removing the maintenance flag file failed.</summary>
     public const string MaintenanceFailed = nameof(MaintenanceFailed);

@@ -37,9 +37,9 @@ public sealed class SshShell : IHostShell
     public async Task<CommandResult> RunAsync(CommandLine command, TimeSpan? timeout, CancellationToken cancellationToken)
     {
         var client = await GetClientAsync(cancellationToken).ConfigureAwait(false);
-        var text = command.ToShellString();
+        var group = new RemoteProcessGroup();
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        using var ssh = client.CreateCommand(text);
+        using var ssh = client.CreateCommand(group.Wrap(command.ToShellString()));
         ssh.CommandTimeout = timeout ?? _endpoint.CommandTimeout;
         try
         {
@@ -47,9 +47,17 @@ public sealed class SshShell : IHostShell
         }
         catch (SshOperationTimeoutException ex)
         {
+            // Closing the channel does not end a command that handles SIGTERM: end its process group on the server
+            // before anything else (a rollback starting the old version) runs.
+            var ended = await EndGroupAsync(client, group).ConfigureAwait(false);
             throw new VaultException(ErrorIds.CommandTimeout, VaultErrorKind.OperationTimeout,
-                $"'{command}' did not finish within {ssh.CommandTimeout.TotalSeconds:0.#} s on {Description} and was stopped.",
+                $"'{command}' did not finish within {ssh.CommandTimeout.TotalSeconds:0.#} s on {Description}; {ended}.",
                 "Raise -CommandTimeoutSec on the target, or find out why the command hangs.", ex);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await EndGroupAsync(client, group).ConfigureAwait(false);
+            throw;
         }
         catch (SshConnectionException ex)
         {
@@ -61,6 +69,26 @@ public sealed class SshShell : IHostShell
 
         // ExitStatus is null when the remote process died from a signal.
         return new CommandResult(command.ToString(), ssh.ExitStatus ?? -1, ssh.Result, ssh.Error, watch.Elapsed);
+    }
+
+    /// <summary>
+    /// Ends what is left of a command's process group, over the same connection; bounded, and never throws (the
+    /// caller reports the timeout or the cancel, which this must not replace).
+    /// </summary>
+    private async Task<string> EndGroupAsync(SshClient client, RemoteProcessGroup group)
+    {
+        try
+        {
+            using var kill = client.CreateCommand(group.KillScript());
+            kill.CommandTimeout = RemoteProcessGroup.Grace + TimeSpan.FromSeconds(15);
+            await kill.ExecuteAsync(CancellationToken.None).ConfigureAwait(false);
+            return RemoteProcessGroup.Describe(kill.Result);
+        }
+        catch (Exception ex) when (ex is SshException or ObjectDisposedException or InvalidOperationException or SocketException)
+        {
+            Reporting.Current.Warning($"Could not end the timed-out command's processes on {Description} ({ex.Message}); they may still run there.");
+            return "its processes on the server could not be ended (" + ex.Message + ")";
+        }
     }
 
     public async Task<Uri> GetHttpBaseAsync(int port, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using YieldVault.Ops.Hosts;
@@ -31,8 +32,14 @@ public static class GitReleaseSource
         return url;
     }
 
-    /// <summary>Fetches and resolves <paramref name="gitRef"/> to a full commit id (fails before anything changes).</summary>
-    public static async Task<string> ResolveAsync(VaultTarget target, IHostShell shell, ReleaseStore store, string repository, string gitRef, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fetches and resolves <paramref name="gitRef"/> to a full commit id (fails before anything changes). Git lock files
+    /// in the cache mirror older than this run (it started <paramref name="runAge"/> ago) whose git is gone are removed
+    /// first: a fetch killed mid-way leaves one (refs/heads/x.lock, packed-refs.lock, shallow.lock ...), and git refuses
+    /// every later fetch while it is there.
+    /// </summary>
+    public static async Task<string> ResolveAsync(VaultTarget target, IHostShell shell, ReleaseStore store, string repository, string gitRef, TimeSpan runAge,
+        CancellationToken cancellationToken)
     {
         if (!GitRefs.IsValid(gitRef))
         {
@@ -41,9 +48,12 @@ public static class GitReleaseSource
         }
 
         var timeout = target.Ssh?.CommandTimeout ?? TimeSpan.FromSeconds(RunbookDefaults.CommandTimeoutSec);
-        // --end-of-options and "--" keep the repository and the ref from ever being read as options.
+        await ClearStaleLocksAsync(target, shell, store, runAge, cancellationToken).ConfigureAwait(false);
+        // --end-of-options and "--" keep the repository and the ref from ever being read as options. A mirror that is not
+        // a repository (a clone killed before it wrote HEAD) is cloned again.
         await shell.RunCheckedAsync(CommandLine.Script(
-                "mkdir -p -- \"$(dirname \"$2\")\" && if [ -d \"$2\" ]; then git --git-dir=\"$2\" remote set-url origin -- \"$1\" && git --git-dir=\"$2\" fetch --quiet --prune --tags origin '+refs/heads/*:refs/heads/*'; else git clone --quiet --mirror -- \"$1\" \"$2\"; fi",
+                "mkdir -p -- \"$(dirname \"$2\")\" && if [ -d \"$2\" ] && ! git --git-dir=\"$2\" rev-parse --git-dir >/dev/null 2>&1; then rm -rf -- \"$2\"; fi && " +
+                "if [ -d \"$2\" ]; then git --git-dir=\"$2\" remote set-url origin -- \"$1\" && git --git-dir=\"$2\" fetch --quiet --prune --tags origin '+refs/heads/*:refs/heads/*'; else git clone --quiet --mirror -- \"$1\" \"$2\"; fi",
                 repository, store.GitCache),
             ErrorIds.FetchFailed, $"Fetching {repository}", timeout, cancellationToken, VaultErrorKind.ConnectionError,
             "Check that the host can reach the repository and that its credentials work.").ConfigureAwait(false);
@@ -59,6 +69,44 @@ public static class GitReleaseSource
         }
 
         return commit;
+    }
+
+    // $1: the mirror, $2: the run's age in seconds. A lock file counts as stale when it is older than the run (so not this
+    // run's) and no process outside this run's session names the mirror in its command line or environment (so its git
+    // is gone: git writes no owner into its lock files). Prints removed=, fresh= (newer than the run) and busy= lines.
+    private const string StaleLocksScript = @"d=""$1""; age=""$2""
+[ -d ""$d"" ] || exit 0
+locks=$(find ""$d"" -type f -name '*.lock' 2>/dev/null)
+[ -n ""$locks"" ] || exit 0
+own=''
+if read -r s 2>/dev/null < /proc/$$/stat; then s=${s##*) }; set -- $s; own=$4; fi
+for p in /proc/[0-9]*; do
+  read -r s 2>/dev/null < ""$p/stat"" || continue
+  s=${s##*) }; set -- $s; [ -n ""$own"" ] && [ ""$4"" = ""$own"" ] && continue
+  if grep -qsF -- ""$d"" ""$p/cmdline"" ""$p/environ""; then echo ""busy=${p#/proc/}""; exit 0; fi
+done
+limit=$(( $(date +%s) - age ))
+printf '%s\n' ""$locks"" | while IFS= read -r f; do
+  m=$(stat -c %Y -- ""$f"" 2>/dev/null) || continue
+  if [ ""$m"" -lt ""$limit"" ]; then rm -f -- ""$f"" && echo ""removed=${f#""$d""/}""; else echo ""fresh=${f#""$d""/}""; fi
+done";
+
+    private static async Task ClearStaleLocksAsync(VaultTarget target, IHostShell shell, ReleaseStore store, TimeSpan runAge, CancellationToken cancellationToken)
+    {
+        var seconds = Math.Max(0, (long)Math.Floor(runAge.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var result = await shell.RunAsync(CommandLine.Script(StaleLocksScript, store.GitCache, seconds), TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+        var lines = result.StandardOutput.Replace("\r", "").Split('\n');
+        string[] Values(string key) => lines.Where(l => l.StartsWith(key + "=", StringComparison.Ordinal)).Select(l => l.Substring(key.Length + 1)).ToArray();
+        var removed = Values("removed");
+        if (removed.Length > 0)
+        {
+            Reporting.Current.Warning($"{target.Name}: removed {removed.Length} stale git lock file(s) from {store.GitCache}, left by a fetch that was killed: {string.Join(", ", removed)}.");
+        }
+
+        if (Values("busy") is { Length: > 0 } busy)
+        {
+            Reporting.Current.Warning($"{target.Name}: {store.GitCache} has git lock files, and process {busy[0]} uses it; they are left in place (the fetch may fail until it ends).");
+        }
     }
 
     public static async Task<PreparedRelease> PrepareAsync(VaultTarget target, IHostShell shell, ReleaseStore store, string repository, string gitRef, string commit,

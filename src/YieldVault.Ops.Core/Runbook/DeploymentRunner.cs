@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using Newtonsoft.Json.Linq;
 using YieldVault.Ops.Hosts;
 using YieldVault.Ops.Probes;
+using YieldVault.Ops.Releases;
 using YieldVault.Ops.Services;
 using YieldVault.Ops.Smoke;
 
@@ -64,6 +65,13 @@ public sealed partial class DeploymentRunner
         var expected = ExpectedVersion.Unknown(_request.Source);
         await _run.StepAsync(1, async () =>
         {
+            if (_strategy is ReleaseStrategy)
+            {
+                // A run killed while it adopted the app directory left the app path missing: the link comes back before
+                // anything reads the app (the env file is read through it).
+                await new ReleaseStore(_target, _shell).RepairAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             // Required variables first: a missing one fails in seconds, not after a build.
             var env = await EnvironmentCheck.CheckAsync(_target, _shell, _redactor, null, cancellationToken).ConfigureAwait(false);
             if (!env.Passed)

@@ -19,6 +19,7 @@ internal sealed class ReleaseRollback : IRollbackStrategy
     private readonly IHostShell _shell;
     private readonly ReleaseStore _store;
     private readonly RollbackPlan _plan;
+    private string? _envSha256;
 
     public ReleaseRollback(VaultTarget target, IHostShell shell, RollbackPlan plan)
     {
@@ -63,6 +64,12 @@ internal sealed class ReleaseRollback : IRollbackStrategy
                 "Look at Get-VaultDeploymentHistory -Last 3, then run Undo-VaultDeployment again (or name the release with -Release).");
         }
 
+        if (_plan.Request.RestoreEnvFile && _plan.Request.Backup is { EnvFileCopy: { } copy } backup)
+        {
+            // Before anything stops: a copy that is not what was backed up is never restored.
+            _envSha256 = await VerifyEnvCopyAsync(backup, copy, cancellationToken).ConfigureAwait(false);
+        }
+
         result.ReleaseBefore = current;
         result.ReleaseAfter = Release;
         var git = await _shell.RunAsync(CommandLine.Script("git -c safe.directory='*' -C \"$1/$2\" rev-parse HEAD 2>/dev/null", _store.ReleasesDirectory, Release),
@@ -77,12 +84,54 @@ internal sealed class ReleaseRollback : IRollbackStrategy
         var restore = _plan.Request.RestoreEnvFile ? _plan.Request.Backup : null;
         if (restore?.EnvFileCopy is { } copy)
         {
-            await _shell.RunCheckedAsync(CommandLine.Script("umask 077; cat -- \"$1\" > \"$2.yv-restore\" && mv -f -- \"$2.yv-restore\" \"$2\"", copy, _store.SharedEnvFile),
+            // Written whole beside the env file and checked again before it takes the env file's place.
+            const string script = @"umask 077
+if cat -- ""$1"" > ""$2.yv-restore"" && { [ -z ""$3"" ] || [ ""$(sha256sum < ""$2.yv-restore"" | cut -d ' ' -f 1)"" = ""$3"" ]; } && mv -f -- ""$2.yv-restore"" ""$2""; then exit 0; fi
+rm -f -- ""$2.yv-restore""; exit 1";
+            await _shell.RunCheckedAsync(CommandLine.Script(script, copy, _store.SharedEnvFile, _envSha256 ?? ""),
                 ErrorIds.EnvRestoreFailed, "Restoring the env file from " + restore.Path, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
             return $"switched to {Release} with the env file from {restore.Path}";
         }
 
         return "switched to " + Release;
+    }
+
+    /// <summary>
+    /// The SHA-256 of the backup's env file copy, once it equals the one recorded when the backup was taken (on the record
+    /// and in its backup.json); a backup of an earlier version, which recorded none, is restored with a warning.
+    /// </summary>
+    private async Task<string?> VerifyEnvCopyAsync(VaultBackupRecord backup, string copy, CancellationToken cancellationToken)
+    {
+        var read = await _shell.RunAsync(CommandLine.Script("{ sha256sum < \"$1\" 2>/dev/null || echo; } | cut -d ' ' -f 1; cat -- \"$2/backup.json\" 2>/dev/null", copy, backup.Path),
+            TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        var lines = read.StandardOutput.Replace("\r", "").Split(new[] { '\n' }, 2);
+        var actual = lines[0].Trim().ToLowerInvariant();
+        string? recorded = null;
+        try
+        {
+            recorded = lines.Length > 1 && lines[1].Trim().Length > 0 ? (string?)Newtonsoft.Json.Linq.JObject.Parse(lines[1])["envFileSha256"] : null;
+        }
+        catch (Newtonsoft.Json.JsonException)
+        {
+            // An unreadable backup.json records nothing; the record's own value still counts.
+        }
+
+        var expected = new[] { backup.EnvFileSha256, recorded }.Where(v => !string.IsNullOrEmpty(v)).Select(v => v!.ToLowerInvariant()).Distinct().ToList();
+        if (expected.Count == 0)
+        {
+            Reporting.Current.Warning($"{_target.Name}: the backup {backup.Path} records no SHA-256 of its env file copy (taken by an earlier version); it is restored unchecked.");
+            return null;
+        }
+
+        if (actual.Length != 64 || expected.Count > 1 || expected[0] != actual)
+        {
+            throw new VaultException(ErrorIds.EnvBackupChecksumMismatch, VaultErrorKind.InvalidData,
+                $"{_target.DisplayName}: the env file copy {copy} " + (actual.Length != 64 ? "cannot be read" : $"has SHA-256 {actual}, not the {string.Join(" / ", expected)} recorded when the backup was taken") +
+                "; it is not restored. Nothing was changed.",
+                "Roll back without -RestoreEnvFile, or with a backup whose copy is whole; compare the copy with the env file by hand before using it.");
+        }
+
+        return actual;
     }
 
     private static async Task<(string Release, string? Current)> ChooseAsync(VaultTarget target, IHostShell shell, string? wanted, CancellationToken cancellationToken)
@@ -105,9 +154,9 @@ internal sealed class ReleaseRollback : IRollbackStrategy
                 "Deploy with Invoke-VaultDeployment first, or pass -Release.");
         }
 
-        // A deployment that died (or was stopped) after the stop but before the switch left the old release
+        // A deployment that died (or was stopped) after the stop but before the switch took effect left the old release
         // current and stopped: going "back" means starting the current release again, not the one before it.
-        if (await LastRunDiedBeforeSwitchAsync(target, shell, cancellationToken).ConfigureAwait(false))
+        if (await LastRunDiedBeforeSwitchAsync(target, shell, current, cancellationToken).ConfigureAwait(false))
         {
             Reporting.Current.Warning($"{target.Name}: the last deployment did not finish and never switched releases; starting the current release {current} again.");
             return (current, current);
@@ -143,16 +192,20 @@ internal sealed class ReleaseRollback : IRollbackStrategy
                 $"{target.DisplayName}: {current} is the oldest release; there is nothing before it.", "Pass -Release to pick one.");
     }
 
-    private static async Task<bool> LastRunDiedBeforeSwitchAsync(VaultTarget target, IHostShell shell, CancellationToken cancellationToken)
+    private static async Task<bool> LastRunDiedBeforeSwitchAsync(VaultTarget target, IHostShell shell, string current, CancellationToken cancellationToken)
     {
-        // The newest run stopped the service (Step 3 started) but never switched releases or rolled back.
+        // The newest run stopped the service (its stop step started) and never rolled back, and either never began its
+        // switch, or began it and did not finish it (killed before the link rename): then the app path still points
+        // where the run started from, its releaseBefore.
         const string script = @"last=$(ls -1t -- ""$1""/*.jsonl 2>/dev/null | head -n 1)
 [ -n ""$last"" ] || exit 0
 grep -q '""step"":""Stop current service"",""phase"":""start""' ""$last"" || exit 0
-grep -q '""step"":""Switch and start [a-z]* version"",""phase"":""start""' ""$last"" && exit 0
 grep -q '""step"":""rollback""' ""$last"" && exit 0
-echo died-before-switch";
+grep -q '""step"":""Switch and start [a-z]* version"",""phase"":""start""' ""$last"" || { echo died-before-switch; exit 0; }
+grep -q '""step"":""Switch and start [a-z]* version"",""phase"":""end""' ""$last"" && exit 0
+echo ""switch-unfinished $(grep -o '""releaseBefore"":""[^""]*""' ""$last"" | head -n 1 | cut -d '""' -f 4)""";
         var result = await shell.RunAsync(CommandLine.Script(script, DeploymentJournal.DirectoryOf(target)), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
-        return result.StandardOutput.Contains("died-before-switch");
+        var output = result.StandardOutput.Trim();
+        return output.Contains("died-before-switch") || output == "switch-unfinished " + current;
     }
 }

@@ -14,6 +14,7 @@ internal sealed class ReleaseStrategy : IDeploymentStrategy
     private readonly DeploymentRequest _request;
     private readonly ReleaseStore _store;
     private readonly Action<string> _step;
+    private readonly System.Diagnostics.Stopwatch _runClock = System.Diagnostics.Stopwatch.StartNew();
     private string? _previous;
     private PreparedRelease? _prepared;
 
@@ -40,7 +41,7 @@ internal sealed class ReleaseStrategy : IDeploymentStrategy
         {
             var repository = await GitReleaseSource.RepositoryAsync(_target, _shell, cancellationToken).ConfigureAwait(false);
             _step("fetch " + repository);
-            var commit = await GitReleaseSource.ResolveAsync(_target, _shell, _store, repository, gitRef, cancellationToken).ConfigureAwait(false);
+            var commit = await GitReleaseSource.ResolveAsync(_target, _shell, _store, repository, gitRef, _runClock.Elapsed, cancellationToken).ConfigureAwait(false);
             await AdoptIfNeededAsync(cancellationToken).ConfigureAwait(false);
             _prepared = await GitReleaseSource.PrepareAsync(_target, _shell, _store, repository, gitRef, commit, _step, cancellationToken).ConfigureAwait(false);
             return (_prepared.Name, _prepared.Version, _prepared.Commit);

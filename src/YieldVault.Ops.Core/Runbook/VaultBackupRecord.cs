@@ -25,6 +25,9 @@ public sealed class VaultBackupRecord
     /// <summary>The env file copy (mode 600), or null when there was no env file.</summary>
     public string? EnvFileCopy { get; init; }
 
+    /// <summary>The SHA-256 (lower-case hex) of the env file copy when it was taken (also in backup.json); a restore checks it.</summary>
+    public string? EnvFileSha256 { get; init; }
+
     public string? NodeModulesArchive { get; init; }
 
     public override string ToString() => Path;
