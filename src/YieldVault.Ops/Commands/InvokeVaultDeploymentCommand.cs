@@ -125,16 +125,17 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
                 break;
         }
 
-        if (ParameterSetName == ImageSet && target.ServiceManager != ServiceManagerKind.Docker)
+        var runsImages = target.ServiceManager is ServiceManagerKind.Docker or ServiceManagerKind.Swarm;
+        if (ParameterSetName == ImageSet && !runsImages)
         {
             throw new VaultException(ErrorIds.ImageNeedsDocker, VaultErrorKind.InvalidArgument,
-                $"{target.DisplayName} is run by {target.ServiceManager}; -Image deploys to Docker targets only (ServiceManager Docker).");
+                $"{target.DisplayName} is run by {target.ServiceManager}; -Image deploys to Docker targets only (ServiceManager Docker or Swarm).");
         }
 
-        if (ParameterSetName != ImageSet && target.ServiceManager == ServiceManagerKind.Docker)
+        if (ParameterSetName != ImageSet && runsImages)
         {
             throw new VaultException(ErrorIds.DockerNeedsImage, VaultErrorKind.InvalidArgument,
-                $"{target.DisplayName} is run by Docker; deploy an image with -Image.");
+                $"{target.DisplayName} is run by {target.ServiceManager}; deploy an image with -Image.");
         }
 
         if (Request().StrategyFor(target) == DeploymentStrategyKind.BlueGreen)
