@@ -495,6 +495,17 @@ public static class ErrorIds
     /// <summary>Undo-VaultDeployment -Release or -Backup on a Swarm target, whose rollback is the service's previous spec.</summary>
     public const string SwarmUndoPreviousOnly = nameof(SwarmUndoPreviousOnly);
 
+    // Rolls: Invoke-VaultDeployment and Undo-VaultDeployment over many targets in batches.
+
+    /// <summary>A -BatchSize value is neither a count nor a percentage (1-100%).</summary>
+    public const string InvalidBatchSize = nameof(InvalidBatchSize);
+
+    /// <summary>The same target (by name) came twice into one roll.</summary>
+    public const string RollDuplicateTarget = nameof(RollDuplicateTarget);
+
+    /// <summary>A roll stopped because more targets failed than -MaxFailedTargets allows; the targets not yet touched were left as they were.</summary>
+    public const string RollStopped = nameof(RollStopped);
+
     // Any cmdlet: failures that are defects, not something the user did.
 
     /// <summary>A cmdlet met an exception it does not know (a defect in YieldVault.Ops).</summary>

@@ -45,7 +45,7 @@ public sealed partial class DeploymentRunner
         _strategy = CreateStrategy(target, shell, request, Detail, runId);
         _result = new VaultDeploymentResult
         {
-            Target = target, RunId = runId, Source = request.Source, Incident = request.Incident,
+            Target = target, RunId = runId, Source = request.Source, Incident = request.Incident, RollId = request.RollId,
             StartedAt = DateTimeOffset.UtcNow, Steps = Plan(target, request, _strategy).ToList(),
         };
         _run = new RunbookRun(target, shell, redactor, _result, ProgressId, $"Deploying {request.Source} to {target.Name}");

@@ -116,7 +116,7 @@ public sealed class RollbackRunner
         var request = plan.Request;
         var result = new VaultDeploymentResult
         {
-            Target = _target, RunId = DeploymentJournal.NewRunId(DateTimeOffset.UtcNow), Kind = DeploymentRecords.RollbackKind,
+            Target = _target, RunId = DeploymentJournal.NewRunId(DateTimeOffset.UtcNow), Kind = DeploymentRecords.RollbackKind, RollId = request.RollId,
             Source = plan.Release ?? new DockerContainerNames(_target.ServiceName).Previous, StartedAt = DateTimeOffset.UtcNow,
             ReleaseBefore = plan.Current, ReleaseAfter = plan.Release,
             Steps = new List<VaultDeploymentStep>

@@ -54,7 +54,7 @@ internal sealed class SwarmRollbackRunner
         var request = plan.Request;
         var result = new VaultDeploymentResult
         {
-            Target = _target, RunId = DeploymentJournal.NewRunId(DateTimeOffset.UtcNow), Kind = DeploymentRecords.RollbackKind,
+            Target = _target, RunId = DeploymentJournal.NewRunId(DateTimeOffset.UtcNow), Kind = DeploymentRecords.RollbackKind, RollId = request.RollId,
             Source = plan.Release ?? "the previous spec", StartedAt = DateTimeOffset.UtcNow, ReleaseBefore = plan.Current, ReleaseAfter = plan.Release,
             Steps = new List<VaultDeploymentStep>
             {
