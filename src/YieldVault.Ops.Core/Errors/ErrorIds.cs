@@ -475,6 +475,46 @@ public static class ErrorIds
     /// <summary>Undo-VaultDeployment -Release or -Backup on a blue-green target, whose rollback is a switch back to the other slot.</summary>
     public const string BlueGreenUndoPreviousOnly = nameof(BlueGreenUndoPreviousOnly);
 
+    // Docker Swarm: a service updated and rolled back by the engine, driven and verified by the module.
+
+    /// <summary>The target's ServiceName is not a Swarm service name (letters, digits, '_', '.', '-'; starting with a letter or digit).</summary>
+    public const string SwarmServiceNameInvalid = nameof(SwarmServiceNameInvalid);
+
+    /// <summary>The Docker engine of a Swarm target is not a swarm manager (not in a swarm, or a worker node).</summary>
+    public const string SwarmNotManager = nameof(SwarmNotManager);
+
+    /// <summary>The swarm has no service named as the target's ServiceName (the module updates services; it does not create them).</summary>
+    public const string SwarmServiceNotFound = nameof(SwarmServiceNotFound);
+
+    /// <summary>The service neither publishes the target's Port nor runs on the host network, so its health cannot be checked there; nothing was changed.</summary>
+    public const string SwarmPortNotPublished = nameof(SwarmPortNotPublished);
+
+    /// <summary>The engine rolled a Swarm update back by itself: a new task failed or was unhealthy while the engine watched it.</summary>
+    public const string SwarmUpdateRolledBack = nameof(SwarmUpdateRolledBack);
+
+    /// <summary>A Swarm update or rollback ended paused, or another update replaced it; the message has the engine's words and the tasks' errors.</summary>
+    public const string SwarmUpdateFailed = nameof(SwarmUpdateFailed);
+
+    /// <summary>A Swarm update or rollback did not finish within its bound.</summary>
+    public const string SwarmUpdateTimeout = nameof(SwarmUpdateTimeout);
+
+    /// <summary>Undo-VaultDeployment on a Swarm service that has no previous spec to go back to; nothing was changed.</summary>
+    public const string SwarmNoPreviousSpec = nameof(SwarmNoPreviousSpec);
+
+    /// <summary>Undo-VaultDeployment -Release or -Backup on a Swarm target, whose rollback is the service's previous spec.</summary>
+    public const string SwarmUndoPreviousOnly = nameof(SwarmUndoPreviousOnly);
+
+    // Rolls: Invoke-VaultDeployment and Undo-VaultDeployment over many targets in batches.
+
+    /// <summary>A -BatchSize value is neither a count nor a percentage (1-100%).</summary>
+    public const string InvalidBatchSize = nameof(InvalidBatchSize);
+
+    /// <summary>The same target (by name) came twice into one roll.</summary>
+    public const string RollDuplicateTarget = nameof(RollDuplicateTarget);
+
+    /// <summary>A roll stopped because more targets failed than -MaxFailedTargets allows; the targets not yet touched were left as they were.</summary>
+    public const string RollStopped = nameof(RollStopped);
+
     // Any cmdlet: failures that are defects, not something the user did.
 
     /// <summary>A cmdlet met an exception it does not know (a defect in YieldVault.Ops).</summary>

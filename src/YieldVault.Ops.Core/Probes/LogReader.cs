@@ -52,6 +52,7 @@ public static class LogReader
             {
                 ServiceManagerKind.Pm2 => "pm2",
                 ServiceManagerKind.Docker => "docker",
+                ServiceManagerKind.Swarm => "swarm",
                 _ => "journald",
             };
         }

@@ -24,6 +24,18 @@ public sealed class VaultBackendStatus
 
     public int? Restarts { get; init; }
 
+    /// <summary>Docker and Swarm: the image the container (the service's spec) runs.</summary>
+    public string? Image { get; init; }
+
+    /// <summary>Swarm: tasks running / tasks the service asks for ("1/1"); null for the other managers.</summary>
+    public string? Replicas { get; init; }
+
+    /// <summary>Swarm: the state of the service's last update (updating, completed, paused, rollback_completed ...).</summary>
+    public string? UpdateState { get; init; }
+
+    /// <summary>Swarm: the service's tasks, newest first, with their errors.</summary>
+    public IReadOnlyList<VaultSwarmTask> Tasks { get; init; } = Array.Empty<VaultSwarmTask>();
+
     public string? Version { get; init; }
 
     public string? Commit { get; init; }

@@ -37,9 +37,12 @@ public static class VersionProbe
         }
 
         // The API did not answer (or there is none): what is deployed is the next best truth.
-        return target.ServiceManager == ServiceManagerKind.Docker
-            ? await FromImageAsync(target, shell, apiProblem, cancellationToken).ConfigureAwait(false)
-            : await FromReleaseAsync(target, shell, apiProblem, cancellationToken).ConfigureAwait(false);
+        return target.ServiceManager switch
+        {
+            ServiceManagerKind.Docker => await FromImageAsync(target, shell, apiProblem, cancellationToken).ConfigureAwait(false),
+            ServiceManagerKind.Swarm => await FromServiceAsync(target, shell, apiProblem, cancellationToken).ConfigureAwait(false),
+            _ => await FromReleaseAsync(target, shell, apiProblem, cancellationToken).ConfigureAwait(false),
+        };
     }
 
     /// <summary>HEAD commit and its exact tag (if any) in the app directory, or null when it is not a git checkout.</summary>
@@ -135,6 +138,43 @@ public static class VersionProbe
             Source = hasCommit ? "git" : "package.json",
             Error = apiProblem,
         };
+    }
+
+    /// <summary>A Swarm target's service: the version label (else a version-like tag) and revision label of the image its spec names.</summary>
+    private static async Task<VaultBackendVersion> FromServiceAsync(VaultTarget target, IHostShell shell, string? apiProblem, CancellationToken cancellationToken)
+    {
+        string? image = null;
+        System.Collections.Generic.IDictionary<string, string>? labels = null;
+        string? problem = null;
+        try
+        {
+            using var swarm = SwarmServices.Open(target, shell);
+            image = (await swarm.RequireAsync(cancellationToken).ConfigureAwait(false)).Spec?.TaskTemplate?.ContainerSpec?.Image;
+            if (image is not null)
+            {
+                using var containers = DockerContainers.Open(target, shell);
+                labels = (await containers.InspectImageAsync(image, cancellationToken).ConfigureAwait(false))?.Config?.Labels;
+            }
+        }
+        catch (VaultException ex) when (!ex.IsConnectionFailure)
+        {
+            problem = ex.Message;
+        }
+
+        var shown = image is null ? null : SwarmImages.Display(image);
+        var version = shown is null ? null : DockerImages.VersionOf(labels, shown);
+        var commit = DockerImages.CommitOf(labels);
+        if (version is null && commit is null)
+        {
+            return new VaultBackendVersion
+            {
+                Target = target, Source = "none",
+                Error = (apiProblem is null ? "no version endpoint (VersionPath '')" : apiProblem) +
+                        $"; and the service {target.ServiceName} " + (problem is null ? $"runs {shown ?? "no image"} without a version label or version tag" : $"could not be read: {problem}"),
+            };
+        }
+
+        return new VaultBackendVersion { Target = target, Version = version, Commit = commit, Tag = shown is null ? null : DockerImages.TagOf(shown), Source = "image", Error = apiProblem };
     }
 
     /// <summary>A Docker target's container: its image's version label (else a version-like tag) and revision label.</summary>

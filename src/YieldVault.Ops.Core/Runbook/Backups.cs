@@ -24,7 +24,7 @@ public static class Backups
         var git = await VersionProbe.FromGitAsync(target, shell, cancellationToken).ConfigureAwait(false);
         var version = await VersionProbe.GetAsync(target, shell, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
         string? image = null;
-        if (target.ServiceManager == ServiceManagerKind.Docker)
+        if (target.ServiceManager is ServiceManagerKind.Docker or ServiceManagerKind.Swarm)
         {
             image = (await Services.ServiceManagers.For(target, shell).GetStateAsync(cancellationToken).ConfigureAwait(false)).Image;
         }

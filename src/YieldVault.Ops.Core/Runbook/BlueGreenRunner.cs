@@ -57,7 +57,7 @@ public sealed class BlueGreenRunner
 
         _result = new VaultDeploymentResult
         {
-            Target = target, RunId = DeploymentJournal.NewRunId(DateTimeOffset.UtcNow), Source = request.Source, Incident = request.Incident,
+            Target = target, RunId = DeploymentJournal.NewRunId(DateTimeOffset.UtcNow), Source = request.Source, Incident = request.Incident, RollId = request.RollId,
             StartedAt = DateTimeOffset.UtcNow, Steps = Plan(target, shell, request).ToList(),
         };
         _run = new RunbookRun(target, shell, redactor, _result, ProgressId, $"Deploying {request.Source} to {target.Name} (blue-green)");

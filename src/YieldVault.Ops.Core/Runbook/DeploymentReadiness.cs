@@ -82,7 +82,7 @@ for t in git node npm docker; do if command -v ""$t"" >/dev/null 2>&1; then echo
     {
         var problems = new List<string>();
         var found = new List<string>();
-        if (target.ServiceManager == ServiceManagerKind.Docker)
+        if (target.ServiceManager is ServiceManagerKind.Docker or ServiceManagerKind.Swarm)
         {
             Require("docker", fact("tool.docker"));
         }

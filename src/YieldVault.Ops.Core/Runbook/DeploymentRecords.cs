@@ -28,6 +28,9 @@ public static class DeploymentRecords
     /// <summary>Switch-VaultTraffic: traffic sent to the other slot of a blue-green target.</summary>
     public const string SwitchKind = "switch";
 
+    /// <summary>A roll (a deployment or rollback over many targets in batches): its summary, in each of its targets' history.</summary>
+    public const string RollKind = "roll";
+
     private const int MaxErrorLength = 2000;
     private const int MaxLogValueLength = 200;
 
@@ -72,6 +75,34 @@ public static class DeploymentRecords
             .ConfigureAwait(false);
         await TryAppendAsync(shell, log, ToLogBlock(record),
             $"{target.Name}: could not write to the runbook's deployment log {log}" + (historyWritten ? $" (the run is recorded in {history})" : "")).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Appends a roll's record to the target's history (only there: the runbook's deployments.log has the block of the
+    /// target's own run), under the target's lock so it does not interleave with a run's record. Best effort: a target
+    /// that is locked or cannot be written is a warning.
+    /// </summary>
+    public static async Task AppendRollAsync(VaultTarget target, IHostShell shell, VaultDeploymentResult roll, SecretRedactor redactor)
+    {
+        var record = Create(target, roll, redactor, CurrentUser());
+        var history = HistoryPath(target);
+        DeploymentLock? held = null;
+        try
+        {
+            held = await DeploymentLock.AcquireForStepAsync(target, shell, "the roll's record", CancellationToken.None).ConfigureAwait(false);
+            await TryAppendAsync(shell, history, ToHistoryLine(record) + "\n", $"{target.Name}: could not add roll {record.RunId} to the deployment history {history}").ConfigureAwait(false);
+        }
+        catch (VaultException ex)
+        {
+            Reporting.Current.Warning($"{target.Name}: roll {record.RunId} is not in the deployment history {history}: {redactor.Redact(ex.Message)}");
+        }
+        finally
+        {
+            if (held is not null)
+            {
+                await held.DisposeAsync().ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>Appends the quarterly drill to the target's records (kind "drill"); returns whether it was written.</summary>
@@ -130,6 +161,7 @@ public static class DeploymentRecords
             DowntimeMs = result.DowntimeMs,
             FailedProbes = result.FailedProbes,
             Incident = Clean(result.Incident),
+            RollId = result.RollId,
             MigrationsApplied = result.MigrationsApplied,
             DeployedBy = Clean(deployedBy) ?? "",
             JournalPath = Clean(result.JournalPath) ?? "",
@@ -141,7 +173,7 @@ public static class DeploymentRecords
     /// <summary>What Step 10.2 of the runbook writes for a run: "Success" for a deployment that succeeded, as the runbook has it.</summary>
     public static string RunbookStatus(VaultDeploymentRecord record) => record.Status switch
     {
-        DeploymentStatus.Succeeded => record.Kind switch { RollbackKind => "Rollback", SwitchKind => "Switch", _ => "Success" },
+        DeploymentStatus.Succeeded => record.Kind switch { RollbackKind => "Rollback", SwitchKind => "Switch", RollKind => "Roll", _ => "Success" },
         DeploymentStatus.RolledBack => "RolledBack",
         _ => "Failed",
     };
@@ -165,29 +197,40 @@ public static class DeploymentRecords
     }
 
     /// <summary>One line of history.jsonl (without the newline).</summary>
-    public static string ToHistoryLine(VaultDeploymentRecord record) => new JObject
+    public static string ToHistoryLine(VaultDeploymentRecord record)
     {
-        ["run"] = record.RunId,
-        ["kind"] = record.Kind,
-        ["status"] = record.Status.ToString(),
-        ["source"] = record.Source,
-        ["versionBefore"] = record.VersionBefore,
-        ["versionAfter"] = record.VersionAfter,
-        ["commitBefore"] = record.CommitBefore,
-        ["commitAfter"] = record.CommitAfter,
-        ["releaseBefore"] = record.ReleaseBefore,
-        ["releaseAfter"] = record.ReleaseAfter,
-        ["startedAt"] = record.StartedAt.ToUniversalTime().ToString("o", CultureInfo.InvariantCulture),
-        ["durationMs"] = Math.Round(record.Duration.TotalMilliseconds, 1),
-        ["downtimeMs"] = Math.Round(record.DowntimeMs, 1),
-        ["failedProbes"] = record.FailedProbes,
-        ["incident"] = record.Incident,
-        ["migrated"] = record.MigrationsApplied,
-        ["deployedBy"] = record.DeployedBy,
-        ["journal"] = record.JournalPath,
-        ["errorId"] = record.ErrorId,
-        ["error"] = record.Error,
-    }.ToString(Formatting.None);
+        var line = new JObject
+        {
+            ["run"] = record.RunId,
+            ["kind"] = record.Kind,
+            ["status"] = record.Status.ToString(),
+            ["source"] = record.Source,
+            ["versionBefore"] = record.VersionBefore,
+            ["versionAfter"] = record.VersionAfter,
+            ["commitBefore"] = record.CommitBefore,
+            ["commitAfter"] = record.CommitAfter,
+            ["releaseBefore"] = record.ReleaseBefore,
+            ["releaseAfter"] = record.ReleaseAfter,
+            ["startedAt"] = record.StartedAt.ToUniversalTime().ToString("o", CultureInfo.InvariantCulture),
+            ["durationMs"] = Math.Round(record.Duration.TotalMilliseconds, 1),
+            ["downtimeMs"] = Math.Round(record.DowntimeMs, 1),
+            ["failedProbes"] = record.FailedProbes,
+            ["incident"] = record.Incident,
+            ["migrated"] = record.MigrationsApplied,
+            ["deployedBy"] = record.DeployedBy,
+            ["journal"] = record.JournalPath,
+            ["errorId"] = record.ErrorId,
+            ["error"] = record.Error,
+        };
+
+        // Only runs of a roll carry its id (and a roll's own record, kind "roll").
+        if (record.RollId is not null)
+        {
+            line["roll"] = record.RollId;
+        }
+
+        return line.ToString(Formatting.None);
+    }
 
     /// <summary>
     /// Parses history.jsonl, in file order (oldest first). A line that is not a record is reported through
@@ -278,6 +321,7 @@ public static class DeploymentRecords
             DowntimeMs = Number(entry, "downtimeMs", 1e11),
             FailedProbes = (int)Number(entry, "failedProbes", int.MaxValue),
             Incident = Text(entry, "incident"),
+            RollId = Text(entry, "roll"),
             MigrationsApplied = entry["migrated"]?.Type == JTokenType.Boolean && (bool)entry["migrated"]!,
             DeployedBy = Text(entry, "deployedBy") ?? "",
             JournalPath = Text(entry, "journal") ?? "",

@@ -23,6 +23,9 @@ public sealed class DeploymentRequest
 
     public string? Incident { get; init; }
 
+    /// <summary>The roll this deployment is part of (Invoke-VaultDeployment over a fleet in batches), for the result and the history.</summary>
+    public string? RollId { get; init; }
+
     public bool NoRollback { get; init; }
 
     /// <summary>Clear a stale lock left by a dead run.</summary>

@@ -12,8 +12,10 @@ public sealed partial class DeploymentRunner
     public static IReadOnlyList<VaultDeploymentStep> Plan(VaultTarget target, IHostShell shell, DeploymentRequest request) =>
         Plan(target, request, CreateStrategy(target, shell, request, _ => { }));
 
-    private static IDeploymentStrategy CreateStrategy(VaultTarget target, IHostShell shell, DeploymentRequest request, Action<string> detail) =>
-        request.Image is not null ? new DockerStrategy(target, shell, request, detail) : new ReleaseStrategy(target, shell, request, detail);
+    private static IDeploymentStrategy CreateStrategy(VaultTarget target, IHostShell shell, DeploymentRequest request, Action<string> detail, string runId = "") =>
+        request.Image is null ? new ReleaseStrategy(target, shell, request, detail)
+        : target.ServiceManager == ServiceManagerKind.Swarm ? new SwarmStrategy(target, shell, request, detail, runId)
+        : new DockerStrategy(target, shell, request, detail);
 
     private static IReadOnlyList<VaultDeploymentStep> Plan(VaultTarget target, DeploymentRequest request, IDeploymentStrategy strategy)
     {
@@ -29,8 +31,12 @@ public sealed partial class DeploymentRunner
             Step(3, "Back up", "Step 2.1", TimeSpan.FromMinutes(5), $"copy {target.EnvFilePath} (mode 600) and record the running version in {target.BackupPath}"),
             Step(4, "Prepare new version (old one serves)", "Step 4", TimeSpan.FromMinutes(10), prepare),
             Step(5, "Check environment and migrate", "Step 5", TimeSpan.FromMinutes(3), new[] { $"required variables {string.Join(", ", target.RequiredVariables)} in {target.EnvFilePath}" }.Concat(migrate).ToArray()),
-            Step(6, "Stop current service", "Step 3", TimeSpan.FromMinutes(2), $"{manager} stop {target.ServiceName} (graceful, {request.StopTimeout.TotalSeconds:0} s, then kill)", $"verify the process is gone and port {target.Port} is free"),
-            Step(7, "Switch and start new version", "Step 6", TimeSpan.FromMinutes(2), request.Image is null ? $"ln -sfn <new release> {target.AppPath}" : "rename containers (previous kept)", $"{manager} start {target.ServiceName}"),
+            strategy is SwarmStrategy
+                ? Step(6, "Stop current service", "Step 3", TimeSpan.FromMinutes(2), $"(the Swarm update stops each task itself: {Services.SwarmServiceSpec.OrderOf(target.SwarmUpdateOrder)})")
+                : Step(6, "Stop current service", "Step 3", TimeSpan.FromMinutes(2), $"{manager} stop {target.ServiceName} (graceful, {request.StopTimeout.TotalSeconds:0} s, then kill)", $"verify the process is gone and port {target.Port} is free"),
+            strategy is SwarmStrategy swarm
+                ? Step(7, "Switch and start new version", "Step 6", TimeSpan.FromMinutes(2), swarm.PlanSwitch())
+                : Step(7, "Switch and start new version", "Step 6", TimeSpan.FromMinutes(2), request.Image is null ? $"ln -sfn <new release> {target.AppPath}" : "rename containers (previous kept)", $"{manager} start {target.ServiceName}"),
             Step(8, "Verify deployment", "Step 7", TimeSpan.FromMinutes(5), $"wait for {target.HealthPath} (up to {request.HealthTimeout.TotalSeconds:0} s)", $"{target.ReadyPath} ready", $"{target.VersionPath} == the new version", "log: startup markers, no errors"),
             Step(9, "Smoke tests", "Step 8", TimeSpan.FromMinutes(5), request.Smoke is null ? "(skipped: -SkipSmoke)" : "the target's smoke checks" + (request.Smoke.IncludeWrite ? ", with the write test" : "")),
             Step(10, "Finish and record", "Steps 9-10", TimeSpan.FromMinutes(3), request.Maintenance ? "remove MAINTENANCE_MODE" : "(no maintenance flag)", $"keep the last {target.KeepReleases} releases", "release the lock"),

@@ -34,6 +34,7 @@ public sealed partial class DeploymentRunner
     private bool _stopped;
     private bool _verified;
     private bool _wasRunning;
+    private DateTimeOffset? _switchedAt;
 
     public DeploymentRunner(VaultTarget target, IHostShell shell, DeploymentRequest request, SecretRedactor redactor)
     {
@@ -41,10 +42,11 @@ public sealed partial class DeploymentRunner
         _shell = shell ?? throw new ArgumentNullException(nameof(shell));
         _request = request ?? throw new ArgumentNullException(nameof(request));
         _redactor = redactor ?? throw new ArgumentNullException(nameof(redactor));
-        _strategy = CreateStrategy(target, shell, request, Detail);
+        var runId = DeploymentJournal.NewRunId(DateTimeOffset.UtcNow);
+        _strategy = CreateStrategy(target, shell, request, Detail, runId);
         _result = new VaultDeploymentResult
         {
-            Target = target, RunId = DeploymentJournal.NewRunId(DateTimeOffset.UtcNow), Source = request.Source, Incident = request.Incident,
+            Target = target, RunId = runId, Source = request.Source, Incident = request.Incident, RollId = request.RollId,
             StartedAt = DateTimeOffset.UtcNow, Steps = Plan(target, request, _strategy).ToList(),
         };
         _run = new RunbookRun(target, shell, redactor, _result, ProgressId, $"Deploying {request.Source} to {target.Name}");
@@ -178,7 +180,10 @@ public sealed partial class DeploymentRunner
                 downtime.CancelAfter(budget);
             }
 
-            var stop = await BackendVerification.StopIfRunningAsync(_target, _shell, _request.StopTimeout, token).ConfigureAwait(false);
+            // A rolling update (Swarm) stops each task itself in Step 7.
+            var stop = _strategy.IsRollingUpdate
+                ? "left to the rolling update: the engine stops each task as it replaces it"
+                : await BackendVerification.StopIfRunningAsync(_target, _shell, _request.StopTimeout, token).ConfigureAwait(false);
             return _request.TimingFor(_target) == MigrationTiming.AfterStop
                 ? stop + "; " + await _migrations.RunAsync(token).ConfigureAwait(false)
                 : stop;
@@ -186,7 +191,13 @@ public sealed partial class DeploymentRunner
 
         await _run.StepAsync(7, Budgeted(async token =>
         {
+            _switchedAt = DateTimeOffset.UtcNow;
             await _strategy.SwitchAsync(token).ConfigureAwait(false);
+            if (_strategy.IsRollingUpdate)
+            {
+                return "rolled out " + _result.ReleaseAfter;
+            }
+
             if (_request.Maintenance && _request.Image is null)
             {
                 // The flag lives in the release the app path points to; the new one needs it too until Step 9.
@@ -234,7 +245,8 @@ public sealed partial class DeploymentRunner
     /// <summary>Step 7 (verification) of the runbook: health, readiness, the version deployed, and a log free of errors.</summary>
     private async Task<string> VerifyAsync(ExpectedVersion expected, CancellationToken cancellationToken)
     {
-        var since = DateTimeOffset.UtcNow.AddSeconds(-5);
+        // A rolling update started the new tasks during Step 7 (and the engine watched them), not just now.
+        var since = (_strategy.IsRollingUpdate && _switchedAt is { } switched ? switched : DateTimeOffset.UtcNow).AddSeconds(-5);
         var (health, version) = await BackendVerification.WaitServingAsync(_target, _shell, _request.HealthTimeout, ProgressId + 1, cancellationToken).ConfigureAwait(false);
         expected.Check(_target, version);
         var (source, entries) = await LogReader.ReadAsync(_target, _shell, VaultLogSource.Auto, 500, since, cancellationToken).ConfigureAwait(false);
@@ -295,9 +307,17 @@ public sealed partial class DeploymentRunner
         await _run.JournalAsync("rollback", "start", detail: cause.ErrorId).ConfigureAwait(false);
         try
         {
-            await BackendVerification.StopIfRunningAsync(_target, _shell, _request.StopTimeout, cancellationToken).ConfigureAwait(false);
-            await _strategy.SwitchBackAsync(cancellationToken).ConfigureAwait(false);
-            await ServiceManagers.For(_target, _shell).StartAsync(cancellationToken).ConfigureAwait(false);
+            if (_strategy.IsRollingUpdate)
+            {
+                // The engine's rollback stops and starts the tasks itself (or it went back by itself already).
+                await _strategy.SwitchBackAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await BackendVerification.StopIfRunningAsync(_target, _shell, _request.StopTimeout, cancellationToken).ConfigureAwait(false);
+                await _strategy.SwitchBackAsync(cancellationToken).ConfigureAwait(false);
+                await ServiceManagers.For(_target, _shell).StartAsync(cancellationToken).ConfigureAwait(false);
+            }
 
             // The version going back was healthy before: give it at least a minute, whatever -HealthTimeoutSec
             // the new version had (a short timeout there must not fail the rollback of a slower starter).

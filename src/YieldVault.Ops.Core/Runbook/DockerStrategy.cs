@@ -49,6 +49,8 @@ internal sealed class DockerStrategy : IDeploymentStrategy
     /// <summary>Docker targets migrate from the host's app directory (or the caller skips migrations).</summary>
     public string MigrationDirectory => _target.AppPath;
 
+    public bool IsRollingUpdate => false;
+
     /// <summary>The image the service's container runs now, or null when there is no container yet.</summary>
     public async Task<string?> CurrentAsync(CancellationToken cancellationToken)
     {

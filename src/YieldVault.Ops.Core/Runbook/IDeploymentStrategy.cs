@@ -18,6 +18,13 @@ public interface IDeploymentStrategy
     /// <summary>The directory migrations run in (the new release; the current app for Docker).</summary>
     string MigrationDirectory { get; }
 
+    /// <summary>
+    /// The service manager replaces the running version itself, task by task (a Swarm rolling update): the runner neither
+    /// stops nor starts the service around <see cref="SwitchAsync"/> and <see cref="SwitchBackAsync"/>, which do the whole
+    /// update and rollback and return when the engine has finished them.
+    /// </summary>
+    bool IsRollingUpdate { get; }
+
     /// <summary>After the stop: make the new version the one the service manager starts.</summary>
     Task SwitchAsync(CancellationToken cancellationToken);
 

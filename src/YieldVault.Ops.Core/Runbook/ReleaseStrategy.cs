@@ -29,6 +29,8 @@ internal sealed class ReleaseStrategy : IDeploymentStrategy
 
     public string MigrationDirectory => _prepared?.AppDirectory ?? _target.AppDirectory;
 
+    public bool IsRollingUpdate => false;
+
     public async Task<string?> CurrentAsync(CancellationToken cancellationToken)
     {
         _previous = await _store.CurrentAsync(cancellationToken).ConfigureAwait(false);

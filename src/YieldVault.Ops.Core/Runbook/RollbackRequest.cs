@@ -14,6 +14,9 @@ public sealed class RollbackRequest
     /// <summary>Also put back the env file saved in <see cref="Backup"/>.</summary>
     public bool RestoreEnvFile { get; init; }
 
+    /// <summary>The roll this rollback is part of (Undo-VaultDeployment over a fleet, or a roll's -RollbackAllOnFailure).</summary>
+    public string? RollId { get; init; }
+
     /// <summary>Clear a stale lock left by a dead run.</summary>
     public bool ClearStaleLock { get; init; }
 
@@ -52,4 +55,11 @@ public sealed class RollbackPlan
 
     /// <summary>The release or image that runs now, as seen before the lock.</summary>
     public string? Current { get; }
+
+    /// <summary>The same plan for a run that is part of roll <paramref name="rollId"/> (made before the roll had an id).</summary>
+    internal RollbackPlan ForRoll(string rollId) => new(new RollbackRequest
+    {
+        Release = Request.Release, Backup = Request.Backup, RestoreEnvFile = Request.RestoreEnvFile, RollId = rollId, ClearStaleLock = Request.ClearStaleLock,
+        Force = Request.Force, StopTimeout = Request.StopTimeout, HealthTimeout = Request.HealthTimeout, KeepPrevious = Request.KeepPrevious, Drain = Request.Drain,
+    }, Description, Release, Current);
 }

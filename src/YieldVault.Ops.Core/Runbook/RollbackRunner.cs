@@ -47,9 +47,12 @@ public sealed class RollbackRunner
                 : "by switching traffic back to the other slot");
         }
 
-        return _target.ServiceManager == ServiceManagerKind.Docker
-            ? await ContainerRollback.PlanAsync(_target, _shell, request, cancellationToken).ConfigureAwait(false)
-            : await ReleaseRollback.PlanAsync(_target, _shell, request, cancellationToken).ConfigureAwait(false);
+        return _target.ServiceManager switch
+        {
+            ServiceManagerKind.Docker => await ContainerRollback.PlanAsync(_target, _shell, request, cancellationToken).ConfigureAwait(false),
+            ServiceManagerKind.Swarm => await SwarmRollbackRunner.PlanAsync(_target, _shell, request, cancellationToken).ConfigureAwait(false),
+            _ => await ReleaseRollback.PlanAsync(_target, _shell, request, cancellationToken).ConfigureAwait(false),
+        };
     }
 
     // The deployment being undone (the newest that succeeded) applied migrations: the code going back predates them and
@@ -101,13 +104,19 @@ public sealed class RollbackRunner
             return await new SlotSwitchRunner(_target, _shell, _redactor).RunAsync(SwitchBack(plan.Request), cancellationToken).ConfigureAwait(false);
         }
 
+        if (_target.ServiceManager == ServiceManagerKind.Swarm)
+        {
+            // Swarm: the engine's own rollback to the service's previous spec; it stops and starts the tasks itself.
+            return await new SwarmRollbackRunner(_target, _shell, _redactor).RunAsync(plan, cancellationToken).ConfigureAwait(false);
+        }
+
         IRollbackStrategy strategy = _target.ServiceManager == ServiceManagerKind.Docker
             ? new ContainerRollback(_target, _shell)
             : new ReleaseRollback(_target, _shell, plan);
         var request = plan.Request;
         var result = new VaultDeploymentResult
         {
-            Target = _target, RunId = DeploymentJournal.NewRunId(DateTimeOffset.UtcNow), Kind = DeploymentRecords.RollbackKind,
+            Target = _target, RunId = DeploymentJournal.NewRunId(DateTimeOffset.UtcNow), Kind = DeploymentRecords.RollbackKind, RollId = request.RollId,
             Source = plan.Release ?? new DockerContainerNames(_target.ServiceName).Previous, StartedAt = DateTimeOffset.UtcNow,
             ReleaseBefore = plan.Current, ReleaseAfter = plan.Release,
             Steps = new List<VaultDeploymentStep>

@@ -46,6 +46,9 @@ public sealed class VaultDeploymentRecord
 
     public string? Incident { get; init; }
 
+    /// <summary>The roll the run was part of, or (kind "roll") the roll this record sums up.</summary>
+    public string? RollId { get; init; }
+
     /// <summary>The run applied database migrations.</summary>
     public bool MigrationsApplied { get; init; }
 

@@ -64,6 +64,9 @@ public sealed class VaultDeploymentResult
 
     public string? Incident { get; init; }
 
+    /// <summary>The roll (a deployment or rollback of many targets in batches) this run was part of; null for a run on its own.</summary>
+    public string? RollId { get; init; }
+
     public string? VersionBefore { get; set; }
 
     public string? CommitBefore { get; set; }

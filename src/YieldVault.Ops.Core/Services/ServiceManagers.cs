@@ -10,6 +10,7 @@ public static class ServiceManagers
     {
         ServiceManagerKind.Pm2 => new Pm2ServiceManager(target, shell),
         ServiceManagerKind.Docker => new DockerServiceManager(target, shell, sampleResources),
+        ServiceManagerKind.Swarm => new SwarmServiceManager(target, shell),
         _ => new SystemdServiceManager(target, shell),
     };
 }

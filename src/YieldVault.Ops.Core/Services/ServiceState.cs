@@ -28,7 +28,7 @@ public enum ServiceStatus
     Unknown,
 }
 
-/// <summary>One reading of the backend's process from its service manager (systemd, PM2 or Docker).</summary>
+/// <summary>One reading of the backend's process from its service manager (systemd, PM2, Docker or Swarm).</summary>
 public sealed class ServiceState
 {
     public ServiceManagerKind Manager { get; init; }
@@ -50,7 +50,7 @@ public sealed class ServiceState
 
     public double? CpuPercent { get; init; }
 
-    /// <summary>Docker only: the image the container runs.</summary>
+    /// <summary>Docker and Swarm: the image the container (the service's spec) runs.</summary>
     public string? Image { get; init; }
 
     /// <summary>Docker only: the container's own health check state (healthy, unhealthy, starting).</summary>
@@ -61,6 +61,18 @@ public sealed class ServiceState
 
     /// <summary>The manager's own words (systemd "failed (Result: exit-code)", PM2 "errored", Docker "restarting").</summary>
     public string? Detail { get; init; }
+
+    /// <summary>Swarm only: the tasks running now.</summary>
+    public int? ReplicasRunning { get; init; }
+
+    /// <summary>Swarm only: the tasks the service asks for (0 when it is scaled down).</summary>
+    public int? ReplicasDesired { get; init; }
+
+    /// <summary>Swarm only: the state of the service's last update (updating, completed, paused, rollback_completed ...), if any.</summary>
+    public string? UpdateState { get; init; }
+
+    /// <summary>Swarm only: the service's tasks, newest first, with their errors.</summary>
+    public IReadOnlyList<VaultSwarmTask> Tasks { get; init; } = Array.Empty<VaultSwarmTask>();
 
     public TimeSpan? Uptime => Status == ServiceStatus.Running && StartedAt is { } started ? DateTimeOffset.UtcNow - started : null;
 

@@ -16,6 +16,9 @@ public static class RunbookDefaults
     public const string ReadyPath = "/ready";
     public const string VersionPath = "/api/v1/version";
     public const string StatePath = "/var/lib/yieldvault-ops";
+
+    /// <summary>Swarm: how long the engine watches each updated task for a failure before it goes on (its own default is 5 s).</summary>
+    public const int SwarmMonitorSec = 10;
     public const int SshPort = 22;
     public const int ConnectTimeoutSec = 10;
     public const int CommandTimeoutSec = 300;

@@ -6,6 +6,9 @@ public enum ServiceManagerKind
     Systemd,
     Pm2,
     Docker,
+
+    /// <summary>A Docker Swarm service named ServiceName: the engine's own rolling update and rollback, driven and verified by the module.</summary>
+    Swarm,
 }
 
 /// <summary>How commands reach the target's host.</summary>

@@ -27,6 +27,7 @@ public static class TargetBuilder
         "PackageManager", "BuildCommand", "EntryPoint", "AppSubdirectory",
         "Proxy", "UpstreamFile", "UpstreamName", "BluePort", "GreenPort", "ProxyPort", "ProxyReload", "NginxConfig",
         "JumpHost", "SshConfigFile", "MaxArtifactSizeMB", "ArtifactTimeoutSec",
+        "SwarmUpdateOrder", "SwarmUpdateParallelism", "SwarmUpdateDelaySec", "SwarmMonitorSec",
     };
 
     private static readonly string[] SshOnlyKeys =
@@ -402,6 +403,10 @@ public static class TargetBuilder
             ProxyPort = Number("ProxyPort") ?? 80,
             ProxyReload = Choice("ProxyReload", ProxyReload.Signal),
             NginxConfig = Text("NginxConfig"),
+            SwarmUpdateOrder = Choice("SwarmUpdateOrder", SwarmUpdateOrder.StopFirst),
+            SwarmUpdateParallelism = Number("SwarmUpdateParallelism") ?? 1,
+            SwarmUpdateDelaySec = Number("SwarmUpdateDelaySec") ?? 0,
+            SwarmMonitorSec = Number("SwarmMonitorSec") ?? RunbookDefaults.SwarmMonitorSec,
         };
 
         if (target.FindProblem() is { } problem)

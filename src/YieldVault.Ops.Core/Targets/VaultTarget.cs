@@ -118,7 +118,7 @@ public sealed partial record VaultTarget
     public string? Pm2Home { get; init; }
 
     /// <summary>
-    /// Docker only: the engine to talk to. unix:///path, tcp://host:port, or ssh://user@host[:port]; null means
+    /// Docker and Swarm: the engine to talk to (for Swarm, a manager's). unix:///path, tcp://host:port, or ssh://user@host[:port]; null means
     /// the local socket for a local target and the target's own SSH connection (docker system dial-stdio) for an SSH target.
     /// </summary>
     public string? DockerHost { get; init; }
@@ -188,6 +188,11 @@ public sealed partial record VaultTarget
         if (FindProxyProblem() is { } proxy)
         {
             return proxy;
+        }
+
+        if (FindSwarmProblem() is { } swarm)
+        {
+            return swarm;
         }
 
         foreach (var (key, path) in new[] { ("AppPath", AppPath), ("LogPath", LogPath), ("BackupPath", BackupPath), ("StatePath", StatePath) })

@@ -24,7 +24,7 @@ public sealed class GetVaultBackendVersionCommand : VaultTargetCmdlet
         {
             throw new VaultException(ErrorIds.VersionUnknown, VaultErrorKind.ObjectNotFound,
                 $"{target.DisplayName}: nothing tells the version: {version.Error}",
-                target.ServiceManager == ServiceManagerKind.Docker
+                target.ServiceManager is ServiceManagerKind.Docker or ServiceManagerKind.Swarm
                     ? "Check that the backend runs (Get-VaultBackendStatus), or label its image with org.opencontainers.image.version."
                     : "Check that the backend runs (Get-VaultBackendStatus) and that AppPath is its release (a git checkout, or a directory with package.json).");
         }

@@ -9,7 +9,7 @@ using YieldVault.Ops.Runbook;
 
 namespace YieldVault.Ops.Commands;
 
-/// <summary>The deployments, rollbacks and drills recorded on a target, newest first.</summary>
+/// <summary>The deployments, rollbacks, drills, switches and rolls recorded on a target, newest first.</summary>
 [Cmdlet(VerbsCommon.Get, "VaultDeploymentHistory")]
 [OutputType(typeof(VaultDeploymentRecord))]
 public sealed class GetVaultDeploymentHistoryCommand : VaultTargetCmdlet
@@ -24,7 +24,7 @@ public sealed class GetVaultDeploymentHistoryCommand : VaultTargetCmdlet
     public DeploymentStatus[]? Status { get; set; }
 
     [Parameter]
-    [ValidateSet(DeploymentRecords.DeployKind, DeploymentRecords.RollbackKind, DeploymentRecords.DrillKind, DeploymentRecords.SwitchKind)]
+    [ValidateSet(DeploymentRecords.DeployKind, DeploymentRecords.RollbackKind, DeploymentRecords.DrillKind, DeploymentRecords.SwitchKind, DeploymentRecords.RollKind)]
     public string[]? Kind { get; set; }
 
     /// <summary>Only runs started at or after this time (a time without a zone is local time).</summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using System.Security;
@@ -15,8 +16,8 @@ namespace YieldVault.Ops.Commands;
 
 /// <summary>Runbook Steps 1-10 with automatic rollback: a git ref, a Docker image or an artifact.</summary>
 [Cmdlet(VerbsLifecycle.Invoke, "VaultDeployment", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = GitSet)]
-[OutputType(typeof(VaultDeploymentResult))]
-public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
+[OutputType(typeof(VaultDeploymentResult), typeof(VaultRollResult))]
+public sealed class InvokeVaultDeploymentCommand : VaultRollCmdlet
 {
     private const string GitSet = "Git";
     private const string ImageSet = "Image";
@@ -108,7 +109,15 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>In a roll: when it stops, roll back the targets it already deployed (they go back to what they ran).</summary>
+    [Parameter]
+    public SwitchParameter RollbackAllOnFailure { get; set; }
+
     protected override bool SkipConfirmation => Force;
+
+    protected override bool RollbackAll => RollbackAllOnFailure;
+
+    protected override IEnumerable<string> RollParameters => base.RollParameters.Concat(new[] { nameof(RollbackAllOnFailure) });
 
     protected override void Validate(VaultTarget target)
     {
@@ -125,16 +134,17 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
                 break;
         }
 
-        if (ParameterSetName == ImageSet && target.ServiceManager != ServiceManagerKind.Docker)
+        var runsImages = target.ServiceManager is ServiceManagerKind.Docker or ServiceManagerKind.Swarm;
+        if (ParameterSetName == ImageSet && !runsImages)
         {
             throw new VaultException(ErrorIds.ImageNeedsDocker, VaultErrorKind.InvalidArgument,
-                $"{target.DisplayName} is run by {target.ServiceManager}; -Image deploys to Docker targets only (ServiceManager Docker).");
+                $"{target.DisplayName} is run by {target.ServiceManager}; -Image deploys to Docker targets only (ServiceManager Docker or Swarm).");
         }
 
-        if (ParameterSetName != ImageSet && target.ServiceManager == ServiceManagerKind.Docker)
+        if (ParameterSetName != ImageSet && runsImages)
         {
             throw new VaultException(ErrorIds.DockerNeedsImage, VaultErrorKind.InvalidArgument,
-                $"{target.DisplayName} is run by Docker; deploy an image with -Image.");
+                $"{target.DisplayName} is run by {target.ServiceManager}; deploy an image with -Image.");
         }
 
         if (Request().StrategyFor(target) == DeploymentStrategyKind.BlueGreen)
@@ -176,6 +186,21 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
         var result = request.StrategyFor(target) == DeploymentStrategyKind.BlueGreen
             ? await new BlueGreenRunner(target, shell, request, Redactor).RunAsync(cancellationToken).ConfigureAwait(false)
             : await new DeploymentRunner(target, shell, request, Redactor).RunAsync(cancellationToken).ConfigureAwait(false);
+        WriteOutcome(target, result, output);
+    }
+
+    internal override Task<VaultRollResult> RollAsync(FleetRoll roll, IReadOnlyList<VaultTarget> targets, CancellationToken cancellationToken) =>
+        roll.DeployAsync(targets, Request(roll.RollId), cancellationToken);
+
+    internal override void WriteOutcome(VaultTarget target, VaultDeploymentResult result, PipelineMessages output)
+    {
+        if (result.Kind == DeploymentRecords.RollbackKind)
+        {
+            // -RollbackAllOnFailure: a target the roll had deployed, rolled back.
+            UndoVaultDeploymentCommand.WriteRollbackOutcome(target, result, output);
+            return;
+        }
+
         if (result.Status == DeploymentStatus.RolledBack)
         {
             output.Error(ErrorRecords.Create(ErrorIds.DeploymentRolledBack, ErrorCategory.InvalidResult,
@@ -193,8 +218,9 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
         output.Output(result);
     }
 
-    private DeploymentRequest Request() => new()
+    private DeploymentRequest Request(string? rollId = null) => new()
     {
+        RollId = rollId,
         Ref = ParameterSetName == GitSet ? Ref : null,
         Image = ParameterSetName == ImageSet ? Image : null,
         Artifact = ParameterSetName == ArtifactSet ? Artifact : null,

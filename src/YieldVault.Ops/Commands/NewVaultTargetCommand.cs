@@ -238,6 +238,25 @@ public sealed class NewVaultTargetCommand : VaultCmdlet
     [ValidateNotNullOrEmpty]
     public string? NginxConfig { get; set; }
 
+    /// <summary>Swarm: StopFirst (single node, host-mode port) or StartFirst (where the network lets two tasks share the port).</summary>
+    [Parameter]
+    public SwarmUpdateOrder SwarmUpdateOrder { get; set; } = SwarmUpdateOrder.StopFirst;
+
+    /// <summary>Swarm: how many tasks an update replaces at once.</summary>
+    [Parameter]
+    [ValidateRange(1, 100)]
+    public int SwarmUpdateParallelism { get; set; } = 1;
+
+    /// <summary>Swarm: seconds between one group of replaced tasks and the next.</summary>
+    [Parameter]
+    [ValidateRange(0, 3600)]
+    public int SwarmUpdateDelaySec { get; set; }
+
+    /// <summary>Swarm: seconds the engine watches each new task for a failure before it counts as updated.</summary>
+    [Parameter]
+    [ValidateRange(1, 3600)]
+    public int SwarmMonitorSec { get; set; } = RunbookDefaults.SwarmMonitorSec;
+
     protected override void ProcessRecord()
     {
         var settings = new Hashtable(System.StringComparer.OrdinalIgnoreCase);

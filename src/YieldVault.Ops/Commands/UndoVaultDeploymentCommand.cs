@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
@@ -10,12 +11,13 @@ namespace YieldVault.Ops.Commands;
 
 /// <summary>The runbook's Rollback Procedure: back to the previous (or a named) release by a link switch and a restart, verified.</summary>
 [Cmdlet(VerbsCommon.Undo, "VaultDeployment", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = PreviousSet)]
-[OutputType(typeof(VaultDeploymentResult))]
-public sealed class UndoVaultDeploymentCommand : VaultActionCmdlet
+[OutputType(typeof(VaultDeploymentResult), typeof(VaultRollResult))]
+public sealed class UndoVaultDeploymentCommand : VaultRollCmdlet
 {
     private const string PreviousSet = "Previous";
     private const string ReleaseSet = "Release";
     private const string BackupSet = "Backup";
+    private readonly Dictionary<VaultTarget, RollbackPlan> _plans = new();
     private RollbackPlan? _plan;
 
     [Parameter(Mandatory = true, ParameterSetName = ReleaseSet)]
@@ -76,13 +78,25 @@ public sealed class UndoVaultDeploymentCommand : VaultActionCmdlet
         };
         var shell = Hosts.For(target);
         _plan = Run((_, token) => new RollbackRunner(target, shell, Redactor).PlanAsync(request, token, describe: WillShowAction));
+        _plans[target] = _plan;
     }
+
+    internal override Task<VaultRollResult> RollAsync(FleetRoll roll, IReadOnlyList<VaultTarget> targets, CancellationToken cancellationToken) =>
+        roll.UndoAsync(targets, _plans, cancellationToken);
 
     protected override string Action(VaultTarget target) => $"Roll back {target.ServiceName} {_plan!.Description}";
 
     internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
     {
         var result = await new RollbackRunner(target, shell, Redactor).RunAsync(_plan!, cancellationToken).ConfigureAwait(false);
+        WriteOutcome(target, result, output);
+    }
+
+    internal override void WriteOutcome(VaultTarget target, VaultDeploymentResult result, PipelineMessages output) => WriteRollbackOutcome(target, result, output);
+
+    /// <summary>A rollback's result, and its error when it did not succeed.</summary>
+    internal static void WriteRollbackOutcome(VaultTarget target, VaultDeploymentResult result, PipelineMessages output)
+    {
         if (result.Status != DeploymentStatus.Succeeded)
         {
             output.Error(ErrorRecords.Create(result.ErrorId ?? ErrorIds.RollbackFailed, ErrorCategory.InvalidOperation, result.Error ?? "The rollback failed.", target,

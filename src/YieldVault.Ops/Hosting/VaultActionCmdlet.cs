@@ -8,7 +8,8 @@ namespace YieldVault.Ops.Hosting;
 
 /// <summary>
 /// Base of the cmdlets that change a target. Targets are handled one at a time, in pipeline order (a
-/// rolling change, never all servers at once), each after ShouldProcess on the resolved target.
+/// rolling change, never all servers at once), each after ShouldProcess on the resolved target; a cmdlet may
+/// collect them instead and roll them in batches at the end (<see cref="VaultRollCmdlet"/>).
 /// </summary>
 public abstract class VaultActionCmdlet : VaultCmdlet
 {
@@ -31,12 +32,18 @@ public abstract class VaultActionCmdlet : VaultCmdlet
             {
                 ShouldProcess(target.DisplayName, Action(target));
                 WhatIfDetails(target);
+                Collect(target);
                 return;
             }
 
             // -Force skips the confirmation (never -WhatIf); an explicit -Confirm still asks.
             var confirmAsked = MyInvocation.BoundParameters.ContainsKey("Confirm");
             if ((!SkipConfirmation || confirmAsked) && !ShouldProcess(target.DisplayName, Action(target)))
+            {
+                return;
+            }
+
+            if (Collect(target))
             {
                 return;
             }
@@ -79,6 +86,12 @@ public abstract class VaultActionCmdlet : VaultCmdlet
             }
         }
     }
+
+    /// <summary>
+    /// Keeps a checked and confirmed target to be handled with the others in EndProcessing (a roll over a fleet) instead
+    /// of now; returns whether it did.
+    /// </summary>
+    protected virtual bool Collect(VaultTarget target) => false;
 
     /// <summary>True when the cmdlet's -Force was given.</summary>
     protected virtual bool SkipConfirmation => false;
