@@ -163,10 +163,14 @@ internal static class ResourceChecks
             c.Report(VaultSymptom.Memory, "Restarts", FindingStatus.Warning, $"restarted {state.Restarts} time(s), the last {Math.Floor(uptime.TotalMinutes)} min ago", evidence,
                 "$target | Get-VaultBackendLog -Tail 200", runbook);
         }
+        else if (state is null or { Status: ServiceStatus.NotFound or ServiceStatus.Stopped })
+        {
+            c.Report(VaultSymptom.Memory, "Restarts", FindingStatus.NotChecked,
+                state is null ? "the service manager could not be asked: " + c.StateError : $"{c.Target.ServiceName} does not run", evidence, null, runbook);
+        }
         else
         {
-            c.Report(VaultSymptom.Memory, "Restarts", state is null ? FindingStatus.NotChecked : FindingStatus.Ok,
-                state is null ? "the service manager could not be asked: " + c.StateError : "no recent restart and no out-of-memory line in the log", evidence, null, runbook);
+            c.Report(VaultSymptom.Memory, "Restarts", FindingStatus.Ok, "no recent restart and no out-of-memory line in the log", evidence, null, runbook);
         }
     }
 
@@ -320,8 +324,9 @@ internal static class ResourceChecks
         var failed = results.FirstOrDefault(r => !r.Healthy);
         if (failed is not null)
         {
-            c.Report(VaultSymptom.SlowResponses, "DatabaseLatency", failed.ErrorId is ErrorIds.DependencyConfigMissing or ErrorIds.EnvFileMissing ? FindingStatus.NotChecked : FindingStatus.Problem,
-                "SELECT 1 fails: " + failed.Reason, evidence, "$target | Get-VaultDiagnosis -Symptom Database", runbook);
+            var notConfigured = failed.ErrorId is ErrorIds.DependencyConfigMissing or ErrorIds.EnvFileMissing;
+            c.Report(VaultSymptom.SlowResponses, "DatabaseLatency", notConfigured ? FindingStatus.NotChecked : FindingStatus.Problem,
+                notConfigured ? failed.Reason ?? "DATABASE_URL is not set" : "SELECT 1 fails: " + failed.Reason, evidence, "$target | Get-VaultDiagnosis -Symptom Database", runbook);
         }
         else if (median > 100)
         {

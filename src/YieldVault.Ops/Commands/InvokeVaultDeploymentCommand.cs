@@ -25,10 +25,12 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
 
     [Parameter(Mandatory = true, ParameterSetName = GitSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(DeploymentSourceCompleter))]
     public string Ref { get; set; } = "";
 
     [Parameter(Mandatory = true, ParameterSetName = ImageSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(DeploymentSourceCompleter))]
     public string Image { get; set; } = "";
 
     /// <summary>The registry's user and password (or token) for pulling a private -Image; else the host's ~/.docker/config.json auth.</summary>
@@ -103,6 +105,11 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
     [Parameter]
     [ValidateNotNull]
     public SecureString? SmokeApiKey { get; set; }
+
+    /// <summary>After verification, watch the new version this long (runbook 10.1); a failed health check, a restart or an error line rolls back.</summary>
+    [Parameter]
+    [ValidateRange(5, 3600)]
+    public int WatchSec { get; set; }
 
     /// <summary>Clears a stale lock left by a dead run, and skips the confirmation.</summary>
     [Parameter]
@@ -218,5 +225,6 @@ public sealed class InvokeVaultDeploymentCommand : VaultActionCmdlet
         StopTimeout = TimeSpan.FromSeconds(StopTimeoutSec),
         HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),
         Smoke = SkipSmoke ? null : new SmokeOptions { ApiKey = SmokeApiKey, IncludeWrite = SmokeApiKey is not null },
+        Watch = MyInvocation.BoundParameters.ContainsKey(nameof(WatchSec)) ? TimeSpan.FromSeconds(WatchSec) : null,
     };
 }
