@@ -19,11 +19,15 @@
         'Get-VaultBackendStatus'
         'Get-VaultBackendVersion'
         'Get-VaultDeploymentHistory'
+        'Get-VaultDeploymentJournal'
+        'Get-VaultDeploymentLock'
+        'Get-VaultDiagnosis'
         'Get-VaultRelease'
         'Get-VaultTarget'
         'Get-VaultTrafficState'
         'Invoke-VaultDeployment'
         'Invoke-VaultMigration'
+        'Invoke-VaultRunbook'
         'Invoke-VaultRunbookTest'
         'New-VaultTarget'
         'Restart-VaultBackend'
@@ -37,7 +41,9 @@
         'Test-VaultEnvironment'
         'Test-VaultSmoke'
         'Undo-VaultDeployment'
+        'Unlock-VaultDeployment'
         'Wait-VaultBackendHealthy'
+        'Watch-VaultBackend'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -515,6 +515,29 @@ public static class ErrorIds
     /// <summary>A roll stopped because more targets failed than -MaxFailedTargets allows; the targets not yet touched were left as they were.</summary>
     public const string RollStopped = nameof(RollStopped);
 
+    // The on-call session: the guided runbook, journals, the deployment lock by hand, the post-deployment watch.
+
+    /// <summary>The operator stopped a guided run (Invoke-VaultRunbook) at a step: before the stop nothing changed, after it the previous version was brought back.</summary>
+    public const string StoppedByOperator = nameof(StoppedByOperator);
+
+    /// <summary>Invoke-VaultRunbook asks before each step, but this host cannot prompt (a non-interactive session); nothing was changed.</summary>
+    public const string PromptUnavailable = nameof(PromptUnavailable);
+
+    /// <summary>No journal of the run asked for (or none at all) under the target's journal directory.</summary>
+    public const string JournalNotFound = nameof(JournalNotFound);
+
+    /// <summary>A run's journal exists but could not be read (permissions, or the target's user cannot list the journal directory).</summary>
+    public const string JournalUnreadable = nameof(JournalUnreadable);
+
+    /// <summary>Unlock-VaultDeployment found a different lock from the one it read and was asked to clear (another run took it meanwhile); nothing was removed.</summary>
+    public const string LockChanged = nameof(LockChanged);
+
+    /// <summary>Watch-VaultBackend -FailOn (or a deployment's -WatchSec) saw a threshold crossed: the backend is not behaving after the deployment.</summary>
+    public const string WatchThresholdExceeded = nameof(WatchThresholdExceeded);
+
+    /// <summary>A -FailOn threshold names no known measure, or its value is not a number of the right range.</summary>
+    public const string InvalidThreshold = nameof(InvalidThreshold);
+
     // Any cmdlet: failures that are defects, not something the user did.
 
     /// <summary>A cmdlet met an exception it does not know (a defect in YieldVault.Ops).</summary>

@@ -60,7 +60,7 @@ public sealed class BlueGreenRunner
             Target = target, RunId = DeploymentJournal.NewRunId(DateTimeOffset.UtcNow), Source = request.Source, Incident = request.Incident, RollId = request.RollId,
             StartedAt = DateTimeOffset.UtcNow, Steps = Plan(target, shell, request).ToList(),
         };
-        _run = new RunbookRun(target, shell, redactor, _result, ProgressId, $"Deploying {request.Source} to {target.Name} (blue-green)");
+        _run = new RunbookRun(target, shell, redactor, _result, ProgressId, $"Deploying {request.Source} to {target.Name} (blue-green)") { Gate = request.StepGate };
     }
 
     /// <summary>What a blue-green deployment on <paramref name="target"/> needs: a proxy, and no maintenance flag.</summary>
@@ -107,7 +107,11 @@ public sealed class BlueGreenRunner
             Step(5, "Check environment and migrate", "Step 5", TimeSpan.FromMinutes(3), $"required variables {string.Join(", ", target.RequiredVariables)} in {target.EnvFilePath}", migrate),
             Step(6, "Start new version in the idle slot", "Blue-Green 1", TimeSpan.FromMinutes(2), "stop what ran in the idle slot before", instance),
             Step(7, "Verify new version on its own port", "Steps 7-8", TimeSpan.FromMinutes(5), $"wait for {target.HealthPath} and {target.ReadyPath} on the idle port (up to {request.HealthTimeout.TotalSeconds:0} s)", $"{target.VersionPath} == the new version", "log: startup markers, no errors", request.Smoke is null ? "(smoke checks skipped)" : "the smoke checks against the idle port"),
-            Step(8, "Switch traffic", "Blue-Green 2", TimeSpan.FromMinutes(1), $"write {target.UpstreamFilePath} (server 127.0.0.1:<idle port>) atomically", target.ProxyReload == ProxyReload.Systemctl ? "nginx -t; systemctl reload nginx" : "nginx -t; nginx -s reload", "wait until nginx's old workers have exited", $"verify through nginx: {target.HealthPath} 200 and the new version, 5 answers in a row"),
+            Step(8, "Switch traffic", "Blue-Green 2", TimeSpan.FromMinutes(1), new[]
+                {
+                    $"write {target.UpstreamFilePath} (server 127.0.0.1:<idle port>) atomically", target.ProxyReload == ProxyReload.Systemctl ? "nginx -t; systemctl reload nginx" : "nginx -t; nginx -s reload",
+                    "wait until nginx's old workers have exited", $"verify through nginx: {target.HealthPath} 200 and the new version, 5 answers in a row",
+                }.Concat(request.Watch is { } watch ? new[] { $"watch the new slot {watch.TotalSeconds:0} s (runbook 10.1): {WatchThresholds.Deployment} switches back" } : Array.Empty<string>()).ToArray()),
             Step(9, "Drain and stop previous slot", "Blue-Green 3", TimeSpan.FromMinutes(2), request.KeepPrevious ? "keep the previous slot running (warm) for an instant switch back" : $"after {request.Drain.TotalSeconds:0} s, stop the previous slot (kept, stopped, for Undo-VaultDeployment)"),
             Step(10, "Finish and record", "Steps 9-10", TimeSpan.FromMinutes(3), $"record the slots in {TrafficRecord.PathOf(target)}", $"keep the last {target.KeepReleases} releases (never a slot's)", "release the lock"),
         };
@@ -257,6 +261,12 @@ public sealed class BlueGreenRunner
             _record = _record.With(Idle, _started!).With(_live, _liveRecord);
             _previousLive = _live;
             var detail = await TrafficSwitch.SwitchAsync(_target, _shell, _record, Idle, expected, cancellationToken, () => _switched = true).ConfigureAwait(false);
+            if (_request.Watch is { } watch)
+            {
+                // Runbook 10.1 before the switch counts as verified: a failure here switches back to the previous slot.
+                detail += "; " + await BackendWatch.GateAsync(_slots.SlotTarget(Idle, _started!), _shell, _redactor, watch, ProgressId + 3, cancellationToken).ConfigureAwait(false);
+            }
+
             _record = _record with { Live = Idle, SwitchedAt = DateTimeOffset.UtcNow };
             _live = Idle;
             _liveRecord = _started!;
@@ -397,6 +407,12 @@ public sealed class BlueGreenRunner
         }
     }
 
+    // A guided run (Invoke-VaultRunbook) asks before the steps that change something; a backup may be left out; every step
+    // but the traffic switch (its recovery depends on how far it got) may run again after it failed.
     private static VaultDeploymentStep Step(int number, string name, string runbook, TimeSpan? target, params string[] commands) =>
-        new() { Number = number, Name = name, Runbook = runbook, Target = target, Commands = commands };
+        new()
+        {
+            Number = number, Name = name, Runbook = runbook, Target = target, Commands = commands,
+            ChangesState = number is not (1 or 7), CanSkip = number == 3, CanRetry = number != 8,
+        };
 }

@@ -228,7 +228,7 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
             }.ToString(Newtonsoft.Json.Formatting.None)
             : null;
 
-    private static async Task CloseAbandonedJournalAsync(VaultTarget target, IHostShell shell, string holder, string why, string clearedBy, CancellationToken cancellationToken)
+    internal static async Task CloseAbandonedJournalAsync(VaultTarget target, IHostShell shell, string holder, string why, string clearedBy, CancellationToken cancellationToken)
     {
         if (AbandonedLine(holder, why, clearedBy, DateTimeOffset.UtcNow) is not { } line)
         {

@@ -72,6 +72,12 @@ public sealed class DeploymentRequest
     /// <summary>In place: the longest the backend may be down (from the stop until the new version is verified) before the run rolls back; null: no bound.</summary>
     public TimeSpan? MaxDowntime { get; init; }
 
+    /// <summary>After verification, watch the new version this long (runbook 10.1); a failed health check, a restart or an error line rolls back. Null: no watch.</summary>
+    public TimeSpan? Watch { get; init; }
+
+    /// <summary>The operator of a guided run (Invoke-VaultRunbook), asked before each step and after a failed one; null: nobody is asked.</summary>
+    public IRunbookStepGate? StepGate { get; init; }
+
     /// <summary>The smoke checks after verification (runbook Step 8; a failure rolls back), or null to skip them.</summary>
     public SmokeOptions? Smoke { get; init; }
 

@@ -38,12 +38,19 @@ public sealed partial class DeploymentRunner
                 ? Step(7, "Switch and start new version", "Step 6", TimeSpan.FromMinutes(2), swarm.PlanSwitch())
                 : Step(7, "Switch and start new version", "Step 6", TimeSpan.FromMinutes(2), request.Image is null ? $"ln -sfn <new release> {target.AppPath}" : "rename containers (previous kept)", $"{manager} start {target.ServiceName}"),
             Step(8, "Verify deployment", "Step 7", TimeSpan.FromMinutes(5), $"wait for {target.HealthPath} (up to {request.HealthTimeout.TotalSeconds:0} s)", $"{target.ReadyPath} ready", $"{target.VersionPath} == the new version", "log: startup markers, no errors"),
-            Step(9, "Smoke tests", "Step 8", TimeSpan.FromMinutes(5), request.Smoke is null ? "(skipped: -SkipSmoke)" : "the target's smoke checks" + (request.Smoke.IncludeWrite ? ", with the write test" : "")),
+            Step(9, "Smoke tests", "Step 8", TimeSpan.FromMinutes(5), new[] { request.Smoke is null ? "(skipped: -SkipSmoke)" : "the target's smoke checks" + (request.Smoke.IncludeWrite ? ", with the write test" : "") }
+                .Concat(request.Watch is { } watch ? new[] { $"watch {watch.TotalSeconds:0} s (runbook 10.1): {Probes.WatchThresholds.Deployment} rolls back" } : Array.Empty<string>()).ToArray()),
             Step(10, "Finish and record", "Steps 9-10", TimeSpan.FromMinutes(3), request.Maintenance ? "remove MAINTENANCE_MODE" : "(no maintenance flag)", $"keep the last {target.KeepReleases} releases", "release the lock"),
         };
         return list;
     }
 
+    // A guided run (Invoke-VaultRunbook) asks before the steps that change something; a backup and the smoke checks may be
+    // left out; every step but the switch (a container rename is not idempotent) may run again after it failed.
     private static VaultDeploymentStep Step(int number, string name, string runbook, TimeSpan? target, params string[] commands) =>
-        new() { Number = number, Name = name, Runbook = runbook, Target = target, Commands = commands };
+        new()
+        {
+            Number = number, Name = name, Runbook = runbook, Target = target, Commands = commands,
+            ChangesState = number is not (1 or 8 or 9), CanSkip = number is 3 or 9, CanRetry = number != 7,
+        };
 }

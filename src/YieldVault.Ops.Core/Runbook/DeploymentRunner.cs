@@ -49,7 +49,7 @@ public sealed partial class DeploymentRunner
             Target = target, RunId = runId, Source = request.Source, Incident = request.Incident, RollId = request.RollId,
             StartedAt = DateTimeOffset.UtcNow, Steps = Plan(target, request, _strategy).ToList(),
         };
-        _run = new RunbookRun(target, shell, redactor, _result, ProgressId, $"Deploying {request.Source} to {target.Name}");
+        _run = new RunbookRun(target, shell, redactor, _result, ProgressId, $"Deploying {request.Source} to {target.Name}") { Gate = request.StepGate };
         _migrations = new DeploymentMigrations(target, shell, request, redactor, () => _strategy.MigrationDirectory);
     }
 
@@ -213,15 +213,22 @@ public sealed partial class DeploymentRunner
 
         await _run.StepAsync(9, async () =>
         {
-            if (_request.Smoke is not { } smoke)
+            string? detail = null;
+            if (_request.Smoke is { } smoke)
             {
-                return null;
+                var failure = await SmokeRunner.RunForDeploymentAsync(_target, _shell, smoke, _redactor, _request.Maintenance, cancellationToken).ConfigureAwait(false);
+                detail = failure is null
+                    ? "all smoke checks passed"
+                    : throw new VaultException(ErrorIds.SmokeTestFailed, VaultErrorKind.InvalidOperation, $"{_target.DisplayName}: {failure}");
             }
 
-            var failure = await SmokeRunner.RunForDeploymentAsync(_target, _shell, smoke, _redactor, _request.Maintenance, cancellationToken).ConfigureAwait(false);
-            return failure is null
-                ? "all smoke checks passed"
-                : throw new VaultException(ErrorIds.SmokeTestFailed, VaultErrorKind.InvalidOperation, $"{_target.DisplayName}: {failure}");
+            if (_request.Watch is { } watch)
+            {
+                // Runbook 10.1 as a gate: a failure here rolls back like a failed smoke check.
+                detail = (detail is null ? "" : detail + "; ") + await BackendWatch.GateAsync(_target, _shell, _redactor, watch, ProgressId + 3, cancellationToken).ConfigureAwait(false);
+            }
+
+            return detail;
         }, cancellationToken).ConfigureAwait(false);
 
         await _run.StepAsync(10, async () =>

@@ -74,14 +74,66 @@ internal sealed class RunbookRun
     /// <summary>What a step is doing, as verbose output (redacted).</summary>
     public void Detail(string text) => Reporting.Current.Verbose($"{Target.Name}:   {Redactor.Redact(text)}");
 
+    /// <summary>The operator between the steps of a guided run (Invoke-VaultRunbook); null: nobody is asked.</summary>
+    public IRunbookStepGate? Gate { get; init; }
+
+    /// <summary>How many times a guided run may run one step (the first time and the operator's retries).</summary>
+    public const int MaxStepAttempts = 5;
+
     /// <summary>
     /// Runs step <paramref name="number"/> of the result's steps: progress and verbose output, the journal's start
     /// and end lines, the step's outcome, redacted detail and duration, and a warning when it overran the runbook's
-    /// time for it. A body that returns null was skipped. A failure is recorded and thrown on.
+    /// time for it. A body that returns null was skipped. A failure is recorded and thrown on. With a <see cref="Gate"/>,
+    /// the operator is asked first (run, skip a step that may be skipped, or stop here: the run's recovery follows)
+    /// and after a failure of a step that may be retried (run it again, or fail as usual).
     /// </summary>
     public async Task StepAsync(int number, Func<Task<string?>> body, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        var step = Result.Steps[number - 1];
+        if (Gate is null)
+        {
+            await RunStepAsync(number, body, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        switch (await Gate.BeforeStepAsync(step, Result.Steps.Count, cancellationToken).ConfigureAwait(false))
+        {
+            case StepGateDecision.RollBack:
+                throw new VaultException(ErrorIds.StoppedByOperator, VaultErrorKind.OperationStopped,
+                    $"{Target.DisplayName}: the operator stopped the run before step {number} ({step.Name}).",
+                    "Check what serves (Get-VaultBackendStatus) and read the run's journal (Get-VaultDeploymentJournal).");
+            case StepGateDecision.Skip when step.CanSkip:
+                step.Outcome = StepOutcome.Skipped;
+                step.Detail = "skipped by the operator";
+                await JournalAsync(step.Name, "start").ConfigureAwait(false);
+                await JournalAsync(step.Name, "end", step.Outcome.ToString(), step.Detail, 0).ConfigureAwait(false);
+                Gate.StepEnded(step);
+                return;
+        }
+
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await RunStepAsync(number, body, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (step.CanRetry && attempt < MaxStepAttempts && !cancellationToken.IsCancellationRequested
+                && Failure(ex).ErrorId is not ErrorIds.LockLost and not ErrorIds.DowntimeBudgetExceeded)
+            {
+                if (await Gate.AfterFailureAsync(step, Failure(ex), cancellationToken).ConfigureAwait(false) != StepGateDecision.Retry)
+                {
+                    throw;
+                }
+
+                Reporting.Current.Verbose($"{Target.Name}: the operator runs step {number} ({step.Name}) again (attempt {attempt + 1}).");
+            }
+        }
+    }
+
+    private async Task RunStepAsync(int number, Func<Task<string?>> body, CancellationToken cancellationToken)
+    {
         var steps = Result.Steps;
         var step = steps[number - 1];
         Reporting.Current.Progress(ProgressId, _activity, $"Step {number}/{steps.Count}: {step.Name}", (number - 1) * 100 / steps.Count);
@@ -125,6 +177,8 @@ internal sealed class RunbookRun
             {
                 Reporting.Current.Warning($"{Target.Name}: '{step.Name}' took {step.Duration.TotalMinutes:0.0} min, over the runbook's {step.Target!.Value.TotalMinutes:0} min for {step.Runbook}.");
             }
+
+            Gate?.StepEnded(step);
         }
     }
 

@@ -44,6 +44,15 @@ public sealed class VaultDeploymentStep
     /// <summary>What the step runs, for -WhatIf plans.</summary>
     public IReadOnlyList<string> Commands { get; init; } = Array.Empty<string>();
 
+    /// <summary>The step changes the target (a guided run asks before it); false for steps that only read.</summary>
+    public bool ChangesState { get; init; }
+
+    /// <summary>A guided run may leave the step out (the run is sound without it: a backup, the smoke checks).</summary>
+    public bool CanSkip { get; init; }
+
+    /// <summary>A guided run may run the step again after it failed (running it twice does no harm).</summary>
+    public bool CanRetry { get; init; }
+
     public bool WithinTarget => Target is null || Duration <= Target;
 }
 

@@ -50,6 +50,9 @@ public sealed class ServiceState
 
     public double? CpuPercent { get; init; }
 
+    /// <summary>The V8 heap in use, where the manager reports it (PM2's metrics); null elsewhere.</summary>
+    public long? HeapUsedBytes { get; init; }
+
     /// <summary>Docker and Swarm: the image the container (the service's spec) runs.</summary>
     public string? Image { get; init; }
 

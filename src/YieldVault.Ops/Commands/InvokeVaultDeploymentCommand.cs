@@ -26,10 +26,12 @@ public sealed class InvokeVaultDeploymentCommand : VaultRollCmdlet
 
     [Parameter(Mandatory = true, ParameterSetName = GitSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(DeploymentSourceCompleter))]
     public string Ref { get; set; } = "";
 
     [Parameter(Mandatory = true, ParameterSetName = ImageSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(DeploymentSourceCompleter))]
     public string Image { get; set; } = "";
 
     /// <summary>The registry's user and password (or token) for pulling a private -Image; else the host's ~/.docker/config.json auth.</summary>
@@ -104,6 +106,11 @@ public sealed class InvokeVaultDeploymentCommand : VaultRollCmdlet
     [Parameter]
     [ValidateNotNull]
     public SecureString? SmokeApiKey { get; set; }
+
+    /// <summary>After verification, watch the new version this long (runbook 10.1); a failed health check, a restart or an error line rolls back.</summary>
+    [Parameter]
+    [ValidateRange(5, 3600)]
+    public int WatchSec { get; set; }
 
     /// <summary>Clears a stale lock left by a dead run, and skips the confirmation.</summary>
     [Parameter]
@@ -244,5 +251,6 @@ public sealed class InvokeVaultDeploymentCommand : VaultRollCmdlet
         StopTimeout = TimeSpan.FromSeconds(StopTimeoutSec),
         HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),
         Smoke = SkipSmoke ? null : new SmokeOptions { ApiKey = SmokeApiKey, IncludeWrite = SmokeApiKey is not null },
+        Watch = MyInvocation.BoundParameters.ContainsKey(nameof(WatchSec)) ? TimeSpan.FromSeconds(WatchSec) : null,
     };
 }

@@ -22,6 +22,7 @@ public sealed class UndoVaultDeploymentCommand : VaultRollCmdlet
 
     [Parameter(Mandatory = true, ParameterSetName = ReleaseSet)]
     [ValidatePattern("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\\z")]
+    [ArgumentCompleter(typeof(DeploymentSourceCompleter))]
     public string Release { get; set; } = "";
 
     [Parameter(Mandatory = true, ParameterSetName = BackupSet)]

@@ -42,6 +42,9 @@ internal sealed class Pm2Process
 
     public double? Cpu { get; init; }
 
+    /// <summary>The V8 heap in use, from PM2's own metrics (pm2_env.axm_monitor "Used Heap Size"), when PM2 reports it.</summary>
+    public long? HeapUsedBytes { get; init; }
+
     public string? OutLogPath { get; init; }
 
     public string? ErrorLogPath { get; init; }

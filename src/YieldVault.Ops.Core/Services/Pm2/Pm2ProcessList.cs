@@ -114,6 +114,7 @@ internal sealed class Pm2ProcessList
             ExitCode = (int?)AsLong(env["exit_code"]),
             MemoryBytes = AsLong(monit?["memory"]),
             Cpu = AsDouble(monit?["cpu"]),
+            HeapUsedBytes = HeapUsed(env["axm_monitor"]?["Used Heap Size"]?["value"]),
             OutLogPath = AsString(env["pm_out_log_path"]),
             ErrorLogPath = AsString(env["pm_err_log_path"]),
             KillTimeoutMs = (int?)AsLong(env["kill_timeout"]),
@@ -163,6 +164,7 @@ internal sealed class Pm2ProcessList
             Restarts = app.Sum(p => p.RestartTime),
             MemoryBytes = live.Count > 0 ? live.Sum(p => p.MemoryBytes ?? 0) : null,
             CpuPercent = live.Count > 0 ? live.Sum(p => p.Cpu ?? 0) : null,
+            HeapUsedBytes = live.Any(p => p.HeapUsedBytes is not null) ? live.Sum(p => p.HeapUsedBytes ?? 0) : null,
             Detail = rawStatuses.Count == 1 ? rawStatuses[0] : string.Join(", ", app.Select(p => p.RawStatus)),
         };
     }
@@ -214,4 +216,10 @@ internal sealed class Pm2ProcessList
     };
 
     private static double? AsDouble(JToken? token) => token?.Type is JTokenType.Integer or JTokenType.Float ? (double)token : null;
+
+    // PM2 reports the heap in MiB, as a number or as text ("9.43").
+    private static long? HeapUsed(JToken? mib) =>
+        (AsDouble(mib) ?? (mib?.Type == JTokenType.String && double.TryParse((string?)mib, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null)) is { } value
+            ? (long)(value * 1048576)
+            : null;
 }
