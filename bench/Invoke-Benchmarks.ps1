@@ -912,6 +912,8 @@ else {
         $ps = [powershell]::Create(); $ps.Runspace = $ModuleRunspace
         $null = $ps.AddScript(@'
 param($Manifest, $App, $BlueGreen)
+# The bench runs without a person (as a scheduled script does): the High-impact cmdlets do not ask.
+$global:ConfirmPreference = 'None'
 Import-Module $Manifest
 $global:BenchTarget = New-VaultTarget -Name bench-module -Environment staging -Port $App.Port -AppPath $App.App -ServiceManager Pm2 -Pm2Home $App.Pm2Home -MigrationPreset NodePgMigrate -LogPath "$($App.Directory)/logs/backend.log" -BackupPath "$($App.Directory)/backups" -StatePath "$($App.Directory)/state"
 if ($BlueGreen) {

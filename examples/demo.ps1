@@ -53,7 +53,7 @@ try {
     $target | Invoke-VaultDeployment -Ref v1.3.0 -WhatIf
 
     Show 'Deploy v1.3.0 (built while v1.2.3 serves; a prober measures downtime)'
-    $deploy = $target | Invoke-VaultDeployment -Ref v1.3.0 -Incident DEMO-1
+    $deploy = $target | Invoke-VaultDeployment -Ref v1.3.0 -Incident DEMO-1 -Confirm:$false
     $deploy | Format-List Status, VersionBefore, VersionAfter, ReleaseBefore, ReleaseAfter, Duration, DowntimeMs, FailedProbes, Probes, JournalPath | Out-Host
     $deploy.Steps | Format-Table | Out-Host
 
@@ -63,11 +63,11 @@ try {
     $target | Get-VaultRelease | Format-Table | Out-Host
 
     Show 'A broken release (its /health fails): the deployment rolls back by itself'
-    $broken = $target | Invoke-VaultDeployment -Ref v1.3.1-broken -HealthTimeoutSec 8 -ErrorAction SilentlyContinue
+    $broken = $target | Invoke-VaultDeployment -Ref v1.3.1-broken -HealthTimeoutSec 8 -Confirm:$false -ErrorAction SilentlyContinue
     $broken | Format-List Status, ErrorId, VersionAfter, Duration, DowntimeMs | Out-Host
 
     Show 'A release that does not build: it fails before the stop; v1.2.3 never stopped serving'
-    $badbuild = $target | Invoke-VaultDeployment -Ref v1.3.2-badbuild -ErrorAction SilentlyContinue
+    $badbuild = $target | Invoke-VaultDeployment -Ref v1.3.2-badbuild -Confirm:$false -ErrorAction SilentlyContinue
     $badbuild | Format-List Status, ErrorId, FailedProbes, VersionAfter | Out-Host
     $target | Get-VaultBackendVersion | Format-Table | Out-Host
 }

@@ -14,6 +14,10 @@ Import-Module $PesterManifest -Force
 # The suites import the module from here (each in its own BeforeAll), and the test services from tests/services.
 $env:YIELDVAULT_MODULE_PATH = $ModuleManifest
 $env:YIELDVAULT_REPO_ROOT = Split-Path -Parent $PSScriptRoot
+# Invoke-VaultDeployment, Undo-VaultDeployment, Stop-VaultBackend and Switch-VaultTraffic ask first (ConfirmImpact High);
+# the suites run without a person, as a scheduled script does, so nothing asks here. Confirm.Tests.ps1 checks the asking
+# itself in a pwsh of its own, and a child pwsh a suite starts sets the same preference in its script.
+$global:ConfirmPreference = 'None'
 
 $config = New-PesterConfiguration
 $config.Run.Path = if ($TestPath) { $TestPath -split ',' } else { Join-Path $PSScriptRoot 'pester' }

@@ -163,6 +163,7 @@ BeforeAll {
         $q = { param($s) "'" + ($s -replace "'", "''") + "'" }
         $file = Join-Path $Root ('killed-' + [guid]::NewGuid().ToString('N').Substring(0, 8) + '.ps1')
         Set-Content -LiteralPath $file -Value @"
+`$ConfirmPreference = 'None'
 Import-Module $(& $q (Get-VaultModuleManifest))
 `$t = New-VaultTarget -Name fault-1 -Port $($Ws.Port) -AppPath $(& $q $Ws.App) -ServiceManager Pm2 -Pm2Home $(& $q $Ws.Pm2Home) -MigrationPreset None -LogPath $(& $q "$($Ws.Directory)/logs/backend.log") -BackupPath $(& $q "$($Ws.Directory)/backups") -StatePath $(& $q "$($Ws.Directory)/state") $TargetArguments
 $Command
@@ -365,6 +366,7 @@ Describe 'The deploying pwsh killed after the stop' {
         $module = Get-VaultModuleManifest
         $q = { param($s) "'" + ($s -replace "'", "''") + "'" }
         $script = @"
+`$ConfirmPreference = 'None'
 Import-Module $(& $q $module)
 `$t = New-VaultTarget -Name fault-1 -Port $($Local.Port) -AppPath $(& $q $Local.App) -ServiceManager Pm2 -Pm2Home $(& $q $Local.Pm2Home) -MigrationPreset None -LogPath $(& $q "$($Local.Directory)/logs/backend.log") -BackupPath $(& $q "$($Local.Directory)/backups") -StatePath $(& $q "$($Local.Directory)/state")
 `$t | Invoke-VaultDeployment -Artifact $(& $q $Art['v1.3.0'].Artifact) -Sha256 $($Art['v1.3.0'].Sha256) -MigrationCommand sh, -c, 'sleep 60'

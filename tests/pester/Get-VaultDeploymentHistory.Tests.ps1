@@ -117,7 +117,7 @@ Describe 'Deployment records with PM2, on this machine and over SSH' {
             $job = Start-ThreadJob -ArgumentList (Get-VaultModuleManifest), $SshTarget -ScriptBlock {
                 param($module, $target)
                 Import-Module $module
-                $deployed = $target | Invoke-VaultDeployment -Ref v1.3.0 -Incident INCIDENT-123 -WarningAction SilentlyContinue
+                $deployed = $target | Invoke-VaultDeployment -Ref v1.3.0 -Incident INCIDENT-123 -Confirm:$false -WarningAction SilentlyContinue
                 [pscustomobject]@{ Deployed = $deployed; Undone = $target | Undo-VaultDeployment -Force }
             }
             try {

@@ -211,7 +211,7 @@ Describe 'One deployment per target' {
             Start-ThreadJob -ArgumentList $module, $target -ScriptBlock {
                 param($module, $target)
                 Import-Module $module
-                $r = $target | Invoke-VaultDeployment -Ref v1.3.0 -ErrorVariable e -ErrorAction SilentlyContinue
+                $r = $target | Invoke-VaultDeployment -Ref v1.3.0 -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
                 [pscustomobject]@{ Status = [string]$r.Status; ErrorId = $r.ErrorId }
             }
         }
@@ -232,6 +232,7 @@ Describe 'A deployment process killed mid-run' {
         $module = Get-VaultModuleManifest
         # The migration after the stop sleeps, so the kill lands with the backend stopped.
         $script = @"
+`$ConfirmPreference = 'None'
 Import-Module '$module'
 `$t = New-VaultTarget -Name deploy-1 -Port $($Local.Port) -AppPath '$($Local.App -replace "'", "''")' -ServiceManager Pm2 -Pm2Home '$($Local.Pm2Home)' -MigrationPreset Npm -LogPath '$($Local.Directory -replace "'", "''")/logs/backend.log' -BackupPath '$($Local.Directory -replace "'", "''")/backups' -StatePath '$($state -replace "'", "''" -replace '/yieldvault-backend$', '')'
 `$t | Invoke-VaultDeployment -Ref v1.2.3 -MigrationCommand sh, -c, 'sleep 60'

@@ -15,7 +15,7 @@ using YieldVault.Ops.Smoke;
 namespace YieldVault.Ops.Commands;
 
 /// <summary>Runbook Steps 1-10 with automatic rollback: a git ref, a Docker image or an artifact.</summary>
-[Cmdlet(VerbsLifecycle.Invoke, "VaultDeployment", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = GitSet)]
+[Cmdlet(VerbsLifecycle.Invoke, "VaultDeployment", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = GitSet)]
 [OutputType(typeof(VaultDeploymentResult), typeof(VaultRollResult))]
 public sealed class InvokeVaultDeploymentCommand : VaultRollCmdlet
 {
