@@ -107,6 +107,8 @@ Describe 'A blue-green deployment on <Name>' -ForEach @(@{ Name = 'this machine'
     }
 
     It 'plans the blue-green steps under -WhatIf and changes nothing' {
+        # Start-VaultBackend in the setup held the deployment lock, so the state directory exists: the plan must not add to it.
+        $stateBefore = @(Get-ChildItem -LiteralPath $Ws.State -Recurse -Force -ErrorAction Ignore | ForEach-Object { "$($_.FullName) $($_.Length) $($_.LastWriteTimeUtc.Ticks)" })
         $transcript = Join-Path $Ws.Root 'whatif.txt'
         Start-Transcript -LiteralPath $transcript -UseMinimalHeader | Out-Null
         try { $result = $T | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -WhatIf }
@@ -118,7 +120,10 @@ Describe 'A blue-green deployment on <Name>' -ForEach @(@{ Name = 'this machine'
         $out | Should-BeLikeString "*Step 8/10 Switch traffic*nginx -t*"
         $out | Should-BeLikeString '*Step 9/10 Drain and stop previous slot*'
         (Get-Served $Ws).UpstreamPort | Should-Be $Ws.Blue
-        Test-Path -LiteralPath $Ws.State | Should-BeFalse -Because 'a plan writes nothing on the host'
+        $stateAfter = @(Get-ChildItem -LiteralPath $Ws.State -Recurse -Force -ErrorAction Ignore | ForEach-Object { "$($_.FullName) $($_.Length) $($_.LastWriteTimeUtc.Ticks)" })
+        ($stateAfter -join "`n") | Should-Be ($stateBefore -join "`n") -Because 'a plan writes nothing on the host'
+        Test-Path -LiteralPath $Ws.Lock | Should-BeFalse
+        Test-Path -LiteralPath "$($Ws.State)/traffic.json" | Should-BeFalse -Because 'no slot was recorded'
     }
 
     It 'starts v1.3.0 in the green slot while blue serves, switches nginx with 0 failed probes, then stops blue' {

@@ -64,15 +64,18 @@ public sealed class DeploymentLock : IAsyncDisposable
         var path = DeploymentReadiness.LockPath(target);
         var token = Guid.NewGuid().ToString("N");
         var owner = $"run={runId} token={token} {Me} user={System.Environment.UserName} started={DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ssZ}";
-        // Written whole to a temporary file first (a full disk fails here, leaving no half-written lock), then linked
-        // into place: ln fails when the lock exists, so exactly one run gets it.
-        const string script = @"mkdir -p -- ""$(dirname ""$1"")"" || exit 4
+        // A lock already there is read first (also by a user who could not write one: a deployment's lock is reported to
+        // everyone). Then written whole to a temporary file (a full disk fails here, leaving no half-written lock), and
+        // linked into place: ln fails when the lock exists, so exactly one run gets it.
+        const string script = @"held() { now=$(date +%s); mtime=$(stat -c %Y -- ""$1"" 2>/dev/null || echo ""$now"")
+printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3; }
+[ -e ""$1"" ] && held ""$1""
+mkdir -p -- ""$(dirname ""$1"")"" || exit 4
 tmp=""$1.yv-new.$$""
 if ! printf '%s\n' ""$2"" > ""$tmp"" 2>/dev/null; then rm -f -- ""$tmp""; echo 'cannot write the lock (disk full or not writable)'; exit 4; fi
 if ln -- ""$tmp"" ""$1"" 2>/dev/null; then rm -f -- ""$tmp""; exit 0; fi
 rm -f -- ""$tmp""
-now=$(date +%s); mtime=$(stat -c %Y -- ""$1"" 2>/dev/null || echo ""$now"")
-printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
+held ""$1""";
         for (var attempt = 0; attempt < 2; attempt++)
         {
             var result = await shell.RunAsync(CommandLine.Script(script, path, owner), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
@@ -122,7 +125,8 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
     /// The lock for one step cmdlet (Stop/Start/Restart-VaultBackend, Invoke-VaultMigration, the maintenance flag, a
     /// backup): taken while the step runs, so no deployment starts in the middle of it and it does not act in the middle
     /// of a deployment (<see cref="ErrorIds.DeploymentLocked"/>). A stale lock left by a dead run does not block an
-    /// on-call engineer: the step goes on without the lock, with a warning (only a deployment's -Force clears it).
+    /// on-call engineer: the step goes on without the lock, with a warning (only a deployment's -Force clears it); so does
+    /// a step whose user cannot create the lock (no lock is there, or it would be DeploymentLocked).
     /// </summary>
     public static async Task<DeploymentLock?> AcquireForStepAsync(VaultTarget target, IHostShell shell, string what, CancellationToken cancellationToken)
     {
@@ -133,6 +137,14 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3";
         catch (VaultException ex) when (ex.ErrorId == ErrorIds.DeploymentLockStale)
         {
             Reporting.Current.Warning($"{target.Name}: {what} goes on although a stale deployment lock is left ({ex.Message.Replace(" Nothing was changed.", "")}). Invoke-VaultDeployment -Force clears it.");
+            return null;
+        }
+        catch (VaultException ex) when (ex.ErrorId == ErrorIds.LockFailed)
+        {
+            // No deployment holds the lock (that would be DeploymentLocked), but this user cannot write one: a state path
+            // it may not write (an auditor, a root-owned default), or a full disk. The step itself is what the on-call
+            // engineer asked for, and whether the user may do it is for the service manager to say (SudoRequired, ...).
+            Reporting.Current.Warning($"{target.Name}: {what} goes on without the deployment lock, which it could not create ({ex.Message.Replace(" Nothing was changed.", "")}).");
             return null;
         }
     }

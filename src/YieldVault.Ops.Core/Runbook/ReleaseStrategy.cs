@@ -68,12 +68,25 @@ internal sealed class ReleaseStrategy : IDeploymentStrategy
             throw NotReady($"{_target.AppPath} is not a link to a release, so there would be no release to go back to");
         }
 
-        // The previous release's app directory with its package.json and installed dependencies; the state and releases
-        // directories writable (the journal, the link switch); 50 MB free where the releases are.
-        const string script = @"app=""$1""; state=""$2""; rel=""$3""
+        // The previous release's app directory with its package.json and, when it declares dependencies, a node_modules
+        // where Node looks for them (the app directory or one above it within the release: a monorepo's workspace root);
+        // the state and releases directories writable (the journal, the link switch); 50 MB free where the releases are.
+        const string script = @"app=""$1""; state=""$2""; rel=""$3""; root=""$4""
 [ -d ""$app"" ] || { echo ""the previous release's directory $app is gone""; exit 3; }
 [ -f ""$app/package.json"" ] || { echo ""$app has no package.json""; exit 3; }
-[ -d ""$app/node_modules"" ] || { echo ""$app has no node_modules (its dependencies were removed)""; exit 3; }
+deps=1
+if command -v node >/dev/null 2>&1; then
+  node -e 'const p = JSON.parse(require(""fs"").readFileSync(process.argv[1], ""utf8"")); process.exit(Object.keys(p.dependencies || {}).length ? 0 : 1)' ""$app/package.json"" 2>/dev/null || deps=0
+fi
+if [ ""$deps"" = 1 ]; then
+  d=""$app""; found=0
+  while :; do
+    [ -d ""$d/node_modules"" ] && { found=1; break; }
+    [ ""$d"" = ""$root"" ] && break
+    case ""$d"" in ""$root""/*) d=$(dirname -- ""$d"");; *) break;; esac
+  done
+  [ ""$found"" = 1 ] || { echo ""$app has no node_modules (its dependencies were removed)""; exit 3; }
+fi
 mkdir -p -- ""$state"" 2>/dev/null
 [ -w ""$state"" ] || { echo ""$state is not writable""; exit 3; }
 [ -w ""$rel"" ] || { echo ""$rel is not writable""; exit 3; }
@@ -81,7 +94,8 @@ avail=$(df -Pk -- ""$rel"" 2>/dev/null | awk 'NR==2 {print $4}')
 [ ""${avail:-0}"" -ge 51200 ] || { echo ""only ${avail:-0} KB free in $rel""; exit 3; }
 echo ""ok $avail""";
         var app = ReleaseBuilder.AppDirectoryOf(_target, _store.ReleasesDirectory + "/" + _previous);
-        var result = await _shell.RunAsync(CommandLine.Script(script, app, _target.StatePath.TrimEnd('/') + "/" + _target.ServiceName, _store.ReleasesDirectory),
+        var result = await _shell.RunAsync(CommandLine.Script(script, app, _target.StatePath.TrimEnd('/') + "/" + _target.ServiceName, _store.ReleasesDirectory,
+                _store.ReleasesDirectory + "/" + _previous),
             TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
         return result.Succeeded
             ? $"rollback ready: release {_previous} would start"
