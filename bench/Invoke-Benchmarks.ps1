@@ -1420,7 +1420,8 @@ if ($extra.Contains('import') -or $extra.Contains('fanout')) {
         if ($x) {
             $null = $sb.AppendLine("| $($x.scenario): 1 target (ms) | $(Fmt $x.one_ms_median) | $(Fmt (($x.one_ms | Measure-Object -Minimum).Minimum))–$(Fmt (($x.one_ms | Measure-Object -Maximum).Maximum)) |")
             $unhealthy = if ($x.PSObject.Properties['many_unhealthy'] -and @($x.many_unhealthy | Where-Object { $_ -gt 0 })) { "; targets without a healthy answer per run: $(@($x.many_unhealthy) -join ', ') ($($x.first_problem))" } else { '' }
-            $null = $sb.AppendLine("| $($x.scenario): $($x.targets) targets, throttle $($x.throttle_limit) (ms) | $(Fmt $x.many_ms_median) (**$(Fmt $x.ratio_many_to_one '0.00')x** the 1-target time$unhealthy) | $(Fmt (($x.many_ms | Measure-Object -Minimum).Minimum))–$(Fmt (($x.many_ms | Measure-Object -Maximum).Maximum)) |")
+            $load = if ($x.PSObject.Properties['load_before'] -and $x.load_before) { "; load $($x.load_before) before, $($x.load_after) after" } else { '' }
+            $null = $sb.AppendLine("| $($x.scenario): $($x.targets) targets, throttle $($x.throttle_limit) (ms) | $(Fmt $x.many_ms_median) (**$(Fmt $x.ratio_many_to_one '0.00')x** the 1-target time, goal at most 2x$unhealthy$load) | $(Fmt (($x.many_ms | Measure-Object -Minimum).Minimum))–$(Fmt (($x.many_ms | Measure-Object -Maximum).Maximum)) |")
         }
     }
     $null = $sb.AppendLine()

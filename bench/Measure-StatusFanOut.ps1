@@ -1,7 +1,7 @@
 <#
 .SYNOPSIS
-    Status fan-out: Get-VaultBackendStatus for 1 target vs 20 targets over SSH (issue 3's goal: 20 in less
-    than 3x the time of 1), in two modes:
+    Status fan-out: Get-VaultBackendStatus for 1 target vs 20 targets over SSH (issue 14's goal: 20 targets within
+    2x of one target), in two modes:
       shared   - 20 targets on one SSH server and account (a targets file of 20 backends on the sshd on
                  127.0.0.1): the session's pool reuses one connection, commands and probes are channels on it;
       separate - every target gets its own SSH connection (its own known_hosts copy defeats the pool), as 20
@@ -55,7 +55,9 @@ try {
 
     $null = Measure-Once 1 'warmup' 'shared'   # JIT and first-use costs out of the figures
     function Median([double[]] $v) { $s = $v | Sort-Object; $s[[int][math]::Floor(($s.Count - 1) / 2)] }
+    function Get-Load { if (Test-Path /proc/loadavg) { ((Get-Content -Raw /proc/loadavg).Trim() -split '\s+')[0..2] -join ' ' } }
     $result = foreach ($how in $Mode) {
+        $loadBefore = Get-Load
         $one = @(1..$Runs | ForEach-Object { Measure-Once 1 "$how-one$_" $how })
         $many = @(1..$Runs | ForEach-Object { Measure-Once $Targets "$how-many$_" $how })
         [ordered]@{
@@ -72,6 +74,9 @@ try {
             one_unhealthy     = @($one.Unhealthy)
             many_unhealthy    = @($many.Unhealthy)
             first_problem     = @($one + $many | Where-Object Problem | ForEach-Object Problem | Select-Object -First 1)[0]
+            # Load average (1/5/15 min) before and after the mode's runs: the machine is shared with other test runs.
+            load_before       = $loadBefore
+            load_after        = Get-Load
             measured_at       = (Get-Date).ToUniversalTime().ToString('o')
         }
     }

@@ -273,6 +273,28 @@ Describe 'Get-VaultBackendStatus' {
         $errs[0].TargetObject.Name | Should-Be 'bad-ssh'
     }
 
+    It 'over SSH, targets of one server ask the same thing once per call (pm2 jlist per PM2_HOME, ss per port); each still gets its full status' {
+        $one = New-SshTarget -AppPath '/tmp' @{ Name = 'fan-alone' } | Get-VaultBackendStatus -ErrorAction Stop
+        $targets = @(1..12 | ForEach-Object { New-SshTarget -AppPath '/tmp' @{ Name = "fan-$_" } }) +
+            (New-SshTarget -AppPath '/tmp' @{ Name = 'fan-other-home'; Pm2Home = '/tmp/yv-pm2-none-other' })
+        $sessions = { @(Select-String -LiteralPath $Sshd.LogFile -Pattern 'Starting session: command' -SimpleMatch).Count }
+        $before = & $sessions
+        $r = @($targets | Get-VaultBackendStatus -ThrottleLimit 8 -ErrorAction Stop)
+        # One pm2 jlist for each PM2_HOME, one ss for the port; the HTTP probes are each target's own.
+        ((& $sessions) - $before) | Should-Be 3
+        ($r.Target.Name | Sort-Object) | Should-BeCollection @($targets.Name | Sort-Object)
+        foreach ($s in $r) {
+            $s.State | Should-Be $one.State
+            $s.Healthy | Should-BeTrue
+            $s.Ready | Should-BeTrue
+            $s.Version | Should-Be $one.Version
+            $s.Commit | Should-Be $Commit
+            $s.Checks | Should-Be $one.Checks
+            $s.ActiveConnections | Should-BeGreaterThanOrEqual 0
+            @($s.Problems) | Should-BeCollection @($one.Problems)
+        }
+    }
+
     It 'shows a table that fits 120 columns' {
         $lines = New-LocalTarget | Get-VaultBackendStatus | Format-Table | Out-String -Width 120 -Stream
         ($lines | Where-Object { $_.Length -gt 120 }) | Should-BeNull

@@ -179,7 +179,7 @@ public static class DependencyProbe
     /// </summary>
     private static async Task<(string? ErrorId, string? Reason)> RefineThroughServerAsync(IHostShell shell, string host, string? errorId, string? reason, CancellationToken cancellationToken)
     {
-        if (errorId != ErrorIds.DependencyRefused || shell is LocalShell || System.Net.IPAddress.TryParse(host, out _))
+        if (errorId != ErrorIds.DependencyRefused || CoalescingShell.Unwrap(shell) is LocalShell || System.Net.IPAddress.TryParse(host, out _))
         {
             return (errorId, reason);
         }

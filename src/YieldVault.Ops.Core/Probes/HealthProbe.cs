@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
@@ -36,6 +37,17 @@ public static class HealthProbe
     {
         Timeout = System.Threading.Timeout.InfiniteTimeSpan,
     };
+
+    /// <summary>
+    /// The most requests at once to one address (one SSH forward, or one local port). SSH.NET's local forward listens
+    /// with a backlog of 5 and serves each connection on a pool thread it blocks (opening the channel, then relaying):
+    /// more connections at once than that overflow the backlog, the kernel drops the SYN, and the client sends it again
+    /// only after 1 s. With 20 targets on one server (throttle 8) that second was most of a status fan-out. The wait for
+    /// a slot counts toward the request's timeout.
+    /// </summary>
+    public const int MaxRequestsPerEndpoint = 4;
+
+    private static readonly ConcurrentDictionary<string, SemaphoreSlim> EndpointGates = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
     /// The health endpoint under the target's health rules, and the readiness endpoint when asked and the target has
@@ -116,8 +128,14 @@ public static class HealthProbe
         var watch = Stopwatch.StartNew();
         using var timeoutSource = new CancellationTokenSource(timeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
+        var gate = EndpointGates.GetOrAdd(baseUri.Authority, _ => new SemaphoreSlim(MaxRequestsPerEndpoint, MaxRequestsPerEndpoint));
+        var entered = false;
         try
         {
+            // The wait for a slot counts toward the timeout (the same backend is busy), not toward the latency.
+            await gate.WaitAsync(linked.Token).ConfigureAwait(false);
+            entered = true;
+            watch.Restart();
             using var request = new HttpRequestMessage(HttpMethod.Get, url);
             // Through an SSH forward every open connection holds an SSH channel; a kept-alive idle one would
             // hold a channel slot that the next command or probe may be waiting for.
@@ -152,6 +170,13 @@ public static class HealthProbe
                 LatencyMs = watch.Elapsed.TotalMilliseconds,
                 Error = $"Could not reach {path}: {Innermost(ex).Message}",
             };
+        }
+        finally
+        {
+            if (entered)
+            {
+                gate.Release();
+            }
         }
     }
 

@@ -22,7 +22,12 @@ public abstract class VaultTargetCmdlet : VaultCmdlet
     /// <summary>How many targets are handled at once.</summary>
     protected virtual int Throttle => 8;
 
-    protected override void BeginProcessing() => _work = new ParallelWork(Redactor, Math.Max(1, Throttle), CancellationToken);
+    protected override void BeginProcessing()
+    {
+        // SSH.NET holds pool threads blocked per target in flight; without enough of them the first fan-out starves.
+        PoolThreads.EnsureFor(Math.Max(1, Throttle));
+        _work = new ParallelWork(Redactor, Math.Max(1, Throttle), CancellationToken);
+    }
 
     protected override void ProcessRecord()
     {

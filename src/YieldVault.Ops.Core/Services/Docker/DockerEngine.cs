@@ -64,7 +64,7 @@ internal sealed class DockerEngine : IDisposable
         SshShell sshShell;
         if (address.UsesTargetConnection)
         {
-            sshShell = shell as SshShell ?? throw new VaultException(ErrorIds.DockerHostUnsupported, VaultErrorKind.InvalidOperation,
+            sshShell = CoalescingShell.Unwrap(shell) as SshShell ?? throw new VaultException(ErrorIds.DockerHostUnsupported, VaultErrorKind.InvalidOperation,
                 $"Target '{target.Name}' reaches its host through {shell.Description}, which cannot carry a Docker engine connection.",
                 "Set DockerHost to unix:///..., tcp://... or ssh://user@host for this target.");
         }
