@@ -35,6 +35,22 @@ internal static class BackendVerification
         return (health, version);
     }
 
+    /// <summary>
+    /// The last step of a rollback (of any kind): waits until the version brought back serves, records it on the result,
+    /// tells the caller it serves (<paramref name="serving"/>, before the check: a wrong version still serves), then checks
+    /// it is the one expected. Returns the step's detail.
+    /// </summary>
+    public static async Task<string?> VerifyRolledBackAsync(VaultTarget target, IHostShell shell, TimeSpan timeout, int progressId,
+        VaultDeploymentResult result, ExpectedVersion expected, Action serving, CancellationToken cancellationToken)
+    {
+        var (health, version) = await WaitServingAsync(target, shell, timeout, progressId, cancellationToken).ConfigureAwait(false);
+        result.VersionAfter = version.Version;
+        result.CommitAfter = version.Commit;
+        serving();
+        expected.Check(target, version);
+        return Describe(health, version);
+    }
+
     /// <summary>"healthy after 812 ms, version 1.3.0 (abc1234)", the detail of a verification step.</summary>
     public static string Describe(VaultHealthResult health, VaultBackendVersion version) =>
         $"healthy after {health.WaitedMs:0} ms, version {version.Version ?? "unknown"}" + (version.ShortCommit.Length == 0 ? "" : $" ({version.ShortCommit})");

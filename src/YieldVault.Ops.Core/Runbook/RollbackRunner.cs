@@ -159,15 +159,8 @@ public sealed class RollbackRunner
                 return switched + "; started";
             }, cancellationToken).ConfigureAwait(false);
 
-            await run.StepAsync(4, async () =>
-            {
-                var (health, version) = await BackendVerification.WaitServingAsync(_target, _shell, request.HealthTimeout, ProgressId + 1, cancellationToken).ConfigureAwait(false);
-                result.VersionAfter = version.Version;
-                result.CommitAfter = version.Commit;
-                serving = true;
-                expected.Check(_target, version);
-                return BackendVerification.Describe(health, version);
-            }, cancellationToken).ConfigureAwait(false);
+            await run.StepAsync(4, () => BackendVerification.VerifyRolledBackAsync(_target, _shell, request.HealthTimeout, ProgressId + 1, result, expected,
+                () => serving = true, cancellationToken), cancellationToken).ConfigureAwait(false);
             result.Status = DeploymentStatus.Succeeded;
         }, (failure, token) => failure.ErrorId == ErrorIds.Cancelled ? StartWhateverIsThereAsync(result, token) : Task.CompletedTask, cancellationToken,
             () => stopped && !serving).ConfigureAwait(false);

@@ -106,15 +106,8 @@ internal sealed class SwarmRollbackRunner
                 return $"the engine rolled {_target.ServiceName} back: it runs {ImageOf(done.Spec) ?? "the previous spec"}";
             }, cancellationToken).ConfigureAwait(false);
 
-            await run.StepAsync(3, async () =>
-            {
-                var (health, version) = await BackendVerification.WaitServingAsync(_target, _shell, request.HealthTimeout, ProgressId + 1, cancellationToken).ConfigureAwait(false);
-                result.VersionAfter = version.Version;
-                result.CommitAfter = version.Commit;
-                serving = true;
-                expected.Check(_target, version);
-                return BackendVerification.Describe(health, version);
-            }, cancellationToken).ConfigureAwait(false);
+            await run.StepAsync(3, () => BackendVerification.VerifyRolledBackAsync(_target, _shell, request.HealthTimeout, ProgressId + 1, result, expected,
+                () => serving = true, cancellationToken), cancellationToken).ConfigureAwait(false);
             result.Status = DeploymentStatus.Succeeded;
         }, (failure, token) => failure.ErrorId == ErrorIds.Cancelled ? WaitServingAsync(result, token) : Task.CompletedTask, cancellationToken,
             () => submitted && !serving).ConfigureAwait(false);
