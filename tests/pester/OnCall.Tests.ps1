@@ -394,3 +394,104 @@ Describe 'Tab completion of the deployment sources' {
         @((TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches).Count | Should-Be 0
     }
 }
+
+Describe 'examples/incident-session.ps1' {
+    BeforeAll {
+        # A workspace of its own, serving v1.2.3.
+        $script:W2 = New-OnCallWorkspace -Stack $Stack -Name incident -TargetName incident-1
+        $script:Example = Join-Path $PSScriptRoot '../../examples/incident-session.ps1'
+
+        # Starts the example in a child pwsh -NonInteractive (-NonInteractive passed to the example too); the child
+        # writes the example's summary as JSON, the fields a test reads, as its last line. Returns the process and its output file.
+        function Start-Example([string] $Arguments) {
+            $params = ($W2.Params.GetEnumerator() | ForEach-Object { "$($_.Key) = '$($_.Value)'" }) -join '; '
+            $file = Join-Path $W2.Directory ('example-' + [guid]::NewGuid().ToString('N') + '.ps1')
+            Set-Content -LiteralPath $file -Value @"
+`$PSStyle.OutputRendering = 'PlainText'
+`$ErrorActionPreference = 'Stop'
+Import-Module '$Manifest'
+`$p = @{ $params }
+`$t = New-VaultTarget @p
+`$s = & '$Example' -Target `$t $Arguments -NonInteractive -DiagnosisSampleSec 2 -ProgressAction SilentlyContinue
+[pscustomobject]@{
+    Status = `$s.Status; Served = `$s.ServedVersion; LockCleared = `$s.LockCleared; Problems = @(`$s.Problems).Count
+    DeployStatus = "`$(`$s.Deployment.Status)"; DeployRunId = `$s.Deployment.RunId; Readings = `$s.Watch.Readings; Breach = `$s.Watch.Breach
+    RollbackStatus = "`$(`$s.Rollback.Status)"; RollbackRunId = `$s.Rollback.RunId
+    Journals = @(`$s.Journals | ForEach-Object { [pscustomobject]@{ RunId = `$_.RunId; Outcome = `$_.Outcome } })
+} | ConvertTo-Json -Compress -Depth 4
+"@
+            $proc = Start-Process -FilePath (Get-PwshPath) -ArgumentList '-NoProfile', '-NonInteractive', '-File', $file -PassThru `
+                -RedirectStandardOutput "$file.out" -RedirectStandardError "$file.err"
+            [pscustomobject]@{ Process = $proc; Out = "$file.out"; Err = "$file.err" }
+        }
+        function Wait-Example($Run, [int] $TimeoutSec = 240) {
+            if (-not $Run.Process.WaitForExit($TimeoutSec * 1000)) { $Run.Process.Kill($true); throw "The example did not finish within $TimeoutSec s." }
+            $out = Get-Content -LiteralPath $Run.Out -Raw
+            $json = @($out -split "`n" | Where-Object { $_.StartsWith('{') }) | Select-Object -Last 1
+            if (-not $json) { throw "The example wrote no summary (exit $($Run.Process.ExitCode)):`n$out`n$(Get-Content -LiteralPath $Run.Err -Raw)" }
+            [pscustomobject]@{ Summary = ConvertFrom-Json $json; Output = $out }
+        }
+    }
+
+    It 'clears a stale lock, deploys without asking, watches, and reads the runs back from the journal' {
+        # A lock not refreshed for 10 minutes (its run died on another machine): stale.
+        $dead = '20261203T100000Z-deadbe'
+        New-Item -ItemType Directory -Path (Split-Path $W2.Lock) -Force | Out-Null
+        Set-Content -LiteralPath $W2.Lock -NoNewline -Value "run=$dead token=gone host=laptop-of-carol pid=99 user=carol started=2026-12-03T10:00:00Z"
+        & touch -d '-10 minutes' $W2.Lock
+        $report = Join-Path $W2.Directory 'INC-7.md'
+        $r = Wait-Example (Start-Example "-Artifact '$($Art['v1.3.0'].Artifact)' -Sha256 '$($Art['v1.3.0'].Sha256)' -Incident INC-7 -WatchSec 6 -ReportPath '$report'")
+        $s = $r.Summary
+        $s.Status | Should-Be 'Deployed'
+        $s.Served | Should-Be '1.3.0'
+        $s.LockCleared | Should-Be $dead
+        $s.DeployStatus | Should-Be 'Succeeded'
+        $s.Readings | Should-BeGreaterThanOrEqual 2
+        $s.Breach | Should-BeNull
+        @($s.Journals).Count | Should-Be 1 -Because "the dead run's journal is not on this target; the deployment's is"
+        $s.Journals[0].RunId | Should-Be $s.DeployRunId
+        $s.Journals[0].Outcome | Should-Be 'Succeeded'
+        $r.Output | Should-BeLikeString "*a stale lock is left: run $dead (not refreshed for * s)*"
+        $r.Output | Should-NotBeLikeString '*Are you sure*'
+        Test-Path -LiteralPath $W2.Lock | Should-BeFalse
+        (Get-Content -LiteralPath $report -Raw) | Should-BeLikeString '*INC-7*'
+        $served = Get-OnCallServed $W2
+        $served.Version | Should-Be '1.3.0'
+        $served.Health | Should-Be 200
+    }
+
+    It 'rolls back with Undo-VaultDeployment when the watch fails, and the journal has both runs' {
+        $journals = Get-OnCallJournalFiles $W2
+        $armed = Join-Path $W2.LogDir 'reconciler.fail'
+        Remove-Item -LiteralPath $armed -ErrorAction Ignore
+        $run = Start-Example "-Artifact '$($Art['v1.3.6-errors'].Artifact)' -Sha256 '$($Art['v1.3.6-errors'].Sha256)' -WatchSec 30"
+        try {
+            # The deployment has ended (verified and recorded): the example watches now. Then the reconciler fails.
+            Wait-OnCallCondition -What 'the deployment of v1.3.6-errors to end' -TimeoutSec 180 -Condition {
+                if ($run.Process.HasExited) { throw "The example ended early:`n$(Get-Content -Raw $run.Out)`n$(Get-Content -Raw $run.Err)" }
+                $new = @(Get-OnCallJournalFiles $W2 | Where-Object { $_ -notin $journals })
+                $new.Count -eq 1 -and (Get-Content -LiteralPath $new[0] -Raw) -match '"step":"run","phase":"end","outcome":"Succeeded"'
+            }
+            New-Item -ItemType File -Path $armed | Out-Null
+            $r = Wait-Example $run
+        }
+        finally {
+            if (-not $run.Process.HasExited) { $run.Process.Kill($true) }
+            Remove-Item -LiteralPath $armed -ErrorAction Ignore
+        }
+        $s = $r.Summary
+        $s.DeployStatus | Should-Be 'Succeeded'
+        $s.Breach | Should-BeLikeString '*the watch failed after * s: Errors * > 0*'
+        $s.RollbackStatus | Should-Be 'Succeeded'
+        $s.Status | Should-Be 'RolledBack'
+        $s.Served | Should-Be '1.3.0'
+        @($s.Journals.RunId) | Should-BeCollection @($s.DeployRunId, $s.RollbackRunId)
+        $r.Output | Should-BeLikeString '*The watch failed: rolling back*'
+        $served = Get-OnCallServed $W2
+        $served.Version | Should-Be '1.3.0'
+        $served.Health | Should-Be 200
+        ($T | Get-VaultDeploymentJournal -RunId $s.DeployRunId -ErrorAction SilentlyContinue) | Should-BeNull -Because 'each target has its own journal'
+        $wp2 = $W2.Params
+        (New-VaultTarget @wp2 | Get-VaultDeploymentJournal -RunId $s.RollbackRunId).Outcome | Should-Be 'Succeeded'
+    }
+}
