@@ -359,7 +359,47 @@ Describe 'Invoke-VaultDeployment -WatchSec' {
         $j.Outcome | Should-Be 'RolledBack'
         $j.Rollback | Should-Be 'Succeeded'
         ($j.Steps | Where-Object Step -EQ 'Smoke tests').Outcome | Should-Be 'Failed'
-        ($j.Steps | Where-Object Step -EQ 'Smoke tests').Detail | Should-BeLikeString '*WatchThresholdExceeded*'
+        ($j.Steps | Where-Object Step -EQ 'Smoke tests').Detail | Should-BeLikeString '*the watch after the deployment failed after * s: Errors * > 0*'
+    }
+}
+
+Describe 'The journal and the lock over SSH' {
+    BeforeAll {
+        $script:Sshd = Start-TestSshd
+        # The journals the tests above wrote (so this Describe reads them only after those), in a state directory of the
+        # SSH user (yvops) on the SSH host (this machine).
+        $script:SshState = Join-Path $W.Root 'ssh-state'
+        New-Item -ItemType Directory -Path $SshState | Out-Null
+        & cp -a -- $W.State (Join-Path $SshState 'yieldvault-backend')
+        & chown -R "$($Sshd.User):" $SshState
+        $script:SshTarget = New-VaultTarget -Name oncall-ssh -HostName $Sshd.HostName -SshPort $Sshd.Port -User $Sshd.User -KeyFile $Sshd.UserKeyFile `
+            -KnownHostsFile $Sshd.KnownHostsFile -AppPath (Join-Path $SshState 'app') -ServiceManager Pm2 -StatePath $SshState
+    }
+    AfterAll { if ($script:Sshd) { Stop-TestSshd $Sshd } }
+
+    It 'reads the same runs over SSH as on this machine' {
+        $local = @($T | Get-VaultDeploymentJournal -Last 3)
+        $remote = @($SshTarget | Get-VaultDeploymentJournal -Last 3)
+        $remote.Count | Should-Be 3
+        @($remote.RunId) | Should-BeCollection @($local.RunId)
+        @($remote.Outcome) | Should-BeCollection @($local.Outcome)
+        $remote[0].Target.Name | Should-Be 'oncall-ssh'
+        @($remote[0].Steps).Count | Should-Be @($local[0].Steps).Count
+    }
+
+    It 'reads a live lock over SSH, refuses it without -Force and clears it with -Force' {
+        $lockPath = Join-Path $SshState 'yieldvault-backend/deploy.lock'
+        Set-Content -LiteralPath $lockPath -NoNewline -Value "run=20261203T130000Z-5e55e5 token=t host=laptop-of-dan pid=31 user=dan started=$([DateTime]::UtcNow.ToString('yyyy-MM-ddTHH:mm:ssZ'))"
+        & chown "$($Sshd.User):" $lockPath
+        try {
+            $lock = $SshTarget | Get-VaultDeploymentLock
+            $lock.RunId | Should-Be '20261203T130000Z-5e55e5'
+            $lock.IsStale | Should-BeFalse
+            $null = Get-VaultCommandError -Target $SshTarget -Command Unlock-VaultDeployment -FullyQualifiedErrorId 'DeploymentLocked,YieldVault.Ops.Commands.UnlockVaultDeploymentCommand'
+            ($SshTarget | Unlock-VaultDeployment -Force -Confirm:$false).Cleared | Should-BeTrue
+            Test-Path -LiteralPath $lockPath | Should-BeFalse
+        }
+        finally { Remove-Item -LiteralPath $lockPath -ErrorAction Ignore }
     }
 }
 
