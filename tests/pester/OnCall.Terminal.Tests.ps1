@@ -4,7 +4,8 @@
 # shows each question. The run is stopped with Rollback after the stop, and the test process then checks that the
 # old version serves and that the journal reads the run back with its steps and the rollback. In the same terminal:
 # Invoke-VaultDeployment asks first (ConfirmImpact High) and N changes nothing; Unlock-VaultDeployment -Force on a
-# lock that another run takes while the question is shown removes nothing (LockChanged).
+# lock that another run takes while the question is shown removes nothing (LockChanged); and examples/incident-session.ps1
+# asks only before the runbook's steps there.
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestCommon.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot '../services/YieldVault.TestServices.psm1') -Force
@@ -168,5 +169,28 @@ Describe 'A guided session in a terminal' {
             Get-Pane | Should-BeLikeString '*id=LockChanged,YieldVault.Ops.Commands.UnlockVaultDeploymentCommand*'
         }
         finally { Remove-Item -LiteralPath $W.Lock -ErrorAction Ignore }
+    }
+}
+
+Describe 'examples/incident-session.ps1 at a terminal' {
+    It 'asks only before the runbook''s steps (Yes to All once), then watches and reports Deployed' {
+        (Get-OnCallServed $W).Version | Should-Be '1.2.3'
+        $pane = Get-Pane
+        $asked = ([regex]::Matches($pane, [regex]::Escape('Are you sure you want to perform this action?'))).Count
+        $steps = ([regex]::Matches($pane, [regex]::Escape("Run 'Lock and journal'?"))).Count
+        $example = (Resolve-Path (Join-Path $PSScriptRoot '../../examples/incident-session.ps1')).Path
+        Send-Line "`$s = & '$example' -Target `$t -Artifact `$artifact -Sha256 `$sha -WatchSec 5 -DiagnosisSampleSec 2 -Incident INC-9; 'session' + '-status=' + `$s.Status"
+        $pane = Wait-Pane "Run 'Lock and journal'?" -Count ($steps + 1) -Question -TimeoutSec 120
+        $pane | Should-BeLikeString '*=== Diagnosis of tty-1*=== Deployment lock*no lock is held*=== Deployment of *v1.3.0.tar.gz*'
+        Send-Line 'A'
+        $pane = Wait-Pane 'session-status=' -TimeoutSec 180   # spelled apart on the command line: only the output matches
+        $pane | Should-BeLikeString '*session-status=Deployed*'
+        $pane | Should-BeLikeString '*=== Watch for 5 s (runbook 10.1)*=== The journal of this session*'
+        ([regex]::Matches($pane, [regex]::Escape("Run 'Back up'?"))).Count | Should-Be 1 -Because 'Yes to All asks no more (only the guided run before asked it)'
+        ([regex]::Matches($pane, [regex]::Escape('Are you sure you want to perform this action?'))).Count | Should-Be $asked -Because 'no lock to clear, no rollback: nothing else asks'
+        $served = Get-OnCallServed $W
+        $served.Version | Should-Be '1.3.0'
+        $served.Health | Should-Be 200
+        ($T | Get-VaultDeploymentJournal).Outcome | Should-Be 'Succeeded'
     }
 }
