@@ -129,7 +129,9 @@ if (-not $result) {
 }
 $summary.Journals += @($t | Get-VaultDeploymentJournal -RunId $result.RunId)
 if ("$($result.Status)" -ne 'Succeeded') {
-    $summary.Status = if ("$($result.Status)" -eq 'RolledBack') { 'RolledBack' } else { 'Failed' }
+    # RolledBack: a failure (or the operator's Rollback after the stop) brought the previous version back;
+    # Stopped: the operator's Rollback before the stop left nothing changed.
+    $summary.Status = if ("$($result.Status)" -eq 'RolledBack') { 'RolledBack' } elseif ($result.ErrorId -eq 'StoppedByOperator') { 'Stopped' } else { 'Failed' }
     $summary.ServedVersion = $result.VersionAfter
     return [pscustomobject]$summary
 }
