@@ -11,7 +11,9 @@ $script:DebianPackages = @(
     # the systemd "app server" test image is a debootstrap root
     'debootstrap',
     # a private registry on 127.0.0.1 (htpasswd auth) for pulls with registry credentials
-    'docker-registry', 'apache2-utils'
+    'docker-registry', 'apache2-utils',
+    # a real terminal for the guided on-call session (OnCall.Terminal.Tests.ps1 drives pwsh inside tmux)
+    'tmux'
 )
 
 $script:Pm2Install = 'npm install -g pm2@7.0.4'
@@ -35,6 +37,7 @@ $script:TestPrograms = @(
     @{ Name = 'lsof'; Paths = '/usr/bin/lsof'; Package = 'lsof' }
     @{ Name = 'ip'; Paths = '/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'; Package = 'iproute2' }
     @{ Name = 'ps'; Paths = '/usr/bin/ps', '/bin/ps'; Package = 'procps' }
+    @{ Name = 'tmux'; Paths = '/usr/bin/tmux'; Package = 'tmux' }
     @{ Name = 'pm2'; Demo = $true; Paths = @(); Install = $script:Pm2Install }
 )
 

@@ -161,7 +161,7 @@ public sealed class InvokeVaultRunbookCommand : VaultActionCmdlet
         }
 
         // Asked before anything runs: a session that cannot prompt changes nothing and leaves no record.
-        if (Guided && !IsWhatIf && RunbookStepPrompt.SessionIsNonInteractive())
+        if (Guided && !IsWhatIf && RunbookStepPrompt.SessionIsNonInteractive(Host))
         {
             throw RunbookStepPrompt.Unavailable();
         }

@@ -126,8 +126,9 @@ internal sealed class RunbookStepPrompt : IRunbookStepGate
             {
                 answer.TrySetResult(ask(cmdlet));
             }
-            catch (Exception ex) when (ex is PSInvalidOperationException or HostException or NotImplementedException)
+            catch (Exception ex) when (ex is PSInvalidOperationException or HostException or NotImplementedException or NullReferenceException)
             {
+                // The console host fails with a NullReferenceException when its input has ended (read from a closed stdin).
                 answer.TrySetException(Unavailable());
             }
             catch (Exception)
@@ -151,8 +152,25 @@ internal sealed class RunbookStepPrompt : IRunbookStepGate
         "Invoke-VaultRunbook asks before each step, but this PowerShell session cannot prompt (it is non-interactive). Nothing was changed.",
         "Run it in an interactive session, or with -Confirm:$false (then it runs as Invoke-VaultDeployment does).");
 
-    /// <summary>Whether this process was started with -NonInteractive (any prefix pwsh accepts, from -noni on).</summary>
-    public static bool SessionIsNonInteractive() =>
+    /// <summary>
+    /// Whether nobody can answer in this session: the process was started with -NonInteractive (any prefix pwsh accepts,
+    /// from -noni on), or the console host reads a redirected standard input (a scheduler's pwsh without -NonInteractive:
+    /// its prompt reads the end of that input and fails). Other hosts prompt through their own UI.
+    /// </summary>
+    public static bool SessionIsNonInteractive(PSHost? host) =>
         Environment.GetCommandLineArgs().Skip(1).Select(a => a.TrimStart('-', '/').ToLowerInvariant())
-            .Any(a => a.Length >= 4 && "noninteractive".StartsWith(a, StringComparison.Ordinal));
+            .Any(a => a.Length >= 4 && "noninteractive".StartsWith(a, StringComparison.Ordinal))
+        || (string.Equals(host?.Name, "ConsoleHost", StringComparison.Ordinal) && InputRedirected());
+
+    private static bool InputRedirected()
+    {
+        try
+        {
+            return Console.IsInputRedirected;
+        }
+        catch (System.IO.IOException)
+        {
+            return false;
+        }
+    }
 }
