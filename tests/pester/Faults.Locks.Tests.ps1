@@ -241,6 +241,52 @@ AfterAll {
     Stop-AllTestServices
 }
 
+Describe 'Ctrl+C during Undo-VaultDeployment after its stop' {
+    It 'starts what is there and says so: the journal ends Cancelled saying which version serves, and it serves within the bound' {
+        $ws = New-StartedWorkspace 'undo-cancel'
+        $deployed = New-WsTarget $ws | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -WarningAction SilentlyContinue
+        $deployed.Status | Should-Be 'Succeeded'
+        # The release Undo goes back to (the adopted v1.2.3 checkout) starts slowly: its entry point waits 12 s before
+        # it loads the backend, so a Ctrl+C lands while Undo waits for it to serve (after its stop and its switch).
+        $dist = "$($ws.Releases)/$($deployed.ReleaseBefore)/dist"
+        Move-Item -LiteralPath "$dist/index.js" -Destination "$dist/index.real.js"
+        Set-Content -LiteralPath "$dist/index.js" -Value "setTimeout(() => require('./index.real.js'), 12000);"
+        $before = Get-WsState $ws
+        $before.Served.Version | Should-Be '1.3.0'
+
+        # Ctrl+C as a terminal sends it: SIGINT to the pwsh that runs Undo-VaultDeployment (env resets SIGINT to its
+        # default, which a shell may have set to ignored for background commands). What it prints is what the user sees.
+        $file = New-RunScript $ws '$t | Undo-VaultDeployment -Confirm:$false' 'undo-ctrlc'
+        $child = Start-Process -FilePath env -ArgumentList '--default-signal=INT', (Get-PwshPath), '-NoProfile', '-NonInteractive', '-File', $file -PassThru `
+            -RedirectStandardOutput "$file.out" -RedirectStandardError "$file.err"
+        try {
+            $journal = Wait-Journal $ws $before.Journals '"step":"Verify deployment","phase":"start"'
+            (Get-Content -LiteralPath $journal -Raw) | Should-BeLikeString '*"step":"Stop current service","phase":"end","outcome":"Succeeded"*'
+            Get-Status $ws | Should-Be 0 -Because 'the old version is stopped and the one going back has not started to serve'
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            & kill -INT $child.Id
+            $ended = $child.WaitForExit(150000)
+            $took = $watch.Elapsed.TotalSeconds
+            $said = (Get-Content -LiteralPath "$file.out", "$file.err" -Raw -ErrorAction Ignore) -join "`n"
+            Write-Host "    Ctrl+C during Undo: the run ended $([math]::Round($took, 1)) s after the cancel"
+        }
+        finally {
+            if (-not $child.HasExited) { & kill -9 $child.Id @(Get-Descendants $child.Id) 2>$null; $child.WaitForExit(10000) | Out-Null }
+        }
+        $ended | Should-BeTrue -Because "the pwsh ends after Ctrl+C: $said"
+        $took | Should-BeLessThan 90 -Because 'the recovery after Ctrl+C is bounded (it waits at most 60 s for the backend)'
+        $text = Get-Content -LiteralPath $journal -Raw
+        $text | Should-BeLikeString '*"step":"cancel","phase":"start"*'
+        $text | Should-BeLikeString '*"step":"run","phase":"end","outcome":"Cancelled",*"detail":"stopped by the user (Ctrl+C); started again: 1.2.3 serves"*'
+        Write-Host ($said -replace '\e\[[0-9;]*m', '' -split "`n" | Where-Object { $_ -match 'WARNING' } | ForEach-Object { "      $_" } | Out-String)
+        $said | Should-BeLikeString '*Ctrl+C after the stop: bringing a serving version back first*'
+        $said | Should-BeLikeString '*after Ctrl+C 1.2.3 serves again*'
+        $said | Should-NotBeLikeString '*could not be brought back*'
+        (& readlink -f -- $ws.App) | Should-Be "$($ws.Releases)/$($deployed.ReleaseBefore)" -Because 'the switch had happened: the release going back serves'
+        Assert-Recovered $ws $before '1.2.3' $null
+    }
+}
+
 Describe 'A deployment whose lock is taken over' {
     It 'stops at its next step with LockLost, does not roll back behind the new owner, and leaves the new owner''s lock' {
         $ws = New-StartedWorkspace 'locklost'
