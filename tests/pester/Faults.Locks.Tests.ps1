@@ -503,3 +503,37 @@ Describe 'Undo choosing its release again under the lock' {
         Assert-Recovered $ws $before '1.3.0' $null
     }
 }
+
+Describe 'A kill while -Maintenance is on' {
+    It 'killed after the flag was set (before the stop): the API answers 503 until the next run with -Force removes the dead run''s flag; no MAINTENANCE_MODE is left, and the API answers again' {
+        $ws = New-StartedWorkspace 'maintenance-kill'
+        $before = Get-WsState $ws
+        $marker = 'yv-maint-' + (New-Id)
+        Invoke-KilledRun $ws "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.0'].Artifact)' -Sha256 $($Art['v1.3.0'].Sha256) -Maintenance -MigrationTiming BeforeStop -MigrationCommand sh, -c, 'sleep 120; : $marker' -Confirm:`$false" `
+            -Until { [bool](& pgrep -f $marker) }
+        # What the users see after the kill: the old version still serves (/health), but its API is in maintenance.
+        $flags = @(Get-ChildItem -Path "$($ws.Releases)/*/MAINTENANCE_MODE" -ErrorAction Ignore)
+        $flags.Count | Should-Be 1 -Because 'the killed run set the flag in the release it started from (the adopted checkout)'
+        Get-Status $ws | Should-Be 200
+        Get-Status $ws '/api/v1/version' | Should-Be 503
+        Test-Path -LiteralPath $ws.Lock | Should-BeTrue
+
+        $r = New-WsTarget $ws | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -Force -WarningVariable warns -WarningAction SilentlyContinue
+        $r.Status | Should-Be 'Succeeded'
+        @(Get-ChildItem -Path "$($ws.Releases)/*/MAINTENANCE_MODE", "$($ws.App)/MAINTENANCE_MODE" -ErrorAction Ignore).Count | Should-Be 0 -Because 'no release keeps the dead run''s flag (an Undo would bring it back)'
+        ($warns -join "`n") | Should-BeLikeString '*clearing a stale deployment lock*'
+        ($warns -join "`n") | Should-BeLikeString "*removed the maintenance flag the dead run * left ($($flags[0].FullName))*"
+        Get-Status $ws '/api/v1/version' | Should-Be 200
+        Assert-Recovered $ws $before '1.3.0' $r
+
+        # A deployment with -Maintenance that ends leaves no flag either, not even in the release it replaced; an Undo
+        # to that release serves the API.
+        $m = New-WsTarget $ws | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -Maintenance -WarningAction SilentlyContinue
+        $m.Status | Should-Be 'Succeeded'
+        @(Get-ChildItem -Path "$($ws.Releases)/*/MAINTENANCE_MODE" -ErrorAction Ignore).Count | Should-Be 0
+        $u = New-WsTarget $ws | Undo-VaultDeployment -Confirm:$false -WarningAction SilentlyContinue
+        $u.Status | Should-Be 'Succeeded'
+        $u.ReleaseAfter | Should-Be $m.ReleaseBefore
+        Get-Status $ws '/api/v1/version' | Should-Be 200
+    }
+}
