@@ -78,7 +78,7 @@ BeforeAll {
         }
     }
 
-    # As Faults.Tests.ps1's: what must hold after any fault.
+    # Faults.Tests.ps1's, as it is: what must hold after any fault.
     function Assert-Recovered($Ws, $Before, [string] $Version, $Result) {
         $served = Get-Served $Ws
         $served.Health | Should-Be 200
@@ -88,8 +88,13 @@ BeforeAll {
         foreach ($b in $Before.Backups) { Test-Path -LiteralPath "$b/env.backup" | Should-BeTrue -Because "backup $b is kept" }
         Test-Path -LiteralPath $Before.Current -PathType Container | Should-BeTrue -Because 'the release that served is kept'
         if ($Result) {
+            if ($Result.ReleaseBefore) { Test-Path -LiteralPath "$($Ws.App)-releases/releases/$($Result.ReleaseBefore)" -PathType Container | Should-BeTrue }
             $Result.JournalPath | Should-NotBeEmptyString
             (Get-Content -LiteralPath $Result.JournalPath -Raw) | Should-MatchString '"step":"run","phase":"end"'
+            $backup = $Result.Steps | Where-Object Number -EQ 3
+            if ($backup.Outcome -eq 'Succeeded') {
+                (Get-FileHash -LiteralPath "$($backup.Detail)/env.backup").Hash | Should-Be $Before.EnvHash -Because 'this run backed up the env file'
+            }
         }
     }
 
