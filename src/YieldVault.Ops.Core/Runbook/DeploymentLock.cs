@@ -114,7 +114,7 @@ held ""$1""";
             }
 
             Reporting.Current.Warning($"{target.Name}: clearing a stale deployment lock ({holder}; {why}).");
-            await CloseAbandonedJournalAsync(target, shell, holder, why, runId, cancellationToken).ConfigureAwait(false);
+            await ClearDeadRunAsync(target, shell, holder, why, runId, cancellationToken).ConfigureAwait(false);
             await shell.RunAsync(CommandLine.Script("rm -f -- \"$1\"", path), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
         }
 
@@ -239,6 +239,32 @@ held ""$1""";
                 ["detail"] = $"the run did not finish ({why}); its lock was cleared by run {clearedBy}",
             }.ToString(Newtonsoft.Json.Formatting.None)
             : null;
+
+    /// <summary>
+    /// What a run that did not finish leaves, once its lock is cleared: its journal is closed (Abandoned), and the
+    /// maintenance flags it set (-Maintenance) are removed, so the backend's API answers again.
+    /// </summary>
+    internal static async Task ClearDeadRunAsync(VaultTarget target, IHostShell shell, string holder, string why, string clearedBy, CancellationToken cancellationToken)
+    {
+        await CloseAbandonedJournalAsync(target, shell, holder, why, clearedBy, cancellationToken).ConfigureAwait(false);
+        if (!Fields(holder).TryGetValue("run", out var run) || !RunIdPattern.IsMatch(run))
+        {
+            return;
+        }
+
+        try
+        {
+            var removed = await MaintenanceFlag.ClearOfRunAsync(target, shell, run, false, cancellationToken).ConfigureAwait(false);
+            if (removed.Count > 0)
+            {
+                Reporting.Current.Warning($"{target.Name}: removed the maintenance flag the dead run {run} left ({string.Join(", ", removed)}): the API answers again.");
+            }
+        }
+        catch (VaultException ex) when (!ex.IsConnectionFailure)
+        {
+            Reporting.Current.Warning($"{target.Name}: could not remove the maintenance flag the dead run {run} may have left: {ex.Message} Check with Disable-VaultMaintenanceMode.");
+        }
+    }
 
     internal static async Task CloseAbandonedJournalAsync(VaultTarget target, IHostShell shell, string holder, string why, string clearedBy, CancellationToken cancellationToken)
     {

@@ -119,7 +119,7 @@ public sealed partial class DeploymentRunner
             var backup = await Backups.CreateAsync(_target, _shell, _request.BackupNodeModules, cancellationToken).ConfigureAwait(false);
             if (_request.Maintenance)
             {
-                await MaintenanceFlag.SetAsync(_target, _shell, true, cancellationToken).ConfigureAwait(false);
+                await MaintenanceFlag.SetForRunAsync(_target, _shell, _result.RunId, cancellationToken).ConfigureAwait(false);
             }
 
             return backup.Path;
@@ -201,7 +201,7 @@ public sealed partial class DeploymentRunner
             if (_request.Maintenance && _request.Image is null)
             {
                 // The flag lives in the release the app path points to; the new one needs it too until Step 9.
-                await MaintenanceFlag.SetAsync(_target, _shell, true, token).ConfigureAwait(false);
+                await MaintenanceFlag.SetForRunAsync(_target, _shell, _result.RunId, token).ConfigureAwait(false);
             }
 
             await ServiceManagers.For(_target, _shell).StartAsync(token).ConfigureAwait(false);
@@ -235,7 +235,8 @@ public sealed partial class DeploymentRunner
         {
             if (_request.Maintenance)
             {
-                await MaintenanceFlag.SetAsync(_target, _shell, false, cancellationToken).ConfigureAwait(false);
+                // Also the flag Step 3 left in the release this run started from: an Undo to it must not bring maintenance back.
+                await MaintenanceFlag.ClearOfRunAsync(_target, _shell, _result.RunId, true, cancellationToken).ConfigureAwait(false);
             }
 
             await _strategy.PruneAsync(cancellationToken).ConfigureAwait(false);
@@ -281,7 +282,7 @@ public sealed partial class DeploymentRunner
             // Failed before anything was stopped: the old version never stopped serving.
             if (_request.Maintenance && _result.Steps[2].Outcome == StepOutcome.Succeeded)
             {
-                await MaintenanceFlag.SetAsync(_target, _shell, false, CancellationToken.None).ConfigureAwait(false);
+                await MaintenanceFlag.ClearOfRunAsync(_target, _shell, _result.RunId, true, CancellationToken.None).ConfigureAwait(false);
             }
 
             _result.VersionAfter = _result.VersionBefore;
@@ -335,7 +336,8 @@ public sealed partial class DeploymentRunner
             new ExpectedVersion(null, _result.CommitBefore, _result.ReleaseBefore ?? "the previous version").Check(_target, version, ErrorIds.RollbackVerificationFailed);
             if (_request.Maintenance)
             {
-                await MaintenanceFlag.SetAsync(_target, _shell, false, cancellationToken).ConfigureAwait(false);
+                // Also the flag Step 7 left in the release rolled back from.
+                await MaintenanceFlag.ClearOfRunAsync(_target, _shell, _result.RunId, true, cancellationToken).ConfigureAwait(false);
             }
 
             _result.Status = DeploymentStatus.RolledBack;

@@ -55,7 +55,7 @@ printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""";
         var clearedBy = "Unlock-VaultDeployment (" + DeploymentRecords.CurrentUser() + ")";
         if (info.IsStale)
         {
-            await DeploymentLock.CloseAbandonedJournalAsync(target, shell, holder, info.StaleReason, clearedBy, cancellationToken).ConfigureAwait(false);
+            await DeploymentLock.ClearDeadRunAsync(target, shell, holder, info.StaleReason, clearedBy, cancellationToken).ConfigureAwait(false);
         }
         else if (info.JournalPath is { } journal)
         {

@@ -175,5 +175,6 @@ public sealed class RollbackRunner
         result.VersionAfter = version.Version;
         result.CommitAfter = version.Commit;
         result.Error += $" It serves {version.Version ?? "a version"} again.";
+        result.ServesAfterCancel = true;
     }
 }

@@ -28,6 +28,7 @@ internal static class RunEnding
         {
             var detail = !cancelled ? result.Error
                 : result.Status == DeploymentStatus.RolledBack ? $"stopped by the user (Ctrl+C); rolled back: {result.VersionAfter ?? "the previous version"} serves again"
+                : result.ServesAfterCancel ? $"stopped by the user (Ctrl+C); started again: {result.VersionAfter ?? "a version"} serves"
                 : result.ErrorId == ErrorIds.Cancelled && result.Error is { } recovery && recovery.IndexOf("Then:", StringComparison.Ordinal) >= 0 ? recovery
                 : "stopped by the user (Ctrl+C)";
             await journal.WriteAsync("run", "end", cancelled ? "Cancelled" : result.Status.ToString(), detail,

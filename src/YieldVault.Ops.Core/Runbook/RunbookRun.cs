@@ -227,6 +227,8 @@ internal sealed class RunbookRun
 
             Reporting.Current.Warning(Result.Status == DeploymentStatus.RolledBack
                 ? $"{Target.Name}: after Ctrl+C the previous version ({Result.VersionAfter ?? "the one before"}) serves again."
+                : Result.ServesAfterCancel
+                ? $"{Target.Name}: after Ctrl+C {Result.VersionAfter ?? "a version"} serves again."
                 : $"{Target.Name}: after Ctrl+C the backend could not be brought back: {Result.Error} Check it now (Get-VaultBackendStatus).");
             throw;
         }

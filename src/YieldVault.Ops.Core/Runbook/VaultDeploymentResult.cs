@@ -120,6 +120,12 @@ public sealed class VaultDeploymentResult
 
     public bool RolledBack => Status == DeploymentStatus.RolledBack;
 
+    /// <summary>
+    /// Set by a recovery after Ctrl+C that is not a rollback of a deployment (Undo-VaultDeployment starts what is there)
+    /// once it saw <see cref="VersionAfter"/> serve: the run ends Cancelled, and says that the backend serves.
+    /// </summary>
+    internal bool ServesAfterCancel { get; set; }
+
     /// <summary>Runbook "Total RTO": from the start of the run until it ended, target 30 min.</summary>
     public static readonly TimeSpan RtoTarget = TimeSpan.FromMinutes(30);
 }
