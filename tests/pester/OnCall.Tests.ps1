@@ -76,6 +76,22 @@ Describe 'Invoke-VaultRunbook where nobody can answer' {
         @(Get-NewJournal $journals).Count | Should-Be 0
     }
 
+    It 'checks what it deploys exactly as Invoke-VaultDeployment does (one validation): -Image plans on a Swarm target, -Ref there and -Image on PM2 are refused alike' -ForEach @(
+        @{ Command = 'Invoke-VaultDeployment'; Type = 'InvokeVaultDeploymentCommand' }, @{ Command = 'Invoke-VaultRunbook'; Type = 'InvokeVaultRunbookCommand' }) {
+        $swarm = New-VaultTarget -Name sw-1 -ServiceManager Swarm -ServiceName yv-plan -Port 3999 -AppPath $W.Directory
+        # What if: lines go to the host, so a transcript catches them.
+        $transcript = Join-Path $W.Directory "whatif-swarm-$Command.txt"
+        Start-Transcript -LiteralPath $transcript -UseMinimalHeader | Out-Null
+        try { & $Command -Target $swarm -Image '127.0.0.1:5000/yv:v1.3.0' -WhatIf -ErrorAction Stop }
+        finally { Stop-Transcript | Out-Null }
+        $plan = Get-Content -LiteralPath $transcript -Raw
+        $plan | Should-BeLikeString '*Step 7/10 Switch and start new version*docker service update --image 127.0.0.1:5000/yv:v1.3.0@<digest>*'
+        $e = Get-VaultCommandError $swarm $Command "DockerNeedsImage,YieldVault.Ops.Commands.$Type" -Category InvalidArgument -Parameters @{ Ref = 'v1.3.0'; WhatIf = $true }
+        $e.Exception.Message | Should-BeLikeString '*is run by Swarm; deploy an image with -Image*'
+        $e = Get-VaultCommandError $T $Command "ImageNeedsDocker,YieldVault.Ops.Commands.$Type" -Category InvalidArgument -Parameters @{ Image = 'yv:v1.3.0'; WhatIf = $true }
+        $e.Exception.Message | Should-BeLikeString '*ServiceManager Docker or Swarm*'
+    }
+
     It '-WhatIf shows the ten steps and which of them ask' {
         # What-if lines go to the host: read them from a child pwsh's output.
         $journals = Get-OnCallJournalFiles $W

@@ -17,12 +17,11 @@ namespace YieldVault.Ops.Commands;
 /// <summary>Runbook Steps 1-10 with automatic rollback: a git ref, a Docker image or an artifact.</summary>
 [Cmdlet(VerbsLifecycle.Invoke, "VaultDeployment", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = GitSet)]
 [OutputType(typeof(VaultDeploymentResult), typeof(VaultRollResult))]
-public sealed class InvokeVaultDeploymentCommand : VaultRollCmdlet
+public sealed class InvokeVaultDeploymentCommand : VaultRollCmdlet, IDeploymentParameters
 {
-    private const string GitSet = "Git";
-    private const string ImageSet = "Image";
-    private const string ArtifactSet = "Artifact";
-    private static readonly Regex ImageName = new("^[a-z0-9][a-z0-9._/:@-]{0,254}\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private const string GitSet = DeploymentCommand.GitSet;
+    private const string ImageSet = DeploymentCommand.ImageSet;
+    private const string ArtifactSet = DeploymentCommand.ArtifactSet;
 
     [Parameter(Mandatory = true, ParameterSetName = GitSet)]
     [ValidateNotNullOrEmpty]
@@ -126,50 +125,7 @@ public sealed class InvokeVaultDeploymentCommand : VaultRollCmdlet
 
     protected override IEnumerable<string> RollParameters => base.RollParameters.Concat(new[] { nameof(RollbackAllOnFailure) });
 
-    protected override void Validate(VaultTarget target)
-    {
-        switch (ParameterSetName)
-        {
-            case GitSet when !GitRefs.IsValid(Ref):
-                throw new VaultException(ErrorIds.InvalidRef, VaultErrorKind.InvalidArgument,
-                    $"'{Ref}' is not a git ref this module deploys: use a tag, branch or commit (letters, digits, '.', '_', '/', '+', '-'; not starting with '-'; no '..'). Nothing was changed.");
-            case ImageSet when !ImageName.IsMatch(Image) || Image.Contains("..") || Image.Contains("//"):
-                throw new VaultException(ErrorIds.InvalidImage, VaultErrorKind.InvalidArgument,
-                    $"'{Image}' is not a Docker image reference (lower-case name[:tag][@sha256:digest]). Nothing was changed.");
-            case ArtifactSet:
-                ArtifactReleaseSource.Validate(Artifact, Sha256);
-                break;
-        }
-
-        var runsImages = target.ServiceManager is ServiceManagerKind.Docker or ServiceManagerKind.Swarm;
-        if (ParameterSetName == ImageSet && !runsImages)
-        {
-            throw new VaultException(ErrorIds.ImageNeedsDocker, VaultErrorKind.InvalidArgument,
-                $"{target.DisplayName} is run by {target.ServiceManager}; -Image deploys to Docker targets only (ServiceManager Docker or Swarm).");
-        }
-
-        if (ParameterSetName != ImageSet && runsImages)
-        {
-            throw new VaultException(ErrorIds.DockerNeedsImage, VaultErrorKind.InvalidArgument,
-                $"{target.DisplayName} is run by {target.ServiceManager}; deploy an image with -Image.");
-        }
-
-        if (Request().StrategyFor(target) == DeploymentStrategyKind.BlueGreen)
-        {
-            BlueGreenRunner.Validate(target, Request());
-        }
-
-        if (RegistryCredential is { } registry && (string.IsNullOrEmpty(registry.UserName) || registry.Password is null || registry.Password.Length == 0))
-        {
-            throw new VaultException(ErrorIds.InvalidRegistryCredential, VaultErrorKind.InvalidArgument,
-                "-RegistryCredential needs a user name and a password (or token). Nothing was changed.");
-        }
-
-        if (MigrationCommand is { } command && command.Any(word => word.IndexOf('\0') >= 0))
-        {
-            throw new VaultException(ErrorIds.InvalidMigrationCommand, VaultErrorKind.InvalidArgument, "-MigrationCommand contains a NUL character.");
-        }
-    }
+    protected override void Validate(VaultTarget target) => DeploymentCommand.Validate(this, target, Redactor);
 
     protected override string Action(VaultTarget target) =>
         Request().StrategyFor(target) == DeploymentStrategyKind.BlueGreen
@@ -178,9 +134,7 @@ public sealed class InvokeVaultDeploymentCommand : VaultRollCmdlet
 
     protected override void WhatIfDetails(VaultTarget target)
     {
-        var plan = Request().StrategyFor(target) == DeploymentStrategyKind.BlueGreen
-            ? BlueGreenRunner.Plan(target, Hosts.For(target), Request())
-            : DeploymentRunner.Plan(target, Hosts.For(target), Request());
+        var plan = DeploymentCommand.Plan(target, Hosts.For(target), Request());
         foreach (var step in plan)
         {
             ShouldProcess($"  Step {step.Number}/{plan.Count} {step.Name} [{step.Runbook}]: {string.Join("; ", step.Commands)}", "", "");
@@ -189,10 +143,7 @@ public sealed class InvokeVaultDeploymentCommand : VaultRollCmdlet
 
     internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
     {
-        var request = Request();
-        var result = request.StrategyFor(target) == DeploymentStrategyKind.BlueGreen
-            ? await new BlueGreenRunner(target, shell, request, Redactor).RunAsync(cancellationToken).ConfigureAwait(false)
-            : await new DeploymentRunner(target, shell, request, Redactor).RunAsync(cancellationToken).ConfigureAwait(false);
+        var result = await DeploymentCommand.RunAsync(target, shell, Request(), Redactor, cancellationToken).ConfigureAwait(false);
         WriteOutcome(target, result, output);
     }
 
@@ -208,49 +159,8 @@ public sealed class InvokeVaultDeploymentCommand : VaultRollCmdlet
             return;
         }
 
-        if (result.Status == DeploymentStatus.RolledBack)
-        {
-            output.Error(ErrorRecords.Create(ErrorIds.DeploymentRolledBack, ErrorCategory.InvalidResult,
-                $"{target.DisplayName}: {Request().Source} failed ({result.ErrorId}) and was rolled back; {result.VersionAfter} serves again. {result.Error}", target,
-                $"Read the journal {result.JournalPath}."));
-        }
-        else if (result.Status == DeploymentStatus.Failed)
-        {
-            var journal = result.JournalPath.Length > 0 ? $"Read the journal {result.JournalPath}." : null;
-            output.Error(ErrorRecords.Create(result.ErrorId ?? ErrorIds.DeploymentFailed,
-                result.ErrorKind is { } kind ? ErrorRecords.Category(kind) : ErrorCategory.InvalidOperation, result.Error ?? "The deployment failed.", target,
-                result.RecommendedAction is null ? journal : result.RecommendedAction + (journal is null ? "" : " " + journal)));
-        }
-
-        output.Output(result);
+        DeploymentCommand.WriteOutcome(target, Request(), result, output);
     }
 
-    private DeploymentRequest Request(string? rollId = null) => new()
-    {
-        RollId = rollId,
-        Ref = ParameterSetName == GitSet ? Ref : null,
-        Image = ParameterSetName == ImageSet ? Image : null,
-        Artifact = ParameterSetName == ArtifactSet ? Artifact : null,
-        Sha256 = ParameterSetName == ArtifactSet ? Sha256 : null,
-        RegistryCredential = RegistryCredential is { } registry ? new RegistryCredential(registry.UserName, registry.Password) : null,
-        Redactor = Redactor,
-        Incident = Incident,
-        NoRollback = NoRollback,
-        ClearStaleLock = Force,
-        Force = Force,
-        Maintenance = Maintenance,
-        BackupNodeModules = BackupNodeModules,
-        SkipMigrations = SkipMigration,
-        // Not given: the strategy's own default (blue-green migrates before the new slot starts).
-        MigrationTiming = MyInvocation.BoundParameters.ContainsKey(nameof(MigrationTiming)) ? MigrationTiming : null,
-        Strategy = Strategy,
-        MaxDowntime = MyInvocation.BoundParameters.ContainsKey(nameof(MaxDowntimeSec)) ? TimeSpan.FromSeconds(MaxDowntimeSec) : null,
-        Drain = TimeSpan.FromSeconds(DrainSec),
-        KeepPrevious = KeepPrevious,
-        MigrationCommand = MigrationCommand,
-        StopTimeout = TimeSpan.FromSeconds(StopTimeoutSec),
-        HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),
-        Smoke = SkipSmoke ? null : new SmokeOptions { ApiKey = SmokeApiKey, IncludeWrite = SmokeApiKey is not null },
-        Watch = MyInvocation.BoundParameters.ContainsKey(nameof(WatchSec)) ? TimeSpan.FromSeconds(WatchSec) : null,
-    };
+    private DeploymentRequest Request(string? rollId = null) => DeploymentCommand.Request(this, Redactor, rollId);
 }

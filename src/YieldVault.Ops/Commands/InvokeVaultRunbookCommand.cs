@@ -20,12 +20,11 @@ namespace YieldVault.Ops.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "VaultRunbook", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = GitSet)]
 [OutputType(typeof(VaultDeploymentResult))]
-public sealed class InvokeVaultRunbookCommand : VaultActionCmdlet
+public sealed class InvokeVaultRunbookCommand : VaultActionCmdlet, IDeploymentParameters
 {
-    private const string GitSet = "Git";
-    private const string ImageSet = "Image";
-    private const string ArtifactSet = "Artifact";
-    private static readonly Regex ImageName = new("^[a-z0-9][a-z0-9._/:@-]{0,254}\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private const string GitSet = DeploymentCommand.GitSet;
+    private const string ImageSet = DeploymentCommand.ImageSet;
+    private const string ArtifactSet = DeploymentCommand.ArtifactSet;
 
     [Parameter(Mandatory = true, ParameterSetName = GitSet)]
     [ValidateNotNullOrEmpty]
@@ -121,44 +120,7 @@ public sealed class InvokeVaultRunbookCommand : VaultActionCmdlet
 
     protected override void Validate(VaultTarget target)
     {
-        switch (ParameterSetName)
-        {
-            case GitSet when !GitRefs.IsValid(Ref):
-                throw new VaultException(ErrorIds.InvalidRef, VaultErrorKind.InvalidArgument,
-                    $"'{Ref}' is not a git ref this module deploys: use a tag, branch or commit (letters, digits, '.', '_', '/', '+', '-'; not starting with '-'; no '..'). Nothing was changed.");
-            case ImageSet when !ImageName.IsMatch(Image) || Image.Contains("..") || Image.Contains("//"):
-                throw new VaultException(ErrorIds.InvalidImage, VaultErrorKind.InvalidArgument,
-                    $"'{Image}' is not a Docker image reference (lower-case name[:tag][@sha256:digest]). Nothing was changed.");
-            case ArtifactSet:
-                ArtifactReleaseSource.Validate(Artifact, Sha256);
-                break;
-        }
-
-        if (ParameterSetName == ImageSet && target.ServiceManager != ServiceManagerKind.Docker)
-        {
-            throw new VaultException(ErrorIds.ImageNeedsDocker, VaultErrorKind.InvalidArgument,
-                $"{target.DisplayName} is run by {target.ServiceManager}; -Image deploys to Docker targets only (ServiceManager Docker).");
-        }
-
-        if (ParameterSetName != ImageSet && target.ServiceManager == ServiceManagerKind.Docker)
-        {
-            throw new VaultException(ErrorIds.DockerNeedsImage, VaultErrorKind.InvalidArgument, $"{target.DisplayName} is run by Docker; deploy an image with -Image.");
-        }
-
-        if (Request(null).StrategyFor(target) == DeploymentStrategyKind.BlueGreen)
-        {
-            BlueGreenRunner.Validate(target, Request(null));
-        }
-
-        if (RegistryCredential is { } registry && (string.IsNullOrEmpty(registry.UserName) || registry.Password is null || registry.Password.Length == 0))
-        {
-            throw new VaultException(ErrorIds.InvalidRegistryCredential, VaultErrorKind.InvalidArgument, "-RegistryCredential needs a user name and a password (or token). Nothing was changed.");
-        }
-
-        if (MigrationCommand is { } command && command.Any(word => word.IndexOf('\0') >= 0))
-        {
-            throw new VaultException(ErrorIds.InvalidMigrationCommand, VaultErrorKind.InvalidArgument, "-MigrationCommand contains a NUL character.");
-        }
+        DeploymentCommand.Validate(this, target, Redactor);
 
         // Asked before anything runs: a session that cannot prompt changes nothing and leaves no record.
         if (Guided && !IsWhatIf && RunbookStepPrompt.SessionIsNonInteractive(Host))
@@ -169,13 +131,11 @@ public sealed class InvokeVaultRunbookCommand : VaultActionCmdlet
 
     protected override string Action(VaultTarget target) =>
         $"Run the runbook for {Request(null).Source} step by step ({target.ServiceManager} {target.ServiceName}"
-        + (Request(null).StrategyFor(target) == DeploymentStrategyKind.BlueGreen ? ", blue-green" : $", {target.AppPath}") + ")";
+        + (DeploymentCommand.IsBlueGreen(Request(null), target) ? ", blue-green" : $", {target.AppPath}") + ")";
 
     protected override void WhatIfDetails(VaultTarget target)
     {
-        var plan = Request(null).StrategyFor(target) == DeploymentStrategyKind.BlueGreen
-            ? BlueGreenRunner.Plan(target, Hosts.For(target), Request(null))
-            : DeploymentRunner.Plan(target, Hosts.For(target), Request(null));
+        var plan = DeploymentCommand.Plan(target, Hosts.For(target), Request(null));
         foreach (var step in plan)
         {
             var asks = step.ChangesState || step.CanSkip ? "asks first" + (step.CanSkip ? ", may be skipped" : "") : "runs without asking";
@@ -186,57 +146,14 @@ public sealed class InvokeVaultRunbookCommand : VaultActionCmdlet
     internal override async Task ProcessTargetAsync(VaultTarget target, IHostShell shell, PipelineMessages output, CancellationToken cancellationToken)
     {
         var request = Request(Guided ? new RunbookStepPrompt(output, Redactor, target.Name) : null);
-        var result = request.StrategyFor(target) == DeploymentStrategyKind.BlueGreen
-            ? await new BlueGreenRunner(target, shell, request, Redactor).RunAsync(cancellationToken).ConfigureAwait(false)
-            : await new DeploymentRunner(target, shell, request, Redactor).RunAsync(cancellationToken).ConfigureAwait(false);
+        var result = await DeploymentCommand.RunAsync(target, shell, request, Redactor, cancellationToken).ConfigureAwait(false);
         if (request.StepGate is not null)
         {
             output.Post(cmdlet => RunbookStepPrompt.ShowEnd(cmdlet, result));
         }
 
-        if (result.Status == DeploymentStatus.RolledBack)
-        {
-            output.Error(ErrorRecords.Create(ErrorIds.DeploymentRolledBack, ErrorCategory.InvalidResult,
-                $"{target.DisplayName}: {request.Source} " + (result.ErrorId == ErrorIds.StoppedByOperator ? "was stopped by the operator" : $"failed ({result.ErrorId})")
-                + $" and was rolled back; {result.VersionAfter} serves again. {result.Error}", target,
-                $"Read the journal {result.JournalPath} (Get-VaultDeploymentJournal -RunId {result.RunId})."));
-        }
-        else if (result.Status == DeploymentStatus.Failed)
-        {
-            var journal = result.JournalPath.Length > 0 ? $"Read the journal {result.JournalPath} (Get-VaultDeploymentJournal -RunId {result.RunId})." : null;
-            output.Error(ErrorRecords.Create(result.ErrorId ?? ErrorIds.DeploymentFailed,
-                result.ErrorKind is { } kind ? ErrorRecords.Category(kind) : ErrorCategory.InvalidOperation, result.Error ?? "The deployment failed.", target,
-                result.RecommendedAction is null ? journal : result.RecommendedAction + (journal is null ? "" : " " + journal)));
-        }
-
-        output.Output(result);
+        DeploymentCommand.WriteOutcome(target, request, result, output);
     }
 
-    private DeploymentRequest Request(IRunbookStepGate? gate) => new()
-    {
-        Ref = ParameterSetName == GitSet ? Ref : null,
-        Image = ParameterSetName == ImageSet ? Image : null,
-        Artifact = ParameterSetName == ArtifactSet ? Artifact : null,
-        Sha256 = ParameterSetName == ArtifactSet ? Sha256 : null,
-        RegistryCredential = RegistryCredential is { } registry ? new RegistryCredential(registry.UserName, registry.Password) : null,
-        Redactor = Redactor,
-        Incident = Incident,
-        NoRollback = NoRollback,
-        ClearStaleLock = Force,
-        Force = Force,
-        Maintenance = Maintenance,
-        BackupNodeModules = BackupNodeModules,
-        SkipMigrations = SkipMigration,
-        MigrationTiming = MyInvocation.BoundParameters.ContainsKey(nameof(MigrationTiming)) ? MigrationTiming : null,
-        Strategy = Strategy,
-        MaxDowntime = MyInvocation.BoundParameters.ContainsKey(nameof(MaxDowntimeSec)) ? TimeSpan.FromSeconds(MaxDowntimeSec) : null,
-        Drain = TimeSpan.FromSeconds(DrainSec),
-        KeepPrevious = KeepPrevious,
-        MigrationCommand = MigrationCommand,
-        StopTimeout = TimeSpan.FromSeconds(StopTimeoutSec),
-        HealthTimeout = TimeSpan.FromSeconds(HealthTimeoutSec),
-        Smoke = SkipSmoke ? null : new SmokeOptions { ApiKey = SmokeApiKey, IncludeWrite = SmokeApiKey is not null },
-        Watch = MyInvocation.BoundParameters.ContainsKey(nameof(WatchSec)) ? TimeSpan.FromSeconds(WatchSec) : null,
-        StepGate = gate,
-    };
+    private DeploymentRequest Request(IRunbookStepGate? gate) => DeploymentCommand.Request(this, Redactor, gate: gate);
 }
