@@ -35,7 +35,10 @@ param(
     [switch] $SkipBootstrap,
 
     # Where the module is laid out (default: out/ in the repository). Lets parallel work use its own copy.
-    [string] $OutputRoot
+    [string] $OutputRoot,
+
+    # The whole Pester run in one lane instead of two side by side (see Invoke-PesterLanes).
+    [switch] $SerialPester
 )
 
 $ErrorActionPreference = 'Stop'
@@ -147,6 +150,66 @@ function Get-XunitCounts([string] $TrxPath) {
     [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted; NotRun = [int]$counters.notExecuted }
 }
 
+# The suites that use the Docker engine (dockerd, the systemd app-server container, the swarm, the registry) run in one
+# lane, the others (PM2, sshd, nginx, PostgreSQL on this machine) in a second lane at the same time: they share no
+# service (every suite starts its own on free ports, with its own PM2_HOME), and most of a suite's time is waiting
+# (health checks, timeouts, builds), so two lanes on two cores take about 60% of one. A few PM2 suites join the
+# engine lane to even the lanes out.
+$EngineLane = @(
+    'AnyBackend', 'BlueGreen.Docker', 'BlueGreen.Systemd', 'Docker', 'Invoke-VaultDeployment.Docker', 'Swarm', 'Systemd',
+    'BlueGreen', 'Roll', 'OnCall.Terminal', 'Invoke-VaultRunbookTest', 'Send-VaultNotification'
+)
+
+function Get-PesterLanes {
+    $files = @(Get-ChildItem -LiteralPath "$Root/tests/pester" -Filter '*.Tests.ps1' | Sort-Object Name)
+    $engine = @($files | Where-Object { $_.Name -replace '\.Tests\.ps1$', '' -in $EngineLane } | ForEach-Object FullName)
+    $hosts = @($files | Where-Object { $_.Name -replace '\.Tests\.ps1$', '' -notin $EngineLane } | ForEach-Object FullName)
+    @{ Name = 'hosts'; Files = $hosts }, @{ Name = 'engine'; Files = $engine }
+}
+
+# Runs each lane in a fresh pwsh of its own (Invoke-PesterSuite.ps1, its own results folder, transcript and secret scan);
+# the first lane writes to this console as it runs, the others to a log that is shown when they end. Returns each
+# lane's counts (a lane that did not finish counts as one failure).
+function Invoke-PesterLanes([object[]] $Lanes) {
+    $pwsh = Join-Path $PSHOME 'pwsh'
+    $runs = foreach ($lane in $Lanes) {
+        $dir = if ($Lanes.Count -eq 1) { $ResultsDir } else { Join-Path $ResultsDir "pester-$($lane.Name)" }
+        New-Item -ItemType Directory -Force -Path $dir | Out-Null
+        $summary = Join-Path $dir 'pester-summary.json'
+        Remove-Item -LiteralPath $summary -ErrorAction Ignore
+        $arguments = @('-NoProfile', '-NonInteractive', '-File', "$Root/tests/Invoke-PesterSuite.ps1",
+            '-ModuleManifest', (Join-Path $ModuleOut 'YieldVault.Ops.psd1'), '-PesterManifest', $PesterManifest, '-ResultsDirectory', $dir)
+        if ($lane.Files) { $arguments += @('-TestPath', ($lane.Files -join ',')) }
+        [pscustomobject]@{ Lane = $lane; Dir = $dir; Summary = $summary; Arguments = $arguments; Process = $null; Log = Join-Path $dir 'pester-console.log' }
+    }
+    $runs = @($runs)
+    foreach ($run in $runs | Select-Object -Skip 1) {
+        Write-Step "Pester lane '$($run.Lane.Name)' ($(@($run.Lane.Files).Count) files, in the background; its output follows the first lane's)"
+        $run.Process = Start-Process -FilePath $pwsh -ArgumentList $run.Arguments -RedirectStandardOutput $run.Log -RedirectStandardError "$($run.Log).err" -PassThru
+    }
+    $first = $runs[0]
+    Write-Step $(if ($runs.Count -gt 1) { "Pester lane '$($first.Lane.Name)' ($(@($first.Lane.Files).Count) files)" } else { 'Pester (fresh pwsh, built module)' })
+    & $pwsh @($first.Arguments) | Out-Host
+    foreach ($run in $runs | Select-Object -Skip 1) {
+        # Bounded: a lane that hangs is killed and counts as failed (each suite bounds its own waits well below this).
+        if (-not $run.Process.WaitForExit(40 * 60 * 1000)) { $run.Process.Kill($true); Write-Host "Pester lane '$($run.Lane.Name)' did not end within 40 min" -ForegroundColor Red }
+        $run.Process.WaitForExit()
+        Write-Step "Pester lane '$($run.Lane.Name)': its output"
+        Get-Content -LiteralPath $run.Log, "$($run.Log).err" -ErrorAction Ignore | ForEach-Object { Write-Host $_ }
+    }
+    foreach ($run in $runs) {
+        if (Test-Path -LiteralPath $run.Summary) {
+            $p = Get-Content -LiteralPath $run.Summary -Raw | ConvertFrom-Json
+            Write-Host "Pester ($($run.Lane.Name)): $($p.Passed) passed, $($p.Failed) failed, $($p.Skipped) skipped, $($p.NotRun) not run, $($p.ContainerFailed) files failed"
+            [pscustomobject]@{ Passed = [int]$p.Passed; Failed = [int]($p.Failed + $p.Skipped + $p.NotRun + $p.ContainerFailed) }
+        }
+        else {
+            Write-Host "Pester ($($run.Lane.Name)): the run did not finish" -ForegroundColor Red
+            [pscustomobject]@{ Passed = 0; Failed = 1 }
+        }
+    }
+}
+
 function Invoke-Test {
     if (-not $SkipBootstrap) { Invoke-Bootstrap }
     Invoke-Build
@@ -173,25 +236,10 @@ function Invoke-Test {
         }
     }
 
-    Write-Step 'Pester (fresh pwsh, built module)'
-    $summary = Join-Path $ResultsDir 'pester-summary.json'
-    Remove-Item -LiteralPath $summary -ErrorAction Ignore
-    # A fresh pwsh: the apphost next to this PowerShell (also when this one was started as `dotnet pwsh`).
-    $pwsh = Join-Path $PSHOME 'pwsh'
-    $pesterArgs = @('-NoProfile', '-NonInteractive', '-File', "$Root/tests/Invoke-PesterSuite.ps1",
-        '-ModuleManifest', (Join-Path $ModuleOut 'YieldVault.Ops.psd1'), '-PesterManifest', $PesterManifest,
-        '-ResultsDirectory', $ResultsDir)
-    if ($TestPath) { $pesterArgs += @('-TestPath', ($TestPath -join ',')) }
-    & $pwsh @pesterArgs
-    if (Test-Path -LiteralPath $summary) {
-        $p = Get-Content -LiteralPath $summary -Raw | ConvertFrom-Json
+    $lanes = if ($TestPath -or $SerialPester) { , @{ Name = 'all'; Files = $TestPath } } else { Get-PesterLanes }
+    foreach ($p in (Invoke-PesterLanes $lanes)) {
         $passed += $p.Passed
-        $failed += $p.Failed + $p.Skipped + $p.NotRun + $p.ContainerFailed
-        Write-Host "Pester: $($p.Passed) passed, $($p.Failed) failed, $($p.Skipped) skipped, $($p.NotRun) not run, $($p.ContainerFailed) files failed"
-    }
-    else {
-        Write-Host 'Pester: the run did not finish' -ForegroundColor Red
-        $failed += 1
+        $failed += $p.Failed
     }
 
     # The one line CI reads: both runners added up. Skipped tests count as failed: a needed service

@@ -165,7 +165,11 @@ function Start-TestSshd {
         # The test user: a plain home with Debian's skeleton, so an SSH command does not pay for root's .bashrc.
         $exists = Invoke-YvProcess -FilePath $getent -ArgumentList 'passwd', $User -AllowFailure -TimeoutSec 10
         if ($exists.ExitCode -ne 0) {
-            [void](Invoke-YvProcess -FilePath $useradd -ArgumentList '-m', '-s', '/bin/bash', $User -TimeoutSec 30)
+            # Two test runs (or Pester lanes) can add the user at the same time: the one that loses finds it there.
+            $added = Invoke-YvProcess -FilePath $useradd -ArgumentList '-m', '-s', '/bin/bash', $User -TimeoutSec 30 -AllowFailure
+            if ($added.ExitCode -ne 0 -and (Invoke-YvProcess -FilePath $getent -ArgumentList 'passwd', $User -AllowFailure -TimeoutSec 10).ExitCode -ne 0) {
+                throw "useradd $User failed (exit $($added.ExitCode)): $($added.Output)"
+            }
         }
         Write-Verbose "Start-TestSshd: user done at $([math]::Round($sw.Elapsed.TotalSeconds, 2)) s"
         $password = Get-YvUserPassword -User $User
