@@ -157,7 +157,7 @@ function Get-XunitCounts([string] $TrxPath) {
 # engine lane to even the lanes out.
 $EngineLane = @(
     'AnyBackend', 'BlueGreen.Docker', 'BlueGreen.Systemd', 'Docker', 'Invoke-VaultDeployment.Docker', 'Swarm', 'Systemd',
-    'BlueGreen', 'Roll', 'OnCall.Terminal', 'Invoke-VaultRunbookTest', 'Send-VaultNotification'
+    'BlueGreen', 'Roll', 'OnCall', 'OnCall.Terminal', 'Invoke-VaultRunbookTest', 'Send-VaultNotification'
 )
 
 function Get-PesterLanes {
