@@ -728,13 +728,23 @@ exec sleep 600
             Invoke-KilledRun $ws "`$t | Invoke-VaultDeployment -Ref v1.3.0 -Confirm:`$false" -Until { Test-Path -LiteralPath $reached } -TargetArguments "-Repository '$origin'"
         }
         finally { Remove-Item -LiteralPath "$mirror/hooks/reference-transaction" -ErrorAction Ignore }
+        # The run is killed whole: a git child it started while its descendants were listed for the kill is killed too
+        # (one that still names the mirror would rightly make the next run leave the lock in place).
+        $late = @(Get-ChildItem -LiteralPath /proc -Directory -ErrorAction Ignore | Where-Object { $_.Name -match '^\d+$' -and $_.Name -ne "$PID" } | Where-Object {
+                $p = $_.FullName
+                @("$p/cmdline", "$p/environ" | ForEach-Object { try { [IO.File]::ReadAllText($_) } catch { '' } }) -join "`n" -like "*$mirror*"
+            } | ForEach-Object Name)
+        if ($late) {
+            Write-Host "    killed run's processes still naming the mirror, killed now: $(($late | ForEach-Object { "$_ $((Get-Content -LiteralPath "/proc/$_/cmdline" -Raw -ErrorAction Ignore) -replace "`0", ' ')" }) -join '; ')"
+            & kill -9 @late 2>$null
+        }
         $locks = @(Get-ChildItem -LiteralPath $mirror -Recurse -Force -Filter '*.lock' | ForEach-Object { $_.FullName.Substring($mirror.Length + 1) })
         Write-Host "    left by the killed fetch: $($locks -join ', ')"
         $locks | Should-ContainCollection @("refs/heads/$branch.lock")
         (Get-Served $ws).Version | Should-Be $before.Served.Version -Because 'the fetch is before the stop'
 
         $r = New-WsTarget $ws -Extra @{ Repository = $origin } | Invoke-VaultDeployment -Ref v1.3.0 -Force -ErrorVariable errs -ErrorAction SilentlyContinue -WarningVariable warns -WarningAction SilentlyContinue
-        Write-Host "    after the fetch kill: $($r.Status) $($r.ErrorId) $($r.Error)"
+        Write-Host "    after the fetch kill: $($r.Status) $($r.ErrorId) $($r.Error); warnings: $($warns -join ' | ')"
         $r.Status | Should-Be 'Succeeded'
         $r.VersionAfter | Should-Be '1.3.0'
         ($warns -join "`n") | Should-BeLikeString "*removed 1 stale git lock file*refs/heads/$branch.lock*"

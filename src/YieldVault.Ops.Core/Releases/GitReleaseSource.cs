@@ -71,7 +71,8 @@ public static class GitReleaseSource
         return commit;
     }
 
-    // $1: the mirror, $2: the run's age in seconds. A lock file counts as stale when it is older than the run (so not this
+    // $1: the mirror, $2: the run's age in milliseconds (a fetch killed a moment before this run started left a lock in
+    // the same second: whole seconds would take it for this run's own). A lock file counts as stale when it is older than the run (so not this
     // run's) and no process outside this run's session names the mirror in its command line or environment (so its git
     // is gone: git writes no owner into its lock files). Prints removed=, fresh= (newer than the run) and busy= lines.
     private const string StaleLocksScript = @"d=""$1""; age=""$2""
@@ -85,16 +86,18 @@ for p in /proc/[0-9]*; do
   s=${s##*) }; set -- $s; [ -n ""$own"" ] && [ ""$4"" = ""$own"" ] && continue
   if grep -qsF -- ""$d"" ""$p/cmdline"" ""$p/environ""; then echo ""busy=${p#/proc/}""; exit 0; fi
 done
-limit=$(( $(date +%s) - age ))
+now=$(date +%s%3N); case $now in *N) now=$(( $(date +%s) * 1000 ));; esac
+limit=$(( now - age ))
 printf '%s\n' ""$locks"" | while IFS= read -r f; do
-  m=$(stat -c %Y -- ""$f"" 2>/dev/null) || continue
+  m=$(stat -c %.3Y -- ""$f"" 2>/dev/null) || m=$(stat -c %Y -- ""$f"" 2>/dev/null) || continue
+  case $m in *.*) m=$(printf '%s' ""$m"" | tr -d .);; *) m=$((m * 1000));; esac
   if [ ""$m"" -lt ""$limit"" ]; then rm -f -- ""$f"" && echo ""removed=${f#""$d""/}""; else echo ""fresh=${f#""$d""/}""; fi
 done";
 
     private static async Task ClearStaleLocksAsync(VaultTarget target, IHostShell shell, ReleaseStore store, TimeSpan runAge, CancellationToken cancellationToken)
     {
-        var seconds = Math.Max(0, (long)Math.Floor(runAge.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var result = await shell.RunAsync(CommandLine.Script(StaleLocksScript, store.GitCache, seconds), TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+        var milliseconds = Math.Max(0, (long)Math.Floor(runAge.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var result = await shell.RunAsync(CommandLine.Script(StaleLocksScript, store.GitCache, milliseconds), TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
         var lines = result.StandardOutput.Replace("\r", "").Split('\n');
         string[] Values(string key) => lines.Where(l => l.StartsWith(key + "=", StringComparison.Ordinal)).Select(l => l.Substring(key.Length + 1)).ToArray();
         var removed = Values("removed");
