@@ -12,6 +12,10 @@ namespace YieldVault.Ops.Hosting;
 internal sealed class PipelineMessages : IVaultReporter, IDisposable
 {
     private readonly BlockingCollection<(Action<PSCmdlet> Write, string? Warning)> _queue = new();
+
+    // Set on every message: the pipeline thread wakes for a message or for the end of the work, whichever comes first
+    // (a bare timed wait on the queue added up to its whole timeout to every call after the work had ended).
+    private readonly AutoResetEvent _posted = new(false);
     private readonly SecretRedactor _redactor;
 
     public PipelineMessages(SecretRedactor redactor) => _redactor = redactor;
@@ -52,6 +56,7 @@ internal sealed class PipelineMessages : IVaultReporter, IDisposable
             try
             {
                 _queue.Add((action, warning));
+                _posted.Set();
             }
             catch (InvalidOperationException)
             {
@@ -68,9 +73,10 @@ internal sealed class PipelineMessages : IVaultReporter, IDisposable
     public void Drain(PSCmdlet cmdlet, WaitHandle done, CancellationToken cancellationToken)
     {
         var stopped = false;
+        var wake = new[] { _posted, done };
         while (true)
         {
-            while (_queue.TryTake(out var message, 50))
+            while (_queue.TryTake(out var message))
             {
                 stopped = Write(cmdlet, message, stopped || cancellationToken.IsCancellationRequested);
             }
@@ -79,6 +85,9 @@ internal sealed class PipelineMessages : IVaultReporter, IDisposable
             {
                 return;
             }
+
+            // A message posted since the queue was found empty left _posted set: no wake-up is missed. The timeout is a bound only.
+            WaitHandle.WaitAny(wake, 250);
         }
     }
 
@@ -126,5 +135,6 @@ internal sealed class PipelineMessages : IVaultReporter, IDisposable
     {
         _queue.CompleteAdding();
         _queue.Dispose();
+        _posted.Dispose();
     }
 }
