@@ -35,4 +35,11 @@ public static class ShellQuote
     }
 
     public static string Join(params string[] words) => string.Join(" ", words.Select(Quote));
+
+    /// <summary>
+    /// A POSIX shell fragment that makes sure the directory of the file in $1 exists, with shell built-ins only when it
+    /// does (no dirname, no mkdir): a run writes its journal, lock and records many times, and each command spawned
+    /// costs milliseconds. Its exit status is mkdir's when it has to create the directory.
+    /// </summary>
+    public const string EnsureParentOfFirstArgument = "{ d=${1%/*}; [ -d \"${d:-/}\" ] || mkdir -p -- \"${d:-/}\"; }";
 }

@@ -88,7 +88,7 @@ internal sealed record TrafficRecord(TrafficSlot? Live, SlotRecord? Blue, SlotRe
             ["green"] = Green?.ToJson(),
         };
         await shell.RunCheckedAsync(
-            CommandLine.Script("mkdir -p -- \"$(dirname -- \"$1\")\" && printf '%s\\n' \"$2\" > \"$1.yv-new\" && mv -f -- \"$1.yv-new\" \"$1\"", PathOf(target), json.ToString(Formatting.Indented)),
+            CommandLine.Script(ShellQuote.EnsureParentOfFirstArgument + " && printf '%s\\n' \"$2\" > \"$1.yv-new\" && mv -f -- \"$1.yv-new\" \"$1\"", PathOf(target), json.ToString(Formatting.Indented)),
             ErrorIds.TrafficStateUnwritable, "Writing " + PathOf(target), TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
     }
 }

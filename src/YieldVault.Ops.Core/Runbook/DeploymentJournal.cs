@@ -107,7 +107,7 @@ public sealed class DeploymentJournal
         try
         {
             var result = await _shell.RunAsync(
-                CommandLine.Script((guard is null ? "" : guard + "\n") + "mkdir -p -- \"$(dirname \"$1\")\" && printf '%s\\n' \"$2\" >> \"$1\"", Path, line),
+                CommandLine.Script((guard is null ? "" : guard + "\n") + ShellQuote.EnsureParentOfFirstArgument + " && printf '%s\\n' \"$2\" >> \"$1\"", Path, line),
                 TimeSpan.FromSeconds(30), CancellationToken.None).ConfigureAwait(false);
             if (guard is not null && result.ExitCode == 9)
             {

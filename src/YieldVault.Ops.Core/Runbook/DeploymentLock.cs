@@ -50,10 +50,12 @@ public sealed class DeploymentLock : IAsyncDisposable
     public string Token => _token;
 
     /// <summary>
-    /// A shell fragment that exits 9 (printing "lock-lost") unless the lock file still carries this run's token; a step
-    /// prepends it to its first command on the host, so the check costs no extra round trip.
+    /// A shell fragment that exits 9 (printing "lock-lost") unless the lock file (one line) still carries this run's token;
+    /// a step prepends it to its first command on the host, so the check costs no extra round trip (and, built-ins only,
+    /// no extra process).
     /// </summary>
-    public string OwnershipCheck => "grep -q -- " + ShellQuote.Quote("token=" + _token + " ") + " " + ShellQuote.Quote(_path) + " 2>/dev/null || { echo lock-lost; exit 9; }";
+    public string OwnershipCheck => "l=''; { read -r l || :; } 2>/dev/null < " + ShellQuote.Quote(_path) + "; case \"$l\" in *" + ShellQuote.Quote("token=" + _token + " ")
+        + "*) ;; *) echo lock-lost; exit 9;; esac";
 
     /// <summary>This machine and process, as written into locks: "host=... boot=... pidns=... pid=...".</summary>
     public static string Me => "host=" + System.Environment.MachineName + " boot=" + MachineIdentity.BootId + " pidns=" + MachineIdentity.PidNamespace
@@ -70,7 +72,7 @@ public sealed class DeploymentLock : IAsyncDisposable
         const string script = @"held() { now=$(date +%s); mtime=$(stat -c %Y -- ""$1"" 2>/dev/null || echo ""$now"")
 printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3; }
 [ -e ""$1"" ] && held ""$1""
-mkdir -p -- ""$(dirname ""$1"")"" || exit 4
+d=${1%/*}; [ -d ""${d:-/}"" ] || mkdir -p -- ""${d:-/}"" || exit 4
 tmp=""$1.yv-new.$$""
 if ! printf '%s\n' ""$2"" > ""$tmp"" 2>/dev/null; then rm -f -- ""$tmp""; echo 'cannot write the lock (disk full or not writable)'; exit 4; fi
 if ln -- ""$tmp"" ""$1"" 2>/dev/null; then rm -f -- ""$tmp""; exit 0; fi

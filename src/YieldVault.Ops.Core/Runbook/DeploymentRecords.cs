@@ -36,7 +36,7 @@ public static class DeploymentRecords
 
     // Exit code of the read script when there is no history yet.
     private const int NoHistory = 3;
-    private const string AppendScript = "mkdir -p -- \"$(dirname \"$1\")\" && printf '%s' \"$2\" >> \"$1\"";
+    private const string AppendScript = ShellQuote.EnsureParentOfFirstArgument + " && printf '%s' \"$2\" >> \"$1\"";
     private const string ReadScript = "[ -e \"$1\" ] || exit 3; exec cat -- \"$1\"";
 
     private static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(30);
