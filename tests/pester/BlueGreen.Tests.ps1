@@ -178,6 +178,10 @@ Describe 'A blue-green deployment on <Name>' -ForEach @(@{ Name = 'this machine'
         $u.Status | Should-Be 'Succeeded'
         $u.FailedProbes | Should-Be 0
         ($u.Steps | Where-Object Number -EQ 2).Detail | Should-BeLikeString '*was running (warm)*'
+        # nginx runs as the target's user here: its old workers get their QUIT as soon as a new worker runs, not after
+        # the master's 100 ms sleep (in which an idle old worker still takes new connections to the slot left).
+        ($u.Steps | Where-Object Number -EQ 3).Detail | Should-BeLikeString '*old workers told to stop * ms later (a new worker ran), old workers gone*'
+        @(Get-TestNginxWorkers $Ws.Nginx | Where-Object Title -Like '*shutting down*').Count | Should-Be 0
         $served.Version | Should-Be '1.2.3'
         Assert-RunEnded $Ws $u $EnvHash
     }

@@ -12,7 +12,7 @@ namespace YieldVault.Ops.Proxies;
 internal sealed record UpstreamView(bool Exists, int? Port, string? Slot);
 
 /// <summary>How a switch went: how long nginx's test and reload took, and how long the old workers took to finish.</summary>
-internal sealed record SwitchReport(double SwitchMs, double WorkersGoneMs, bool WorkersGone, string? WorkersLeft);
+internal sealed record SwitchReport(double SwitchMs, double WorkersGoneMs, bool WorkersGone, string? WorkersLeft, double? HandoverMs = null);
 
 /// <summary>
 /// nginx in front of a blue-green target: the upstream file YieldVault.Ops owns (one block, one server: the live
@@ -53,17 +53,37 @@ pidfile=''
 master=$(cat -- ""$pidfile"" 2>/dev/null)
 case $master in ''|*[!0-9]*) echo ""nomaster $pidfile""; exit 6;; esac
 [ -d ""/proc/$master"" ] || { echo ""nomaster $pidfile""; exit 6; }
-old=$(ps -o pid= --ppid ""$master"" 2>/dev/null | tr -s ' \n' '  ')
-if [ ""$mode"" = systemctl ]; then out=$($sudo systemctl reload nginx 2>&1); else out=$(ngx -s reload 2>&1); fi || {
-  printf 'reloadfailed %s\n' ""$(printf '%s' ""$out"" | tr '\n' ' ' | head -c 1500)""; exit 7; }
+# The master's children (its workers), without a ps where the kernel lists them.
+kids() { k=''; if [ -r ""/proc/$master/task/$master/children"" ]; then read -r k < ""/proc/$master/task/$master/children"" || :; else k=$(ps -o pid= --ppid ""$master"" 2>/dev/null | tr -s ' \n' '  '); fi; }
+kids; old=$k
+comm=''; read -r comm 2>/dev/null < ""/proc/$master/comm"" || :
+rc=0
+if [ ""$mode"" = systemctl ]; then out=$($sudo systemctl reload nginx 2>&1) || rc=$?
+# The same SIGHUP nginx -s reload sends, without parsing the whole configuration a second time (nginx -t just did).
+elif [ -z ""$sudo"" ] && [ ""$comm"" = nginx ] && kill -HUP ""$master"" 2>/dev/null; then out=''
+else out=$(ngx -s reload 2>&1) || rc=$?; fi
+[ $rc = 0 ] || { printf 'reloadfailed %s\n' ""$(printf '%s' ""$out"" | tr '\n' ' ' | head -c 1500)""; exit 7; }
 switched=$(ms)
 echo ""switched $((switched - start))""
+# The master starts the new workers, then sleeps 100 ms before it tells the old ones to stop; meanwhile an idle old
+# worker still accepts new connections and sends them to the slot traffic leaves. Once a new worker runs, the old ones
+# get that same graceful QUIT now (nginx documents it per worker): they finish what they serve, and new connections
+# wait in the listen queue for the new workers. Where the user may not signal them (sudo), the master's 100 ms stand.
+if [ -n ""$old"" ]; then
+  i=0
+  while [ $i -lt 200 ]; do
+    kids; new=''; for p in $k; do case "" $old "" in *"" $p ""*) ;; *) new=$p;; esac; done
+    if [ -n ""$new"" ]; then kill -QUIT $old 2>/dev/null; echo ""handover $(($(ms) - switched))""; break; fi
+    i=$((i + 1)); sleep 0.003
+  done
+fi
 deadline=$((switched + limit * 1000))
 while :; do
-  left=''; for p in $old; do [ -d ""/proc/$p"" ] && left=""$left $p""; done
+  # An exited worker stays a zombie until the master reaps it (after its 100 ms sleep): gone for users.
+  left=''; for p in $old; do st=''; { read -r st || :; } 2>/dev/null < ""/proc/$p/stat""; case $st in ''|*"") Z ""*) ;; *) left=""$left $p"";; esac; done
   [ -z ""$left"" ] && { echo ""workersgone $(($(ms) - switched))""; exit 0; }
   [ $(ms) -ge $deadline ] && { echo ""workersleft$left""; exit 0; }
-  sleep 0.05
+  sleep 0.02
 done";
 
     private readonly VaultTarget _target;
@@ -163,9 +183,10 @@ if [ -f ""$2"" ]; then head -c 65536 -- ""$2"" || exit 5; fi";
         {
             case 0:
                 var switched = Number(lines.FirstOrDefault(l => l.StartsWith("switched ", StringComparison.Ordinal)));
+                var handover = lines.FirstOrDefault(l => l.StartsWith("handover ", StringComparison.Ordinal)) is { } h ? Number(h) : (double?)null;
                 return last.StartsWith("workersgone ", StringComparison.Ordinal)
-                    ? new SwitchReport(switched, Number(last), true, null)
-                    : new SwitchReport(switched, workerTimeout.TotalMilliseconds, false, last.Substring("workersleft".Length).Trim());
+                    ? new SwitchReport(switched, Number(last), true, null, handover)
+                    : new SwitchReport(switched, workerTimeout.TotalMilliseconds, false, last.Substring("workersleft".Length).Trim(), handover);
             case 3:
                 throw new VaultException(ErrorIds.ProxyConfigInvalid, VaultErrorKind.InvalidData,
                     $"{_target.DisplayName}: nginx -t refused the configuration with the new upstream ({Tail(last, "testfailed")}). The previous upstream file is back; nginx was not reloaded and still sends traffic where it did.",

@@ -107,6 +107,7 @@ internal static class TrafficSwitch
 
         var served = await ProxyVerification.WaitServedAsync(target, shell, ThroughNginx(target, expected), VerifyTimeout, cancellationToken).ConfigureAwait(false);
         return $"nginx sends traffic to {to} (port {target.SlotPort(to)}): test and reload in {report.SwitchMs:0} ms, "
+            + (report.HandoverMs is { } handover ? $"old workers told to stop {handover:0} ms later (a new worker ran), " : "")
             + (report.WorkersGone ? $"old workers gone {report.WorkersGoneMs:0} ms later" : "old workers still running") + "; " + served;
     }
 
