@@ -1427,7 +1427,7 @@ if ($extra.Contains('import') -or $extra.Contains('fanout')) {
     $null = $sb.AppendLine()
 }
 $null = $sb.AppendLine("Machine: $($machine.cpu), $($machine.cores) cores, $($machine.memory_gb) GB; $($machine.os), kernel $($machine.kernel); node $($machine.node), npm $($machine.npm), PM2 $($machine.pm2), git $($machine.git), PowerShell $($machine.pwsh).")
-$null = $sb.AppendLine("Load average (1/5/15 min) at the start of each measured operation: $(($machine.load_samples | Select-Object -Unique) -join '; ') — the machine was shared with other test runs.")
+$null = $sb.AppendLine("Load average (1/5/15 min) at the start of each measured operation: $(($machine.load_samples | Select-Object -Unique) -join '; ') (the bench's own services, PostgreSQL, PM2 daemons, nginx and the probers, keep it near 2 on these 2 cores; well above that, something else ran).")
 $null = $sb.AppendLine()
 
 # Per-run figures
