@@ -62,6 +62,21 @@ BeforeAll {
         [pscustomobject]@{ Health = [int]$health.StatusCode; Version = $version.version; UpstreamPort = Get-TestNginxUpstreamPort $Ws.Nginx }
     }
 
+    # A script for a child pwsh: the workspace's target made again there, then $Command on it ($t).
+    function New-ChildScript($Ws, [string] $Command, [string] $Name) {
+        $t = $Ws.Target
+        $file = Join-Path $Ws.Root "$Name.ps1"
+        Set-Content -LiteralPath $file -Value @"
+`$ConfirmPreference = 'None'
+Import-Module '$(Get-VaultModuleManifest)'
+`$t = New-VaultTarget -Name '$($t.Name)' -Port $($Ws.Blue) -AppPath '$($Ws.App)' -ServiceManager Pm2 -Pm2Home '$($t.Pm2Home)' -MigrationPreset None ``
+    -LogPath '$($t.LogPath)' -BackupPath '$($t.BackupPath)' -StatePath '$($t.StatePath)' -Proxy Nginx -UpstreamFile '$($Ws.Nginx.UpstreamFile)' ``
+    -UpstreamName '$($Ws.Nginx.UpstreamName)' -ProxyPort $($Ws.Nginx.Port) -NginxConfig '$($Ws.Nginx.ConfigFile)' -BluePort $($Ws.Blue) -GreenPort $($Ws.Green)
+$Command
+"@
+        $file
+    }
+
     function Get-SlotApp($Ws, [int] $Port) {
         Get-TestPm2List -Workspace $Ws.Pm2Ws | Where-Object { $_.name -eq "yieldvault-backend-$Port" }
     }
@@ -242,15 +257,7 @@ Describe 'Blue-green failures on this machine' {
 
     It 'a pwsh killed in the middle of a deployment leaves exactly one slot serving through nginx; the next run repairs' {
         $journals = @(Get-ChildItem -LiteralPath "$($Local.State)/journal" -Filter *.jsonl | ForEach-Object FullName)
-        $script = @"
-Import-Module '$(Get-VaultModuleManifest)'
-`$t = New-VaultTarget -Name '$($Local.Target.Name)' -Port $($Local.Blue) -AppPath '$($Local.App)' -ServiceManager Pm2 -Pm2Home '$($Local.Target.Pm2Home)' -MigrationPreset None ``
-    -LogPath '$($Local.Target.LogPath)' -BackupPath '$($Local.Target.BackupPath)' -StatePath '$($Local.Target.StatePath)' -Proxy Nginx -UpstreamFile '$($Local.Nginx.UpstreamFile)' ``
-    -UpstreamName '$($Local.Nginx.UpstreamName)' -ProxyPort $($Local.Nginx.Port) -NginxConfig '$($Local.Nginx.ConfigFile)' -BluePort $($Local.Blue) -GreenPort $($Local.Green)
-`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.0'].Artifact)' -Sha256 '$($Art['v1.3.0'].Sha256)' -Confirm:`$false -KeepPrevious
-"@
-        $file = Join-Path $Local.Root 'killed.ps1'
-        Set-Content -LiteralPath $file -Value $script
+        $file = New-ChildScript $Local "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.0'].Artifact)' -Sha256 '$($Art['v1.3.0'].Sha256)' -Confirm:`$false -KeepPrevious" 'killed'
         $child = Start-Process -FilePath (Get-PwshPath) -ArgumentList '-NoProfile', '-NonInteractive', '-File', $file -PassThru `
             -RedirectStandardOutput (Join-Path $Local.Root 'killed.out') -RedirectStandardError (Join-Path $Local.Root 'killed.err')
         # Kill it once the new slot runs and the switch starts: the most delicate moment.
@@ -281,5 +288,111 @@ Import-Module '$(Get-VaultModuleManifest)'
         $served.Version | Should-Be '1.3.0'
         ($Local.Target | Get-VaultTrafficState).LivePort | Should-Be $served.UpstreamPort
         (Get-Content -LiteralPath $hit.FullName -Raw) | Should-BeLikeString '*"step":"run","phase":"end","outcome":"Abandoned"*'
+    }
+}
+
+# Ctrl+C as a terminal sends it: SIGINT to the pwsh running the cmdlet (env resets SIGINT to its default, which a shell
+# may have set to ignored for background commands). A workspace of its own: v1.3.0 live in green, v1.2.3 warm in blue.
+Describe 'Ctrl+C during a blue-green run on this machine' {
+    BeforeAll {
+        Import-Module (Join-Path $PSScriptRoot 'FaultsCommon.psm1') -Function 'Wait-Journal', 'Get-Descendants' -Force
+        $script:C = New-BlueGreenWorkspace -Owner root -Name ctrlc
+        $script:CEnv = (Get-FileHash -LiteralPath "$($C.App)/.env").Hash
+        $r = $C.Target | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -KeepPrevious -Confirm:$false -WarningAction SilentlyContinue
+        $r.Status | Should-Be 'Succeeded'
+
+        # Runs $Command in a child pwsh, sends it SIGINT once $When says so, then runs $AfterInt; returns what it said.
+        function Invoke-CtrlC([string] $Command, [string] $Name, [scriptblock] $When, [scriptblock] $AfterInt = {}) {
+            $file = New-ChildScript $C $Command $Name
+            $child = Start-Process -FilePath env -ArgumentList '--default-signal=INT', (Get-PwshPath), '-NoProfile', '-NonInteractive', '-File', $file -PassThru `
+                -RedirectStandardOutput "$file.out" -RedirectStandardError "$file.err"
+            try {
+                $deadline = [DateTime]::UtcNow.AddSeconds(120)
+                while (-not (& $When) -and [DateTime]::UtcNow -lt $deadline -and -not $child.HasExited) { Start-Sleep -Milliseconds 10 }
+                $child.HasExited | Should-BeFalse -Because "the run was to be interrupted in the middle: $(Get-Content -LiteralPath "$file.out", "$file.err" -Raw -ErrorAction Ignore)"
+                & kill -INT $child.Id
+                & $AfterInt
+                $ended = $child.WaitForExit(150000)
+            }
+            finally {
+                if (-not $child.HasExited) { & kill -9 $child.Id @(Get-Descendants $child.Id) 2>$null; $child.WaitForExit(10000) | Out-Null }
+            }
+            $said = (Get-Content -LiteralPath "$file.out", "$file.err" -Raw -ErrorAction Ignore) -join "`n"
+            $ended | Should-BeTrue -Because "the pwsh ends after Ctrl+C: $said"
+            $said -replace '\e\[[0-9;]*m', ''
+        }
+
+        # nginx answers /health 20 times in a row, healthy, with one version: the one expected (/health carries the
+        # version; /api/* is rate-limited per client by the sample backend).
+        function Assert-Serves([string] $Version, [int] $Port) {
+            $answers = foreach ($i in 1..20) {
+                $h = Invoke-WebRequest -Uri "$($C.Nginx.Url)/health" -TimeoutSec 5 -SkipHttpErrorCheck -DisableKeepAlive
+                [pscustomobject]@{ Health = [int]$h.StatusCode; Version = ($h.Content | ConvertFrom-Json).version }
+            }
+            @($answers | Where-Object Health -NE 200).Count | Should-Be 0
+            $versions = @($answers.Version | Sort-Object -Unique)
+            $versions.Count | Should-Be 1
+            $versions[0] | Should-Be $Version
+            Get-TestNginxUpstreamPort $C.Nginx | Should-Be $Port
+            ($C.Target | Get-VaultTrafficState).LivePort | Should-Be $Port
+        }
+    }
+
+    AfterAll {
+        if ($script:C) {
+            Stop-TestNginx $C.Nginx -ErrorAction Continue
+            Stop-TestPm2 -Workspace $C.Pm2Ws -ErrorAction Continue
+            Remove-Item -LiteralPath $C.Root -Recurse -Force -ErrorAction Ignore
+        }
+    }
+
+    It 'during Switch-VaultTraffic, after the switch began: the switch ends, then traffic goes back to the slot that served; Cancelled' {
+        Assert-Serves '1.3.0' $C.Green
+        $known = @(Get-ChildItem -LiteralPath "$($C.State)/journal" -Filter *.jsonl | ForEach-Object FullName)
+        # A request whose headers never end keeps nginx's old worker (and so the switch command, which waits for it)
+        # busy: the Ctrl+C lands while the switch command runs, after the upstream file has moved.
+        $held = [Net.Sockets.TcpClient]::new('127.0.0.1', $C.Nginx.Port)
+        try {
+            $bytes = [Text.Encoding]::ASCII.GetBytes("GET /health HTTP/1.1`r`nHost: 127.0.0.1`r`n")
+            $held.GetStream().Write($bytes, 0, $bytes.Length)
+            Start-Sleep -Milliseconds 300
+            $said = Invoke-CtrlC '$t | Switch-VaultTraffic -To Blue -Force' 'switch-ctrlc' { (Get-TestNginxUpstreamPort $C.Nginx) -eq $C.Blue } {
+                Start-Sleep -Seconds 1
+                $held.Dispose()
+            }
+        }
+        finally { $held.Dispose() }
+        Write-Host ($said -split "`n" | Where-Object { $_ -match 'WARNING' } | ForEach-Object { "      $_" } | Out-String)
+        $journal = Wait-Journal $C $known '"step":"run","phase":"end"' -TimeoutSec 10
+        $text = Get-Content -LiteralPath $journal -Raw
+        $text | Should-BeLikeString '*"step":"Switch traffic","phase":"end","outcome":"Failed"*"detail":"stopped by the user (Ctrl+C)"*'
+        $text | Should-BeLikeString '*"step":"cancel","phase":"start"*'
+        $text | Should-BeLikeString '*"step":"run","phase":"end","outcome":"Cancelled",*"detail":"stopped by the user (Ctrl+C); rolled back: 1.3.0 serves again"*'
+        $said | Should-BeLikeString '*Switching traffic back to the Green slot*'
+        $said | Should-BeLikeString '*after Ctrl+C the previous version (1.3.0) serves again*'
+        Assert-Serves '1.3.0' $C.Green
+        Test-Path -LiteralPath $C.Lock | Should-BeFalse -Because 'the lock is released'
+        (Invoke-WebRequest -Uri "http://127.0.0.1:$($C.Blue)/health" -TimeoutSec 5 -SkipHttpErrorCheck -DisableKeepAlive).StatusCode |
+            Should-Be 200 -Because 'the slot traffic was to go to still runs, warm'
+    }
+
+    It 'during a blue-green deployment, while the new version starts in the idle slot: nginx never switches; Cancelled' {
+        Assert-Serves '1.3.0' $C.Green
+        $known = @(Get-ChildItem -LiteralPath "$($C.State)/journal" -Filter *.jsonl | ForEach-Object FullName)
+        $upstream = Get-Content -LiteralPath $C.Nginx.UpstreamFile -Raw
+        # v1.3.1-broken never answers healthy: the Ctrl+C lands while the deployment waits for it in the idle slot.
+        $said = Invoke-CtrlC "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.1-broken'].Artifact)' -Sha256 '$($Art['v1.3.1-broken'].Sha256)' -HealthTimeoutSec 60 -Confirm:`$false" 'deploy-ctrlc' {
+            @(Get-ChildItem -LiteralPath "$($C.State)/journal" -Filter *.jsonl | Where-Object FullName -NotIn $known |
+                Where-Object { (Get-Content -LiteralPath $_.FullName -Raw) -match '"step":"Start new version in the idle slot","phase":"start"' }).Count -gt 0
+        }
+        $journal = Wait-Journal $C $known '"step":"run","phase":"end"' -TimeoutSec 10
+        $text = Get-Content -LiteralPath $journal -Raw
+        $text | Should-BeLikeString '*"step":"run","phase":"end","outcome":"Cancelled",*'
+        $text | Should-NotBeLikeString '*"step":"Switch traffic"*'
+        (Get-Content -LiteralPath $C.Nginx.UpstreamFile -Raw) | Should-Be $upstream -Because 'nginx was never switched'
+        Assert-Serves '1.3.0' $C.Green
+        Test-Path -LiteralPath $C.Lock | Should-BeFalse -Because 'the lock is released'
+        (Get-FileHash -LiteralPath "$($C.App)/.env").Hash | Should-Be $CEnv
+        $said | Should-NotBeLikeString '*SWITCHING BACK FAILED*'
     }
 }

@@ -45,6 +45,8 @@ internal static class ProxyVerification
         string last = "no answer";
         while (true)
         {
+            // A probe may report a cancelled request as "no answer": the user's Ctrl+C is not a verification failure.
+            cancellationToken.ThrowIfCancellationRequested();
             asked++;
             var (status, version, commit, error) = await ReadAsync(target, shell, cancellationToken).ConfigureAwait(false);
             var answer = new VaultBackendVersion { Target = target, Version = version, Commit = commit };

@@ -77,7 +77,7 @@ internal static class TrafficSwitch
         }
 
         Reporting.Current.Warning($"{target.Name}: nginx answers {(status == 200 ? $"version {version}" : $"HTTP {status}")}, not the {live} slot its upstream file names; reloading nginx so that it serves that slot.");
-        await new NginxProxy(target, shell).SwitchAsync(live, null, WorkerTimeout, cancellationToken).ConfigureAwait(false);
+        await new NginxProxy(target, shell).SwitchAsync(live, null, WorkerTimeout, CancellationToken.None).ConfigureAwait(false);
         await ProxyVerification.WaitServedAsync(target, shell, expected, VerifyTimeout, cancellationToken).ConfigureAwait(false);
     }
 
@@ -89,11 +89,16 @@ internal static class TrafficSwitch
     public static async Task<string> SwitchAsync(VaultTarget target, IHostShell shell, TrafficRecord record, TrafficSlot to, ExpectedVersion expected, CancellationToken cancellationToken,
         Action? reloaded = null)
     {
-        var report = await new NginxProxy(target, shell).SwitchAsync(to, record.Of(to)?.Release, WorkerTimeout, cancellationToken).ConfigureAwait(false);
+        // Once begun, the switch runs to its end, Ctrl+C or not: a script killed between the upstream file's move and
+        // the reload (or after the reload, before it reports) would leave nginx, its file and the record disagreeing,
+        // and the run would not know that traffic had moved. It takes milliseconds (at most the wait for the old
+        // workers); the Ctrl+C is seen right after it, when the run knows what nginx serves and can switch back.
+        cancellationToken.ThrowIfCancellationRequested();
+        var report = await new NginxProxy(target, shell).SwitchAsync(to, record.Of(to)?.Release, WorkerTimeout, CancellationToken.None).ConfigureAwait(false);
         reloaded?.Invoke();
         try
         {
-            await (record with { Live = to, SwitchedAt = DateTimeOffset.UtcNow }).WriteAsync(target, shell, cancellationToken).ConfigureAwait(false);
+            await (record with { Live = to, SwitchedAt = DateTimeOffset.UtcNow }).WriteAsync(target, shell, CancellationToken.None).ConfigureAwait(false);
         }
         catch (VaultException ex)
         {

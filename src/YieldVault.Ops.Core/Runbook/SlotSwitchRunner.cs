@@ -190,6 +190,12 @@ public sealed class SlotSwitchRunner
                 {
                     await TrafficSwitch.SwitchAsync(_target, _shell, record, live, new ExpectedVersion(result.VersionBefore, result.CommitBefore, $"the {live} slot"), token)
                         .ConfigureAwait(false);
+
+                    // Verified through nginx: the slot that served before serves again (as a blue-green deployment's switch back).
+                    result.Status = DeploymentStatus.RolledBack;
+                    result.VersionAfter = result.VersionBefore;
+                    result.CommitAfter = result.CommitBefore;
+                    result.ReleaseAfter = result.ReleaseBefore;
                 }
                 catch (VaultException ex)
                 {
