@@ -368,6 +368,7 @@ Describe 'Ctrl+C during a blue-green run on this machine' {
         $text | Should-BeLikeString '*"step":"Switch traffic","phase":"end","outcome":"Failed"*"detail":"stopped by the user (Ctrl+C)"*'
         $text | Should-BeLikeString '*"step":"cancel","phase":"start"*'
         $text | Should-BeLikeString '*"step":"run","phase":"end","outcome":"Cancelled",*"detail":"stopped by the user (Ctrl+C); rolled back: 1.3.0 serves again"*'
+        $said | Should-BeLikeString "*Ctrl+C after nginx's reload, before it was verified: switching traffic back to the Green slot first*"
         $said | Should-BeLikeString '*Switching traffic back to the Green slot*'
         $said | Should-BeLikeString '*after Ctrl+C the previous version (1.3.0) serves again*'
         Assert-Serves '1.3.0' $C.Green
@@ -376,23 +377,28 @@ Describe 'Ctrl+C during a blue-green run on this machine' {
             Should-Be 200 -Because 'the slot traffic was to go to still runs, warm'
     }
 
-    It 'during a blue-green deployment, while the new version starts in the idle slot: nginx never switches; Cancelled' {
+    It 'during a blue-green deployment, while the new version is checked in the idle slot: it is stopped, nginx never switches; Cancelled' {
         Assert-Serves '1.3.0' $C.Green
         $known = @(Get-ChildItem -LiteralPath "$($C.State)/journal" -Filter *.jsonl | ForEach-Object FullName)
         $upstream = Get-Content -LiteralPath $C.Nginx.UpstreamFile -Raw
         # v1.3.1-broken never answers healthy: the Ctrl+C lands while the deployment waits for it in the idle slot.
         $said = Invoke-CtrlC "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.1-broken'].Artifact)' -Sha256 '$($Art['v1.3.1-broken'].Sha256)' -HealthTimeoutSec 60 -Confirm:`$false" 'deploy-ctrlc' {
             @(Get-ChildItem -LiteralPath "$($C.State)/journal" -Filter *.jsonl | Where-Object FullName -NotIn $known |
-                Where-Object { (Get-Content -LiteralPath $_.FullName -Raw) -match '"step":"Start new version in the idle slot","phase":"start"' }).Count -gt 0
+                Where-Object { (Get-Content -LiteralPath $_.FullName -Raw) -match '"step":"Verify new version on its own port","phase":"start"' }).Count -gt 0
         }
+        Write-Host ($said -split "`n" | Where-Object { $_ -match 'WARNING' } | ForEach-Object { "      $_" } | Out-String)
         $journal = Wait-Journal $C $known '"step":"run","phase":"end"' -TimeoutSec 10
         $text = Get-Content -LiteralPath $journal -Raw
-        $text | Should-BeLikeString '*"step":"run","phase":"end","outcome":"Cancelled",*'
+        $text | Should-BeLikeString '*"step":"cancel","phase":"start","detail":"Ctrl+C before the switch: stopping the new version in the Blue slot first (it never got traffic)"*'
+        $text | Should-BeLikeString '*"step":"run","phase":"end","outcome":"Cancelled",*"detail":"stopped by the user (Ctrl+C); the new version in the Blue slot (yieldvault-backend-*) was stopped before any traffic reached it; 1.3.0 serves on in the Green slot"*'
         $text | Should-NotBeLikeString '*"step":"Switch traffic"*'
+        $said | Should-BeLikeString '*after Ctrl+C the new version in the Blue slot * was stopped before any traffic reached it; 1.3.0 serves on in the Green slot*'
+        $said | Should-NotBeLikeString '*could not be brought back*'
         (Get-Content -LiteralPath $C.Nginx.UpstreamFile -Raw) | Should-Be $upstream -Because 'nginx was never switched'
         Assert-Serves '1.3.0' $C.Green
+        (Get-SlotApp $C $C.Blue).pm2_env.status | Should-Be 'stopped' -Because 'the new version never got traffic and was stopped'
+        ($C.Target | Get-VaultTrafficState).Blue.Warm | Should-BeFalse
         Test-Path -LiteralPath $C.Lock | Should-BeFalse -Because 'the lock is released'
         (Get-FileHash -LiteralPath "$($C.App)/.env").Hash | Should-Be $CEnv
-        $said | Should-NotBeLikeString '*SWITCHING BACK FAILED*'
     }
 }

@@ -67,8 +67,13 @@ public sealed partial class BlueGreenRunner
     {
         // What the users see is nginx: the prober asks through it.
         await _run.StartProberAsync(_request.ProbeInterval, cancellationToken, _target.ProxyPort).ConfigureAwait(false);
-        // A Ctrl+C between nginx's reload and its verification still sends traffic back to the slot that served.
-        return await _run.ExecuteAsync(() => StepsAsync(cancellationToken), RecoverAsync, cancellationToken, () => _switched && !_switchVerified).ConfigureAwait(false);
+        // A Ctrl+C between nginx's reload and its verification still sends traffic back to the slot that served; one before
+        // the switch, once the new version has begun to start in the idle slot, stops it (it never got traffic).
+        return await _run.ExecuteAsync(() => StepsAsync(cancellationToken), RecoverAsync, cancellationToken,
+            () => _switched ? !_switchVerified : _started is not null && !_request.NoRollback,
+            () => _switched
+                ? $"Ctrl+C after nginx's reload, before it was verified: switching traffic back to the {_previousLive} slot first"
+                : $"Ctrl+C before the switch: stopping the new version in the {Idle} slot first (it never got traffic)").ConfigureAwait(false);
     }
 
     private void Detail(string text) => _run.Detail(text);
@@ -286,10 +291,18 @@ public sealed partial class BlueGreenRunner
                     Detail($"stopping {_started.Instance}: it failed before any traffic reached it");
                     await _slots.StopAsync(Idle, _started, _request.StopTimeout, CancellationToken.None).ConfigureAwait(false);
                     await _record.With(Idle, _started with { Failed = true }).WriteAsync(_target, _shell, CancellationToken.None).ConfigureAwait(false);
+                    if (failure.ErrorId == ErrorIds.Cancelled)
+                    {
+                        _result.CancelOutcome = $"the new version in the {Idle} slot ({_started.Instance}) was stopped before any traffic reached it; {_result.VersionBefore ?? "the previous version"} serves on in the {_live} slot";
+                    }
                 }
                 catch (VaultException ex)
                 {
                     Reporting.Current.Warning($"{_target.Name}: the new version in the {Idle} slot ({_started.Instance}) could not be stopped: {ex.Message} It gets no traffic.");
+                    if (failure.ErrorId == ErrorIds.Cancelled)
+                    {
+                        _result.CancelOutcome = $"the new version in the {Idle} slot ({_started.Instance}) could not be stopped, but it gets no traffic; {_result.VersionBefore ?? "the previous version"} serves on in the {_live} slot";
+                    }
                 }
             }
             else if (_release is not null && failure.ErrorId is not ErrorIds.DeploymentLocked and not ErrorIds.DeploymentLockStale)

@@ -27,6 +27,7 @@ internal static class RunEnding
         if (journal is not null)
         {
             var detail = !cancelled ? result.Error
+                : result.CancelOutcome is { } outcome ? $"stopped by the user (Ctrl+C); {outcome}"
                 : result.Status == DeploymentStatus.RolledBack ? $"stopped by the user (Ctrl+C); rolled back: {result.VersionAfter ?? "the previous version"} serves again"
                 : result.ServesAfterCancel ? $"stopped by the user (Ctrl+C); started again: {result.VersionAfter ?? "a version"} serves"
                 : result.ErrorId == ErrorIds.Cancelled && result.Error is { } recovery && recovery.IndexOf("Then:", StringComparison.Ordinal) >= 0 ? recovery

@@ -194,8 +194,10 @@ internal sealed class RunbookRun
     /// cancel for up to <see cref="CancelRecoveryBudget"/>, and then the cancel goes on. The end of the run always
     /// follows: prober figures, journal end, records, then the lock.
     /// </summary>
+    /// <param name="cancelNotice">What the recovery after a cancel does, for the user and the journal (default: "Ctrl+C after the
+    /// stop: bringing a serving version back first").</param>
     public async Task<VaultDeploymentResult> ExecuteAsync(Func<Task> steps, Func<VaultException, CancellationToken, Task> recover, CancellationToken cancellationToken,
-        Func<bool>? mustRecoverOnCancel = null)
+        Func<bool>? mustRecoverOnCancel = null, Func<string>? cancelNotice = null)
     {
         try
         {
@@ -213,19 +215,22 @@ internal sealed class RunbookRun
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested && mustRecoverOnCancel?.Invoke() == true)
         {
+            var notice = cancelNotice?.Invoke();
             var failure = new VaultException(ErrorIds.Cancelled, VaultErrorKind.OperationStopped,
-                $"{Target.DisplayName}: stopped by the user (Ctrl+C) while the backend was not serving a verified version.");
+                $"{Target.DisplayName}: stopped by the user (Ctrl+C) " + (notice is null ? "while the backend was not serving a verified version." : "in the middle of the run."));
             Result.Status = DeploymentStatus.Failed;
             Result.Error = failure.Message;
             Result.ErrorId = failure.ErrorId;
-            Reporting.Current.Warning($"{Target.Name}: Ctrl+C after the stop: bringing a serving version back first (this ignores Ctrl+C for up to {CancelRecoveryBudget.TotalSeconds:0} s).");
-            await JournalAsync("cancel", "start", detail: "Ctrl+C after the stop: recovering before the run ends").ConfigureAwait(false);
+            Reporting.Current.Warning($"{Target.Name}: {notice ?? "Ctrl+C after the stop: bringing a serving version back first"} (this ignores Ctrl+C for up to {CancelRecoveryBudget.TotalSeconds:0} s).");
+            await JournalAsync("cancel", "start", detail: notice ?? "Ctrl+C after the stop: recovering before the run ends").ConfigureAwait(false);
             using (var bounded = new CancellationTokenSource(CancelRecoveryBudget))
             {
                 await RecoverAsync(recover, failure, bounded.Token).ConfigureAwait(false);
             }
 
-            Reporting.Current.Warning(Result.Status == DeploymentStatus.RolledBack
+            Reporting.Current.Warning(Result.CancelOutcome is { } outcome
+                ? $"{Target.Name}: after Ctrl+C {outcome}."
+                : Result.Status == DeploymentStatus.RolledBack
                 ? $"{Target.Name}: after Ctrl+C the previous version ({Result.VersionAfter ?? "the one before"}) serves again."
                 : Result.ServesAfterCancel
                 ? $"{Target.Name}: after Ctrl+C {Result.VersionAfter ?? "a version"} serves again."

@@ -208,6 +208,7 @@ public sealed class SlotSwitchRunner
                 result.Status = DeploymentStatus.Succeeded;
                 Reporting.Current.Warning($"{_target.Name}: the {to} slot serves, but stopping the {live} slot failed: {result.Error}");
             }
-        }, cancellationToken, () => reloaded && result.Steps[2].Outcome != StepOutcome.Succeeded).ConfigureAwait(false);
+        }, cancellationToken, () => reloaded && result.Steps[2].Outcome != StepOutcome.Succeeded,
+            () => $"Ctrl+C after nginx's reload, before it was verified: switching traffic back to the {live} slot first").ConfigureAwait(false);
     }
 }

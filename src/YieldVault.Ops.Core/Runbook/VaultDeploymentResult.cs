@@ -126,6 +126,13 @@ public sealed class VaultDeploymentResult
     /// </summary>
     internal bool ServesAfterCancel { get; set; }
 
+    /// <summary>
+    /// Set by a recovery after Ctrl+C that neither rolled back nor started anything: what it did and what serves
+    /// ("the new version in the Blue slot was stopped before any traffic reached it; 1.2.3 serves on"). The run ends
+    /// Cancelled, its journal and its last warning say this.
+    /// </summary>
+    internal string? CancelOutcome { get; set; }
+
     /// <summary>Runbook "Total RTO": from the start of the run until it ended, target 30 min.</summary>
     public static readonly TimeSpan RtoTarget = TimeSpan.FromMinutes(30);
 }
