@@ -184,6 +184,39 @@ public sealed class RunbookRunTests : IDisposable
         Assert.False(File.Exists(DeploymentReadiness.LockPath(_target)));
     }
 
+    [Fact]
+    public async Task A_cancel_recovered_otherwise_says_what_the_recovery_did_in_the_journal()
+    {
+        var result = NewResult();
+        var run = new RunbookRun(_target, _shell, _redactor, result, 9100, "engine test");
+        using var cancel = new CancellationTokenSource();
+        await run.StartProberAsync(TimeSpan.FromMilliseconds(200), CancellationToken.None);
+        var started = false;
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.ExecuteAsync(async () =>
+        {
+            await run.StepAsync(1, async () => await run.LockAsync(false, "test run", () => Task.FromResult<JObject?>(null), cancel.Token), cancel.Token);
+            await run.StepAsync(2, () =>
+            {
+                started = true;
+                return Task.FromResult<string?>("started the new version next to the old one");
+            }, cancel.Token);
+            cancel.Cancel();
+            await run.StepAsync(3, () => Task.FromResult<string?>("never"), cancel.Token);
+        }, (failure, token) =>
+        {
+            result.CancelOutcome = "the new version was stopped before any traffic reached it; 1.2.3 serves on";
+            return Task.CompletedTask;
+        }, cancel.Token, () => started, () => "Ctrl+C before the switch: stopping the new version first"));
+
+        var journal = File.ReadAllText(result.JournalPath);
+        Assert.Contains(@"""step"":""cancel"",""phase"":""start"",""detail"":""Ctrl+C before the switch: stopping the new version first""", journal, StringComparison.Ordinal);
+        Assert.Contains(@"""outcome"":""Cancelled"",", journal, StringComparison.Ordinal);
+        Assert.Contains(@"""detail"":""stopped by the user (Ctrl+C); the new version was stopped before any traffic reached it; 1.2.3 serves on""", journal, StringComparison.Ordinal);
+        Assert.DoesNotContain("not serving a verified version", result.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(DeploymentReadiness.LockPath(_target)));
+    }
+
     public void Dispose()
     {
         _shell.Dispose();
