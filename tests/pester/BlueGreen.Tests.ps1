@@ -301,8 +301,9 @@ Describe 'Ctrl+C during a blue-green run on this machine' {
         $r = $C.Target | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -KeepPrevious -Confirm:$false -WarningAction SilentlyContinue
         $r.Status | Should-Be 'Succeeded'
 
-        # Runs $Command in a child pwsh, sends it SIGINT once $When says so, then runs $AfterInt; returns what it said.
-        function Invoke-CtrlC([string] $Command, [string] $Name, [scriptblock] $When, [scriptblock] $AfterInt = {}) {
+        # Runs $Command in a child pwsh, sends it SIGINT once $When says so, then runs $AfterInt; returns what it said
+        # (Said, its warnings also printed) and its run's journal (Journal: the new one, not in $Known, once it has ended).
+        function Invoke-CtrlC([string] $Command, [string] $Name, [string[]] $Known, [scriptblock] $When, [scriptblock] $AfterInt = {}) {
             $file = New-ChildScript $C $Command $Name
             $child = Start-Process -FilePath env -ArgumentList '--default-signal=INT', (Get-PwshPath), '-NoProfile', '-NonInteractive', '-File', $file -PassThru `
                 -RedirectStandardOutput "$file.out" -RedirectStandardError "$file.err"
@@ -319,7 +320,10 @@ Describe 'Ctrl+C during a blue-green run on this machine' {
             }
             $said = (Get-Content -LiteralPath "$file.out", "$file.err" -Raw -ErrorAction Ignore) -join "`n"
             $ended | Should-BeTrue -Because "the pwsh ends after Ctrl+C: $said"
-            $said -replace '\e\[[0-9;]*m', ''
+            $said = $said -replace '\e\[[0-9;]*m', ''
+            Write-Host ($said -split "`n" | Where-Object { $_ -match 'WARNING' } | ForEach-Object { "      $_" } | Out-String)
+            $journal = Wait-Journal $C $Known '"step":"run","phase":"end"' -TimeoutSec 10
+            [pscustomobject]@{ Said = $said; Journal = Get-Content -LiteralPath $journal -Raw }
         }
 
         # nginx answers /health 20 times in a row, healthy, with one version: the one expected (/health carries the
@@ -356,15 +360,14 @@ Describe 'Ctrl+C during a blue-green run on this machine' {
             $bytes = [Text.Encoding]::ASCII.GetBytes("GET /health HTTP/1.1`r`nHost: 127.0.0.1`r`n")
             $held.GetStream().Write($bytes, 0, $bytes.Length)
             Start-Sleep -Milliseconds 300
-            $said = Invoke-CtrlC '$t | Switch-VaultTraffic -To Blue -Force' 'switch-ctrlc' { (Get-TestNginxUpstreamPort $C.Nginx) -eq $C.Blue } {
+            $run = Invoke-CtrlC '$t | Switch-VaultTraffic -To Blue -Force' 'switch-ctrlc' $known { (Get-TestNginxUpstreamPort $C.Nginx) -eq $C.Blue } {
                 Start-Sleep -Seconds 1
                 $held.Dispose()
             }
         }
         finally { $held.Dispose() }
-        Write-Host ($said -split "`n" | Where-Object { $_ -match 'WARNING' } | ForEach-Object { "      $_" } | Out-String)
-        $journal = Wait-Journal $C $known '"step":"run","phase":"end"' -TimeoutSec 10
-        $text = Get-Content -LiteralPath $journal -Raw
+        $text = $run.Journal
+        $said = $run.Said
         $text | Should-BeLikeString '*"step":"Switch traffic","phase":"end","outcome":"Failed"*"detail":"stopped by the user (Ctrl+C)"*'
         $text | Should-BeLikeString '*"step":"cancel","phase":"start"*'
         $text | Should-BeLikeString '*"step":"run","phase":"end","outcome":"Cancelled",*"detail":"stopped by the user (Ctrl+C); rolled back: 1.3.0 serves again"*'
@@ -382,13 +385,12 @@ Describe 'Ctrl+C during a blue-green run on this machine' {
         $known = @(Get-ChildItem -LiteralPath "$($C.State)/journal" -Filter *.jsonl | ForEach-Object FullName)
         $upstream = Get-Content -LiteralPath $C.Nginx.UpstreamFile -Raw
         # v1.3.1-broken never answers healthy: the Ctrl+C lands while the deployment waits for it in the idle slot.
-        $said = Invoke-CtrlC "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.1-broken'].Artifact)' -Sha256 '$($Art['v1.3.1-broken'].Sha256)' -HealthTimeoutSec 60 -Confirm:`$false" 'deploy-ctrlc' {
+        $run = Invoke-CtrlC "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.1-broken'].Artifact)' -Sha256 '$($Art['v1.3.1-broken'].Sha256)' -HealthTimeoutSec 60 -Confirm:`$false" 'deploy-ctrlc' $known {
             @(Get-ChildItem -LiteralPath "$($C.State)/journal" -Filter *.jsonl | Where-Object FullName -NotIn $known |
                 Where-Object { (Get-Content -LiteralPath $_.FullName -Raw) -match '"step":"Verify new version on its own port","phase":"start"' }).Count -gt 0
         }
-        Write-Host ($said -split "`n" | Where-Object { $_ -match 'WARNING' } | ForEach-Object { "      $_" } | Out-String)
-        $journal = Wait-Journal $C $known '"step":"run","phase":"end"' -TimeoutSec 10
-        $text = Get-Content -LiteralPath $journal -Raw
+        $text = $run.Journal
+        $said = $run.Said
         $text | Should-BeLikeString '*"step":"cancel","phase":"start","detail":"Ctrl+C before the switch: stopping the new version in the Blue slot first (it never got traffic)"*'
         $text | Should-BeLikeString '*"step":"run","phase":"end","outcome":"Cancelled",*"detail":"stopped by the user (Ctrl+C); the new version in the Blue slot (yieldvault-backend-*) was stopped before any traffic reached it; 1.3.0 serves on in the Green slot"*'
         $text | Should-NotBeLikeString '*"step":"Switch traffic"*'
