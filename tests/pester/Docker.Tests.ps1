@@ -160,7 +160,15 @@ Describe 'Get-VaultBackendStatus and Get-VaultBackendLog read a Docker backend o
         $s.Detail | Should-Be 'running'
         $s.Ports.Count | Should-Be 0   # host networking: nothing is published
         (Get-CoreState $Transport $Published.Name).Ports | Should-BeCollection @("127.0.0.1:$($Published.Port)->3000/tcp")
-        (Get-CoreState $Transport $Crash.Name).Detail | Should-MatchString '^(restarting \(last exit code 1, restart policy always\)|exited \(code 1\))$'
+        # A crash-looping container is "running" for the moment its process lives between restarts: read again (bounded)
+        # until the engine says what the loop is.
+        $crashDetail = $null
+        foreach ($i in 1..25) {
+            $crashDetail = (Get-CoreState $Transport $Crash.Name).Detail
+            if ($crashDetail -ne 'running') { break }
+            Start-Sleep -Milliseconds 200
+        }
+        $crashDetail | Should-MatchString '^(restarting \(last exit code 1, restart policy always\)|exited \(code 1\))$'
         (Get-CoreState $Transport $Unknown).Detail | Should-BeLikeString "no container named '$Unknown' on *"
     }
 }
