@@ -115,6 +115,19 @@ function Get-YvPidFromFile {
     } catch { 0 }
 }
 
+function Remove-YvStalePidFile {
+    # Removes a pid file unless it names a live process whose program is -Program (pids are reused after a kill).
+    param([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] [string] $Program)
+    if (-not (Test-Path -LiteralPath $Path)) { return }
+    $procId = Get-YvPidFromFile $Path
+    if ($procId -gt 0 -and (Test-YvProcessAlive -ProcessId $procId)) {
+        $exe = @((Get-YvProcessCommandLine -ProcessId $procId) -split ' ')[0]
+        if ([System.IO.Path]::GetFileName($exe) -eq $Program) { return }
+    }
+    Write-Verbose "Removing the stale pid file $Path (pid $procId is not a running $Program)"
+    Remove-Item -LiteralPath $Path -Force -ErrorAction SilentlyContinue
+}
+
 function Get-YvPostgresBin {
     $dirs = @(Get-ChildItem -Path '/usr/lib/postgresql/*/bin' -Directory -ErrorAction SilentlyContinue |
             Where-Object { (Test-Path (Join-Path $_.FullName 'initdb')) -and (Test-Path (Join-Path $_.FullName 'pg_ctl')) } |
@@ -380,6 +393,11 @@ function Start-TestDockerd {
     $lock = Enter-YvFileLock -Path $script:DockerdLockFile -TimeoutSec $TimeoutSec -What 'Start-TestDockerd (another test run is starting dockerd)'
     try {
         if (Test-YvDockerSocket) { return (& $make $false (Get-YvPidFromFile '/var/run/docker.pid') $null) }
+        # Pid files a killed engine left behind (no graceful stop removes them) may name a process that now has that
+        # pid and is something else: dockerd then refuses to start, or waits for "containerd is still running" until it
+        # gives up (~15 s). Only a live dockerd / containerd keeps its file.
+        Remove-YvStalePidFile -Path '/var/run/docker.pid' -Program 'dockerd'
+        Remove-YvStalePidFile -Path '/var/run/docker/containerd/containerd.pid' -Program 'containerd'
         $existing = Get-YvPidFromFile '/var/run/docker.pid'
         if ($existing -and (Test-YvProcessAlive -ProcessId $existing)) {
             # Someone else's dockerd is still coming up: wait for it rather than start a second one.
