@@ -147,7 +147,26 @@ function Invoke-Docs {
 function Get-XunitCounts([string] $TrxPath) {
     [xml] $trx = Get-Content -LiteralPath $TrxPath -Raw
     $counters = $trx.TestRun.ResultSummary.Counters
-    [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted; NotRun = [int]$counters.notExecuted }
+    $ns = [System.Xml.XmlNamespaceManager]::new($trx.NameTable)
+    $ns.AddNamespace('t', $trx.DocumentElement.NamespaceURI)
+    $failures = @(foreach ($r in $trx.SelectNodes("//t:UnitTestResult[@outcome!='Passed']", $ns)) {
+            $message = [string]$r.SelectSingleNode('t:Output/t:ErrorInfo/t:Message', $ns).InnerText
+            $lines = @($message -split "`r?`n" | Where-Object { $_.Trim() } | Select-Object -First 6) -join "`n"
+            [pscustomobject]@{ Name = "xunit: $($r.testName) ($($r.outcome))"; Reason = $(if ($lines.Length -gt 900) { $lines.Substring(0, 900) + ' ...' } else { $lines }) }
+        })
+    [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted; NotRun = [int]$counters.notExecuted; Failures = $failures }
+}
+
+# The failures again, each with the first lines of its reason, just above the last line: a CI log keeps only its tail.
+function Write-FailureRecap([object[]] $Failures) {
+    if (-not $Failures) { return }
+    Write-Host ''
+    Write-Host "What failed ($($Failures.Count)):" -ForegroundColor Red
+    foreach ($f in $Failures | Select-Object -First 40) {
+        Write-Host "  - $($f.Name)" -ForegroundColor Red
+        foreach ($line in ([string]$f.Reason -split "`n")) { if ($line) { Write-Host "      $line" } }
+    }
+    if ($Failures.Count -gt 40) { Write-Host "  ... and $($Failures.Count - 40) more (tests/results)" }
 }
 
 # The suites that use the Docker engine (dockerd, the systemd app-server container, the swarm, the registry) run in one
@@ -203,11 +222,12 @@ function Invoke-PesterLanes([object[]] $Lanes) {
         if (Test-Path -LiteralPath $run.Summary) {
             $p = Get-Content -LiteralPath $run.Summary -Raw | ConvertFrom-Json
             Write-Host "Pester ($($run.Lane.Name)): $($p.Passed) passed, $($p.Failed) failed, $($p.Skipped) skipped, $($p.NotRun) not run, $($p.ContainerFailed) files failed"
-            [pscustomobject]@{ Passed = [int]$p.Passed; Failed = [int]($p.Failed + $p.Skipped + $p.NotRun + $p.ContainerFailed) }
+            $failures = @(if ($p.PSObject.Properties['Failures']) { $p.Failures | ForEach-Object { [pscustomobject]@{ Name = "Pester ($($run.Lane.Name)): $($_.Name)"; Reason = $_.Reason } } })
+            [pscustomobject]@{ Passed = [int]$p.Passed; Failed = [int]($p.Failed + $p.Skipped + $p.NotRun + $p.ContainerFailed); Failures = $failures }
         }
         else {
             Write-Host "Pester ($($run.Lane.Name)): the run did not finish" -ForegroundColor Red
-            [pscustomobject]@{ Passed = 0; Failed = 1 }
+            [pscustomobject]@{ Passed = 0; Failed = 1; Failures = @([pscustomobject]@{ Name = "Pester ($($run.Lane.Name))"; Reason = "the run did not finish; its log: $($run.Log)" }) }
         }
     }
 }
@@ -218,6 +238,7 @@ function Invoke-Test {
     New-Item -ItemType Directory -Force -Path $ResultsDir | Out-Null
     $passed = 0
     $failed = 0
+    $failures = [System.Collections.Generic.List[object]]::new()
 
     if (-not $SkipXunit) {
         Write-Step 'xunit (YieldVault.Ops.Core.Tests)'
@@ -230,11 +251,13 @@ function Invoke-Test {
             $x = Get-XunitCounts $trx
             $passed += $x.Passed
             $failed += $x.Failed + $x.NotRun
+            foreach ($f in $x.Failures) { $failures.Add($f) }
             Write-Host "xunit: $($x.Passed) passed, $($x.Failed) failed, $($x.NotRun) not run"
         }
         elseif ($xunitExit -ne 0) {
             Write-Host 'xunit: the test project did not build or run' -ForegroundColor Red
             $failed += 1
+            $failures.Add([pscustomobject]@{ Name = 'xunit'; Reason = 'the test project did not build or run (see above)' })
         }
     }
 
@@ -242,7 +265,9 @@ function Invoke-Test {
     foreach ($p in (Invoke-PesterLanes $lanes)) {
         $passed += $p.Passed
         $failed += $p.Failed
+        foreach ($f in $p.Failures) { $failures.Add($f) }
     }
+    Write-FailureRecap $failures
 
     # The one line CI reads: both runners added up. Skipped tests count as failed: a needed service
     # that is missing must not pass silently.

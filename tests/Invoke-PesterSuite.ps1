@@ -39,10 +39,33 @@ $scan = if ($leaks.Count -eq 0) { 'passed' } else { 'FAILED' }
 Write-Host "Secret scan of the run's output and results: $scan" -ForegroundColor $(if ($leaks.Count) { 'Red' } else { 'Green' })
 if ($leaks.Count) { Write-Host "  planted values found (shown so they can be traced; they are test-only): $($leaks -join ', ')" -ForegroundColor Red }
 
+# What failed and why, in a few lines each, for build.ps1 to print again at the very end of the run: a CI log keeps only
+# its tail, and a failed BeforeAll's reason is otherwise printed once, far up, at the Describe it stopped.
+function Get-Reason($ErrorRecords) {
+    $text = (@($ErrorRecords) | Select-Object -First 1 | ForEach-Object { "$($_.Exception.Message)" }) -join ''
+    $lines = @($text -split "`r?`n" | Where-Object { $_.Trim() } | Select-Object -First 6)
+    $reason = $lines -join "`n"
+    if ($reason.Length -gt 900) { $reason = $reason.Substring(0, 900) + ' ...' }
+    $reason
+}
+$failures = @(
+    foreach ($c in $result.Containers | Where-Object Result -EQ 'Failed') {
+        if ($c.ErrorRecord.Count) { [pscustomobject]@{ Name = "file $($c.Item)"; Reason = Get-Reason $c.ErrorRecord } }
+    }
+    foreach ($b in $result.FailedBlocks) { [pscustomobject]@{ Name = "BeforeAll/AfterAll of '$($b.ExpandedPath)'"; Reason = Get-Reason $b.ErrorRecord } }
+    foreach ($t in $result.Failed) {
+        $reason = Get-Reason $t.ErrorRecord
+        [pscustomobject]@{ Name = $t.ExpandedPath; Reason = $(if ($reason) { $reason } else { '(no error of its own: its block failed, see above)' }) }
+    }
+    foreach ($t in $result.Skipped) { [pscustomobject]@{ Name = "$($t.ExpandedPath) (skipped)"; Reason = Get-Reason $t.ErrorRecord } }
+    if ($leaks.Count) { [pscustomobject]@{ Name = 'secret scan'; Reason = "planted values in the output: $($leaks -join ', ')" } }
+)
+
 [pscustomobject]@{
+    Failures        = $failures
     Passed          = $result.PassedCount + [int]($leaks.Count -eq 0)
     Failed          = $result.FailedCount + [int]($leaks.Count -gt 0)
     Skipped         = $result.SkippedCount
     NotRun          = $result.NotRunCount
     ContainerFailed = $result.FailedContainersCount
-} | ConvertTo-Json | Set-Content -LiteralPath (Join-Path $ResultsDirectory 'pester-summary.json')
+} | ConvertTo-Json -Depth 4 | Set-Content -LiteralPath (Join-Path $ResultsDirectory 'pester-summary.json')
