@@ -72,7 +72,7 @@ public sealed class DeploymentLock : IAsyncDisposable
         const string script = @"held() { now=$(date +%s); mtime=$(stat -c %Y -- ""$1"" 2>/dev/null || echo ""$now"")
 printf 'age=%s\n' ""$((now - mtime))""; head -c 500 -- ""$1""; exit 3; }
 [ -e ""$1"" ] && held ""$1""
-d=${1%/*}; [ -d ""${d:-/}"" ] || mkdir -p -- ""${d:-/}"" || exit 4
+" + ShellQuote.EnsureParentOfFirstArgument + @" || exit 4
 tmp=""$1.yv-new.$$""
 if ! printf '%s\n' ""$2"" > ""$tmp"" 2>/dev/null; then rm -f -- ""$tmp""; echo 'cannot write the lock (disk full or not writable)'; exit 4; fi
 if ln -- ""$tmp"" ""$1"" 2>/dev/null; then rm -f -- ""$tmp""; exit 0; fi

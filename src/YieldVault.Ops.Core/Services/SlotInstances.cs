@@ -123,7 +123,7 @@ internal class SlotInstances
     private async Task LinkSlotAsync(TrafficSlot slot, string release, CancellationToken cancellationToken)
     {
         var link = Target.ReleasesDirectory.TrimEnd('/') + "/slots/" + Target.SlotPort(slot).ToString(CultureInfo.InvariantCulture);
-        await Shell.RunCheckedAsync(CommandLine.Script("mkdir -p -- \"$(dirname -- \"$1\")\" && ln -sfn -- \"$2\" \"$1.yv-switch\" && mv -Tf -- \"$1.yv-switch\" \"$1\"", link, release),
+        await Shell.RunCheckedAsync(CommandLine.Script(ShellQuote.EnsureParentOfFirstArgument + " && ln -sfn -- \"$2\" \"$1.yv-switch\" && mv -Tf -- \"$1.yv-switch\" \"$1\"", link, release),
             ErrorIds.ReleaseSwitchFailed, $"Pointing the {slot} slot's directory {link} at {release}", TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
     }
 
