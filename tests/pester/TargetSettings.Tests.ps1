@@ -97,6 +97,10 @@ Describe 'Targets-file keys and New-VaultTarget parameters' {
         $file = New-TargetFile "@{ Targets = @( @{ Name = 'f-1'; PackageManager = 'bun' } ) }"
         $err = { Get-VaultTarget -Path $file } | Should-Throw
         $err.Exception.Message | Should-BeLikeString "*key 'PackageManager': 'bun' is not one of Auto, Npm, Pnpm, Yarn*"
+        # Two names would parse as the OR of their values (NodePgMigrate + Npm = None): refused, not a silent None.
+        $file = New-TargetFile "@{ Targets = @( @{ Name = 'f-1'; MigrationPreset = 'NodePgMigrate,Npm' } ) }"
+        $err = { Get-VaultTarget -Path $file } | Should-Throw
+        $err.Exception.Message | Should-BeLikeString "*key 'MigrationPreset': 'NodePgMigrate,Npm' is not one of Prisma, NodePgMigrate, Npm, None*"
         { New-VaultTarget -Name t -HealthResponse Xml } | Should-Throw -FullyQualifiedErrorId 'CannotConvertArgumentNoMessage,YieldVault.Ops.Commands.NewVaultTargetCommand'
     }
 }
