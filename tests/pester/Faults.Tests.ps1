@@ -376,24 +376,27 @@ Describe 'A backend that ignores SIGTERM' {
     It 'is killed when the graceful stop times out, and the deployment still succeeds' {
         # PM2 stops apps with SIGINT, which the backend handles: a daemon started with PM2_KILL_SIGNAL=SIGTERM sends
         # SIGTERM (ignored here) and waits a kill_timeout far beyond the deployment's stop timeout, so only the
-        # runner's forced kill can end the old process in time.
-        Add-Content -LiteralPath "$($Local.App)/.env" -Value 'IGNORE_SIGTERM=1'
-        [void](Invoke-TestPm2 -Workspace $Local.Pm2Ws -ArgumentList 'kill')
-        Push-Location -LiteralPath $Local.App
+        # runner's forced kill can end the old process in time. A workspace of its own: that daemon and the .env line
+        # would make every later stop of a shared one wait out its 30 s.
+        $ws = New-StartedWorkspace 'sigterm'
+        $target = New-WsTarget $ws
+        Add-Content -LiteralPath "$($ws.App)/.env" -Value 'IGNORE_SIGTERM=1'
+        [void](Invoke-TestPm2 -Workspace $ws.Pm2Ws -ArgumentList 'kill')
+        Push-Location -LiteralPath $ws.App
         try {
-            & /usr/bin/env -i 'PATH=/usr/local/bin:/usr/bin:/bin' "HOME=$($Local.Pm2Ws.Home)" "PM2_HOME=$($Local.Pm2Home)" 'PM2_KILL_SIGNAL=SIGTERM' /usr/bin/pm2 start dist/index.js `
-                --name yieldvault-backend --cwd $Local.App --time --kill-timeout 45000 *> $null
+            & /usr/bin/env -i 'PATH=/usr/local/bin:/usr/bin:/bin' "HOME=$($ws.Pm2Ws.Home)" "PM2_HOME=$($ws.Pm2Home)" 'PM2_KILL_SIGNAL=SIGTERM' /usr/bin/pm2 start dist/index.js `
+                --name yieldvault-backend --cwd $ws.App --time --kill-timeout 45000 *> $null
         }
         finally { Pop-Location }
-        $null = $LocalTarget | Wait-VaultBackendHealthy -TimeoutSec 30
-        $before = Get-WsState $Local
-        $r = $LocalTarget | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -StopTimeoutSec 3 -WarningVariable warns -WarningAction SilentlyContinue
+        $null = $target | Wait-VaultBackendHealthy -TimeoutSec 30
+        $before = Get-WsState $ws
+        $r = $target | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -StopTimeoutSec 3 -WarningVariable warns -WarningAction SilentlyContinue
         $r.Status | Should-Be 'Succeeded'
         ($r.Steps | Where-Object Number -EQ 6).Detail | Should-BeLikeString '*killed after the graceful stop timed out*'
         ($r.Steps | Where-Object Number -EQ 6).Duration.TotalSeconds | Should-BeLessThan 20
         ($warns -join "`n") | Should-BeLikeString '*killing the process*'
-        (Get-Content -LiteralPath "$($Local.Directory)/logs/backend.log" -Raw) | Should-BeLikeString '*Received SIGTERM, ignoring it*'
-        Assert-Recovered $Local $before '1.3.0' $r
+        (Get-Content -LiteralPath "$($ws.Directory)/logs/backend.log" -Raw) | Should-BeLikeString '*Received SIGTERM, ignoring it*'
+        Assert-Recovered $ws $before '1.3.0' $r
     }
 }
 
