@@ -244,6 +244,21 @@ Describe 'Faults after the stop: the runner rolls back and the old version serve
         Assert-Recovered $Local $before '1.2.3' $r
     }
 
+    It 'the new version crashes at start (PM2 gives up on it): BackendExited long before -HealthTimeoutSec, rolled back' {
+        $before = Get-WsState $Local
+        # After the stop, the new release's entry point is made to throw at once (a release that crashes at start).
+        $r = $LocalTarget | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -HealthTimeoutSec 60 `
+            -MigrationCommand 'sh', '-c', 'printf "throw new Error(\"crash at start\");\n" > dist/index.js' -ErrorVariable errs -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+        Write-Host "    crash at start: $($r.Status) $($r.ErrorId), verify step $([math]::Round(($r.Steps | Where-Object Number -EQ 8).Duration.TotalSeconds, 1)) s: $($r.Error)"
+        $r.Status | Should-Be 'RolledBack'
+        $r.ErrorId | Should-Be 'BackendExited'
+        $r.Error | Should-BeLikeString '*does not run: Pm2 says yieldvault-backend is Failed (errored), * restarts; it will not answer, so the wait for its health stopped after * s of 60 s*'
+        ($r.Steps | Where-Object Number -EQ 8).Outcome | Should-Be 'Failed'
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'DeploymentRolledBack,*'
+        $r.VersionAfter | Should-Be '1.2.3'
+        Assert-Recovered $Local $before '1.2.3' $r
+    }
+
     It 'a smoke check fails (the target''s own check in its targets file): SmokeTestFailed, rolled back' {
         $config = Join-Path $Root 'smoke-targets.psd1'
         $q = { param($s) "'" + ($s -replace "'", "''") + "'" }
@@ -558,6 +573,37 @@ Describe 'Guards before and after the stop' {
         $forced.Status | Should-Be 'Succeeded'
         ($warns -join "`n") | Should-BeLikeString '*applied database migrations*-Force given*'
         (Get-Served $Local).Version | Should-Be '1.2.3'
+    }
+
+    It 'the rollback fails too (the release to go back to lost its dist/ after the stop): Failed with both reasons, THE ROLLBACK FAILED, journaled; once whole again, a start serves it' {
+        $before = Get-WsState $Local
+        $current = $before.Current
+        # The migration runs after the stop: it takes the previous release's built code away, then fails.
+        try {
+            $r = $LocalTarget | Invoke-VaultDeployment -Artifact $Art['v1.3.0'].Artifact -Sha256 $Art['v1.3.0'].Sha256 -Confirm:$false `
+                -MigrationCommand 'sh', '-c', 'mv -- "$1/dist" "$1/dist.aside" && exit 3', 'sh', $current `
+                -ErrorVariable errs -ErrorAction SilentlyContinue -WarningVariable warns -WarningAction SilentlyContinue
+        }
+        finally { if (Test-Path -LiteralPath "$current/dist.aside") { Rename-Item -LiteralPath "$current/dist.aside" -NewName 'dist' } }
+        Write-Host "    rollback failed too: $($r.Status) $($r.ErrorId): $($r.Error)"
+        $r.Status | Should-Be 'Failed'
+        $r.ErrorId | Should-Be 'MigrationFailed'
+        $r.Error | Should-BeLikeString '*exit code 3*The rollback failed too:*does not run: Pm2 says yieldvault-backend is Failed (errored)*of 60 s*'
+        @($errs).Count | Should-Be 1
+        $errs[0].FullyQualifiedErrorId | Should-BeLikeString 'MigrationFailed,*'
+        ($warns -join "`n") | Should-BeLikeString '*THE ROLLBACK FAILED:*The backend may be down: check it now (Get-VaultBackendStatus).*'
+        $journal = Get-Content -LiteralPath $r.JournalPath -Raw
+        $journal | Should-BeLikeString '*"step":"rollback","phase":"end","outcome":"Failed"*'
+        $journal | Should-MatchString '"step":"run","phase":"end","outcome":"Failed"'
+        $code = try { (Invoke-WebRequest -Uri "http://127.0.0.1:$($Local.Port)/health" -TimeoutSec 5 -SkipHttpErrorCheck).StatusCode } catch { 0 }
+        $code | Should-Be 0 -Because 'nothing serves: the rollback failed'
+        (& readlink -f -- $Local.App) | Should-Be $current -Because 'the link went back before the start failed'
+        Test-Path -LiteralPath $Local.Lock | Should-BeFalse
+
+        # What the warning asks for, once the release is whole again: a start is the whole recovery.
+        $s = $LocalTarget | Start-VaultBackend -Confirm:$false
+        $s.Healthy | Should-BeTrue
+        Assert-Recovered $Local $before '1.2.3' $r
     }
 }
 

@@ -344,6 +344,9 @@ public static class ErrorIds
     /// <summary>The backend was not healthy (and ready) within the health timeout.</summary>
     public const string HealthCheckTimeout = nameof(HealthCheckTimeout);
 
+    /// <summary>While its health was awaited, the backend's process exited and its manager will not start it again (PM2 errored, systemd failed, an exited container).</summary>
+    public const string BackendExited = nameof(BackendExited);
+
     /// <summary>Neither the version endpoint nor git in AppPath tells the backend's version.</summary>
     public const string VersionUnknown = nameof(VersionUnknown);
 

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Threading;
 using System.Threading.Tasks;
 using YieldVault.Ops.Hosts;
+using YieldVault.Ops.Services;
 
 namespace YieldVault.Ops.Probes;
 
@@ -24,6 +25,8 @@ public static class HealthWaiter
         var attempts = 0;
         var activity = $"Waiting for {target.Name} to be healthy";
         VaultHealthResult? last = null;
+        var nextStateRead = StateReadAfter;
+        var failedReads = 0;
         try
         {
             while (true)
@@ -42,10 +45,32 @@ public static class HealthWaiter
                     };
                 }
 
+                // Nothing listens: a process its manager has given up on (PM2 errored, systemd failed, an exited container)
+                // will never answer. Seen twice, 2 s apart, the wait ends now instead of at the timeout: a release that
+                // crashes at start is rolled back in seconds, and a rollback that cannot start says so.
+                if (last.StatusCode is null && watch.Elapsed >= nextStateRead && target.ServiceManager != ServiceManagerKind.Swarm && watch.Elapsed < timeout)
+                {
+                    nextStateRead = watch.Elapsed + StateReadInterval;
+                    var state = await ReadStateAsync(target, shell, cancellationToken).ConfigureAwait(false);
+                    failedReads = state is { Status: ServiceStatus.Failed } ? failedReads + 1 : 0;
+                    if (failedReads >= 2)
+                    {
+                        throw new VaultException(ErrorIds.BackendExited, VaultErrorKind.InvalidOperation,
+                            $"{target.DisplayName} does not run: {Describe(target, state!)}; it will not answer, so the wait for its health stopped after "
+                            + $"{watch.Elapsed.TotalSeconds:0.#} s of {timeout.TotalSeconds:0.#} s ({attempts} checks). Last answer: {Describe(last)}.",
+                            "Read why it exited (Get-VaultBackendLog -Level Error -Tail 50); Get-VaultDiagnosis checks what it needs at start.");
+                    }
+                }
+
                 if (watch.Elapsed >= timeout)
                 {
+                    var process = last.StatusCode is null && await ReadStateAsync(target, shell, cancellationToken).ConfigureAwait(false) is { } now
+                        ? " " + Describe(target, now) + (now.Status is ServiceStatus.CrashLooping or ServiceStatus.Failed or ServiceStatus.Stopped or ServiceStatus.NotFound
+                            ? ": it does not run (Get-VaultBackendLog -Level Error says why)."
+                            : ".")
+                        : "";
                     throw new VaultException(ErrorIds.HealthCheckTimeout, VaultErrorKind.OperationTimeout,
-                        $"{target.DisplayName} was not healthy after {timeout.TotalSeconds:0.#} s ({attempts} checks). Last answer: {Describe(last)}.",
+                        $"{target.DisplayName} was not healthy after {timeout.TotalSeconds:0.#} s ({attempts} checks). Last answer: {Describe(last)}.{process}",
                         "Read the backend's log (Get-VaultBackendLog -Level Error) and its dependencies (Test-VaultDependency).");
                 }
 
@@ -83,6 +108,35 @@ public static class HealthWaiter
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    /// <summary>The first read of the service manager's state while nothing answers, and the time between reads.</summary>
+    private static readonly TimeSpan StateReadAfter = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan StateReadInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// What the service manager says of a backend that does not answer at all (its state only: the log may hold secrets,
+    /// and the messages name the cmdlet that reads it); null when the manager does not answer within 10 s.
+    /// </summary>
+    private static async Task<ServiceState?> ReadStateAsync(VaultTarget target, IHostShell shell, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            bounded.CancelAfter(TimeSpan.FromSeconds(10));
+            return await ServiceManagers.For(target, shell).GetStateAsync(bounded.Token).ConfigureAwait(false);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>"Pm2 says yieldvault-backend is Failed (errored), 15 restarts".</summary>
+    private static string Describe(VaultTarget target, ServiceState state) =>
+        $"{target.ServiceManager} says {(string.IsNullOrEmpty(state.ServiceName) ? target.ServiceName : state.ServiceName)} is {state.Status}"
+        + (string.IsNullOrEmpty(state.Detail) ? "" : $" ({state.Detail})")
+        + (state.Restarts is > 0 ? string.Format(CultureInfo.InvariantCulture, ", {0} restarts", state.Restarts) : "");
 
     public static string Describe(VaultHealthResult result) =>
         result.StatusCode is null

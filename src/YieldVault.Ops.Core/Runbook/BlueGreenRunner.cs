@@ -358,11 +358,8 @@ public sealed partial class BlueGreenRunner
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            var cause = RunbookRun.Failure(ex);
-            _result.Status = DeploymentStatus.Failed;
-            _result.Error = _redactor.Redact($"{failure.Message} Switching back failed too: {cause.Message}");
-            await _run.JournalAsync("rollback", "end", "Failed", cause.Message, watch.Elapsed.TotalMilliseconds).ConfigureAwait(false);
-            Reporting.Current.Warning($"{_target.Name}: SWITCHING BACK FAILED: {_redactor.Redact(cause.Message)} Check what nginx serves now (Get-VaultTrafficState).");
+            await _run.RollbackFailedAsync(ex, cause => $"{failure.Message} Switching back failed too: {cause}",
+                cause => $"SWITCHING BACK FAILED: {cause} Check what nginx serves now (Get-VaultTrafficState).", watch.Elapsed).ConfigureAwait(false);
         }
     }
 }

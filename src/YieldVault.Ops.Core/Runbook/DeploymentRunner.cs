@@ -346,11 +346,8 @@ public sealed partial class DeploymentRunner
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            var failure = RunbookRun.Failure(ex);
-            _result.Status = DeploymentStatus.Failed;
-            _result.Error = _redactor.Redact($"{cause.Message} The rollback failed too: {failure.Message}");
-            await _run.JournalAsync("rollback", "end", "Failed", failure.Message, watch.Elapsed.TotalMilliseconds).ConfigureAwait(false);
-            Reporting.Current.Warning($"{_target.Name}: THE ROLLBACK FAILED: {_redactor.Redact(failure.Message)} The backend may be down: check it now (Get-VaultBackendStatus).");
+            await _run.RollbackFailedAsync(ex, failure => $"{cause.Message} The rollback failed too: {failure}",
+                failure => $"THE ROLLBACK FAILED: {failure} The backend may be down: check it now (Get-VaultBackendStatus).", watch.Elapsed).ConfigureAwait(false);
         }
     }
 }

@@ -71,6 +71,20 @@ internal sealed class RunbookRun
     public Task JournalAsync(string step, string phase, string? outcome = null, string? detail = null, double? durationMs = null) =>
         Journal?.WriteAsync(step, phase, outcome, detail, durationMs) ?? Task.CompletedTask;
 
+    /// <summary>
+    /// A rollback inside a deployment (in place, or a switch back) that failed too: the run ends Failed with both reasons
+    /// (<paramref name="error"/> of the rollback's message), the journal's rollback line says Failed, and a loud warning
+    /// (<paramref name="warning"/> of the redacted message) says what to check now.
+    /// </summary>
+    public async Task RollbackFailedAsync(Exception exception, Func<string, string> error, Func<string, string> warning, TimeSpan elapsed)
+    {
+        var failure = Failure(exception);
+        Result.Status = DeploymentStatus.Failed;
+        Result.Error = Redactor.Redact(error(failure.Message));
+        await JournalAsync("rollback", "end", "Failed", failure.Message, elapsed.TotalMilliseconds).ConfigureAwait(false);
+        Reporting.Current.Warning($"{Target.Name}: {warning(Redactor.Redact(failure.Message))}");
+    }
+
     /// <summary>What a step is doing, as verbose output (redacted).</summary>
     public void Detail(string text) => Reporting.Current.Verbose($"{Target.Name}:   {Redactor.Redact(text)}");
 
