@@ -403,4 +403,37 @@ Describe 'Ctrl+C during a blue-green run on this machine' {
         Test-Path -LiteralPath $C.Lock | Should-BeFalse -Because 'the lock is released'
         (Get-FileHash -LiteralPath "$($C.App)/.env").Hash | Should-Be $CEnv
     }
+
+    It 'during a blue-green deployment, after nginx''s reload and before it is verified: the switch ends, traffic goes back, the new slot stops; Cancelled' {
+        Assert-Serves '1.3.0' $C.Green
+        $known = @(Get-ChildItem -LiteralPath "$($C.State)/journal" -Filter *.jsonl | ForEach-Object FullName)
+        # As during Switch-VaultTraffic: a request whose headers never end holds nginx's old worker, and so the
+        # deployment's switch command, so that the Ctrl+C lands after the upstream file moved to the new slot.
+        $held = [Net.Sockets.TcpClient]::new('127.0.0.1', $C.Nginx.Port)
+        try {
+            $bytes = [Text.Encoding]::ASCII.GetBytes("GET /health HTTP/1.1`r`nHost: 127.0.0.1`r`n")
+            $held.GetStream().Write($bytes, 0, $bytes.Length)
+            Start-Sleep -Milliseconds 300
+            # The same version again, as a new release in the Blue slot: where traffic goes is told by nginx's upstream port.
+            $run = Invoke-CtrlC "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.0'].Artifact)' -Sha256 '$($Art['v1.3.0'].Sha256)' -Confirm:`$false" 'deploy-switch-ctrlc' $known {
+                (Get-TestNginxUpstreamPort $C.Nginx) -eq $C.Blue
+            } {
+                Start-Sleep -Seconds 1
+                $held.Dispose()
+            }
+        }
+        finally { $held.Dispose() }
+        $text = $run.Journal
+        $said = $run.Said
+        $text | Should-BeLikeString '*"step":"Switch traffic","phase":"end","outcome":"Failed"*"detail":"stopped by the user (Ctrl+C)"*'
+        $text | Should-BeLikeString "*`"step`":`"cancel`",`"phase`":`"start`",`"detail`":`"Ctrl+C after nginx's reload, before it was verified: switching traffic back to the Green slot first`"*"
+        $text | Should-BeLikeString '*"step":"rollback","phase":"end","outcome":"Succeeded"*'
+        $text | Should-BeLikeString '*"step":"run","phase":"end","outcome":"Cancelled",*"detail":"stopped by the user (Ctrl+C); rolled back: 1.3.0 serves again"*'
+        $said | Should-BeLikeString '*after Ctrl+C the previous version (1.3.0) serves again*'
+        Assert-Serves '1.3.0' $C.Green
+        (Get-SlotApp $C $C.Blue).pm2_env.status | Should-Be 'stopped' -Because 'the version traffic was taken back from is stopped'
+        ($C.Target | Get-VaultTrafficState).Blue.Warm | Should-BeFalse
+        Test-Path -LiteralPath $C.Lock | Should-BeFalse -Because 'the lock is released'
+        (Get-FileHash -LiteralPath "$($C.App)/.env").Hash | Should-Be $CEnv
+    }
 }
