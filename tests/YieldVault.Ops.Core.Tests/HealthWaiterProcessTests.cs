@@ -1,8 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
 using YieldVault.Ops;
@@ -23,7 +21,7 @@ public class HealthWaiterProcessTests
     [Fact]
     public async Task A_process_its_manager_gave_up_on_ends_the_wait_with_BackendExited_long_before_the_timeout()
     {
-        var port = FreePort();
+        var port = TestPorts.Free();
         using var shell = new ScriptedShell(port, Jlist);
         var target = Target(port, "yv-crash");
         var watch = Stopwatch.StartNew();
@@ -41,7 +39,7 @@ public class HealthWaiterProcessTests
     [Fact]
     public async Task A_process_that_runs_but_does_not_answer_waits_out_the_timeout_and_says_what_its_manager_says()
     {
-        var port = FreePort();
+        var port = TestPorts.Free();
         using var shell = new ScriptedShell(port, Jlist);
         var target = Target(port, "yieldvault-backend");
         var ex = await Assert.ThrowsAsync<VaultException>(() =>
@@ -53,7 +51,7 @@ public class HealthWaiterProcessTests
     [Fact]
     public async Task A_manager_that_cannot_be_read_changes_nothing()
     {
-        var port = FreePort();
+        var port = TestPorts.Free();
         using var shell = new ScriptedShell(port, null);
         var ex = await Assert.ThrowsAsync<VaultException>(() =>
             HealthWaiter.WaitAsync(Target(port, "yv-crash"), shell, ready: true, TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(500), 1, CancellationToken.None));
@@ -64,20 +62,6 @@ public class HealthWaiterProcessTests
 
     private static VaultTarget Target(int port, string service) =>
         new() { Name = "t", Port = port, ServiceManager = ServiceManagerKind.Pm2, ServiceName = service };
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        try
-        {
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-        finally
-        {
-            listener.Stop();
-        }
-    }
 
     /// <summary>/health on 127.0.0.1:port (nothing listens); every command is "pm2 jlist", answered with the sample (or failing).</summary>
     private sealed class ScriptedShell : IHostShell

@@ -30,7 +30,7 @@ public sealed class RunbookRunTests : IDisposable
         Directory.CreateDirectory(_root);
         _target = new VaultTarget
         {
-            Name = "engine-1", Port = FreePort(), AppPath = _root + "/app", StatePath = _root + "/state", LogPath = _root + "/logs/backend.log", BackupPath = _root + "/backups",
+            Name = "engine-1", Port = TestPorts.Free(), AppPath = _root + "/app", StatePath = _root + "/state", LogPath = _root + "/logs/backend.log", BackupPath = _root + "/backups",
         };
         _redactor.Add(Planted);
     }
@@ -249,14 +249,5 @@ public sealed class RunbookRunTests : IDisposable
         {
             return ex;
         }
-    }
-
-    private static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

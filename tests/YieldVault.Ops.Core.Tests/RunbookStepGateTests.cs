@@ -2,8 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Net;
-using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
 using Newtonsoft.Json.Linq;
@@ -30,7 +28,7 @@ public sealed class RunbookStepGateTests : IDisposable
         Directory.CreateDirectory(_root);
         _target = new VaultTarget
         {
-            Name = "gate-1", Port = FreePort(), AppPath = _root + "/app", StatePath = _root + "/state", LogPath = _root + "/logs/backend.log", BackupPath = _root + "/backups",
+            Name = "gate-1", Port = TestPorts.Free(), AppPath = _root + "/app", StatePath = _root + "/state", LogPath = _root + "/logs/backend.log", BackupPath = _root + "/backups",
         };
     }
 
@@ -160,13 +158,6 @@ public sealed class RunbookStepGateTests : IDisposable
             new() { Number = 4, Name = "Step four", Runbook = "-", ChangesState = true, CanRetry = canRetry },
         },
     };
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     /// <summary>An operator who answers from a script: a decision per step number (else Run), and Retry up to N failures.</summary>
     private sealed class ScriptedGate : IRunbookStepGate

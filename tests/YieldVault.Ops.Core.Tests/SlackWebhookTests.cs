@@ -3,7 +3,6 @@ using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -214,7 +213,7 @@ public sealed class SlackWebhookSenderTests : IDisposable
     public SlackWebhookSenderTests()
     {
         _statuses = new Queue<int>();
-        _port = FreePort();
+        _port = TestPorts.Free();
         _listener.Prefixes.Add($"http://127.0.0.1:{_port}/");
         _listener.Start();
         _server = Task.Run(ServeAsync);
@@ -276,7 +275,7 @@ public sealed class SlackWebhookSenderTests : IDisposable
     public async Task A_refused_connection_is_a_result_not_an_exception()
     {
         var redactor = new SecretRedactor();
-        var closed = FreePort();
+        var closed = TestPorts.Free();
         var address = WebhookAddress.Parse($"http://127.0.0.1:{closed}/services/T0TEST0001/B0TEST0002/SECRETTOKEN0123456789", redactor);
         var result = await WebhookSender.SendAsync(address, SlackMessage.ForText("hello", redactor), FastPolicy(2), redactor, NullReporter.Instance, CancellationToken.None);
         Assert.False(result.Delivered);
@@ -315,20 +314,6 @@ public sealed class SlackWebhookSenderTests : IDisposable
             var bytes = Encoding.UTF8.GetBytes(status == 200 ? "ok" : "server_error");
             await context.Response.OutputStream.WriteAsync(bytes);
             context.Response.Close();
-        }
-    }
-
-    private static int FreePort()
-    {
-        var socket = new TcpListener(IPAddress.Loopback, 0);
-        socket.Start();
-        try
-        {
-            return ((IPEndPoint)socket.LocalEndpoint).Port;
-        }
-        finally
-        {
-            socket.Stop();
         }
     }
 

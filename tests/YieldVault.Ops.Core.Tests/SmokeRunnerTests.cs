@@ -3,7 +3,6 @@ using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Linq;
 using System.Net;
-using System.Net.Sockets;
 using System.Security;
 using System.Text;
 using System.Threading;
@@ -26,7 +25,7 @@ public sealed class SmokeRunnerTests : IDisposable
 
     public SmokeRunnerTests()
     {
-        _port = FreePort();
+        _port = TestPorts.Free();
         _listener.Prefixes.Add($"http://127.0.0.1:{_port}/");
         _listener.Start();
         _ = Task.Run(ServeAsync);
@@ -263,15 +262,6 @@ public sealed class SmokeRunnerTests : IDisposable
         Assert.False(rpc.Passed);
         Assert.Equal("no answer within 1 s", rpc.Detail);
         Assert.Null(rpc.StatusCode);
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     private sealed class FakeShell : IHostShell

@@ -326,6 +326,23 @@ Describe 'Ctrl+C during a blue-green run on this machine' {
             [pscustomobject]@{ Said = $said; Journal = Get-Content -LiteralPath $journal -Raw }
         }
 
+        # Invoke-CtrlC with the Ctrl+C inside a switch to the Blue slot: a request whose headers never end keeps nginx's
+        # old worker (and so the switch command, which waits for it) busy, so the Ctrl+C lands while the switch command
+        # runs, after the upstream file has moved; the request is let go a second later.
+        function Invoke-CtrlCInSwitch([string] $Command, [string] $Name, [string[]] $Known) {
+            $held = [Net.Sockets.TcpClient]::new('127.0.0.1', $C.Nginx.Port)
+            try {
+                $bytes = [Text.Encoding]::ASCII.GetBytes("GET /health HTTP/1.1`r`nHost: 127.0.0.1`r`n")
+                $held.GetStream().Write($bytes, 0, $bytes.Length)
+                Start-Sleep -Milliseconds 300
+                Invoke-CtrlC $Command $Name $Known { (Get-TestNginxUpstreamPort $C.Nginx) -eq $C.Blue } {
+                    Start-Sleep -Seconds 1
+                    $held.Dispose()
+                }
+            }
+            finally { $held.Dispose() }
+        }
+
         # nginx answers /health 20 times in a row, healthy, with one version: the one expected (/health carries the
         # version; /api/* is rate-limited per client by the sample backend).
         function Assert-Serves([string] $Version, [int] $Port) {
@@ -353,19 +370,7 @@ Describe 'Ctrl+C during a blue-green run on this machine' {
     It 'during Switch-VaultTraffic, after the switch began: the switch ends, then traffic goes back to the slot that served; Cancelled' {
         Assert-Serves '1.3.0' $C.Green
         $known = @(Get-ChildItem -LiteralPath "$($C.State)/journal" -Filter *.jsonl | ForEach-Object FullName)
-        # A request whose headers never end keeps nginx's old worker (and so the switch command, which waits for it)
-        # busy: the Ctrl+C lands while the switch command runs, after the upstream file has moved.
-        $held = [Net.Sockets.TcpClient]::new('127.0.0.1', $C.Nginx.Port)
-        try {
-            $bytes = [Text.Encoding]::ASCII.GetBytes("GET /health HTTP/1.1`r`nHost: 127.0.0.1`r`n")
-            $held.GetStream().Write($bytes, 0, $bytes.Length)
-            Start-Sleep -Milliseconds 300
-            $run = Invoke-CtrlC '$t | Switch-VaultTraffic -To Blue -Force' 'switch-ctrlc' $known { (Get-TestNginxUpstreamPort $C.Nginx) -eq $C.Blue } {
-                Start-Sleep -Seconds 1
-                $held.Dispose()
-            }
-        }
-        finally { $held.Dispose() }
+        $run = Invoke-CtrlCInSwitch '$t | Switch-VaultTraffic -To Blue -Force' 'switch-ctrlc' $known
         $text = $run.Journal
         $said = $run.Said
         $text | Should-BeLikeString '*"step":"Switch traffic","phase":"end","outcome":"Failed"*"detail":"stopped by the user (Ctrl+C)"*'
@@ -407,22 +412,8 @@ Describe 'Ctrl+C during a blue-green run on this machine' {
     It 'during a blue-green deployment, after nginx''s reload and before it is verified: the switch ends, traffic goes back, the new slot stops; Cancelled' {
         Assert-Serves '1.3.0' $C.Green
         $known = @(Get-ChildItem -LiteralPath "$($C.State)/journal" -Filter *.jsonl | ForEach-Object FullName)
-        # As during Switch-VaultTraffic: a request whose headers never end holds nginx's old worker, and so the
-        # deployment's switch command, so that the Ctrl+C lands after the upstream file moved to the new slot.
-        $held = [Net.Sockets.TcpClient]::new('127.0.0.1', $C.Nginx.Port)
-        try {
-            $bytes = [Text.Encoding]::ASCII.GetBytes("GET /health HTTP/1.1`r`nHost: 127.0.0.1`r`n")
-            $held.GetStream().Write($bytes, 0, $bytes.Length)
-            Start-Sleep -Milliseconds 300
-            # The same version again, as a new release in the Blue slot: where traffic goes is told by nginx's upstream port.
-            $run = Invoke-CtrlC "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.0'].Artifact)' -Sha256 '$($Art['v1.3.0'].Sha256)' -Confirm:`$false" 'deploy-switch-ctrlc' $known {
-                (Get-TestNginxUpstreamPort $C.Nginx) -eq $C.Blue
-            } {
-                Start-Sleep -Seconds 1
-                $held.Dispose()
-            }
-        }
-        finally { $held.Dispose() }
+        # The same version again, as a new release in the Blue slot: where traffic goes is told by nginx's upstream port.
+        $run = Invoke-CtrlCInSwitch "`$t | Invoke-VaultDeployment -Artifact '$($Art['v1.3.0'].Artifact)' -Sha256 '$($Art['v1.3.0'].Sha256)' -Confirm:`$false" 'deploy-switch-ctrlc' $known
         $text = $run.Journal
         $said = $run.Said
         $text | Should-BeLikeString '*"step":"Switch traffic","phase":"end","outcome":"Failed"*"detail":"stopped by the user (Ctrl+C)"*'
