@@ -31,7 +31,7 @@ public class HealthWaiterProcessTests
         Assert.Contains("does not run: Pm2 says yv-crash is Failed (errored), 15 restarts", ex.Message, StringComparison.Ordinal);
         Assert.Contains("of 60 s", ex.Message, StringComparison.Ordinal);
         Assert.Contains("Get-VaultBackendLog", ex.RecommendedAction, StringComparison.Ordinal);
-        // Two readings 2 s apart, the first after 1 s: well under the 60 s timeout (bounded loosely for a loaded machine).
+        // Two readings 2 s apart, the first after 3 s: well under the 60 s timeout (bounded loosely for a loaded machine).
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"the wait took {watch.Elapsed}");
         Assert.InRange(shell.StateReads, 2, 3);
     }
@@ -54,7 +54,7 @@ public class HealthWaiterProcessTests
         var port = TestPorts.Free();
         using var shell = new ScriptedShell(port, null);
         var ex = await Assert.ThrowsAsync<VaultException>(() =>
-            HealthWaiter.WaitAsync(Target(port, "yv-crash"), shell, ready: true, TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(500), 1, CancellationToken.None));
+            HealthWaiter.WaitAsync(Target(port, "yv-crash"), shell, ready: true, TimeSpan.FromSeconds(6), TimeSpan.FromMilliseconds(500), 1, CancellationToken.None));
         Assert.Equal(ErrorIds.HealthCheckTimeout, ex.ErrorId);
         Assert.EndsWith("Connection refused.", ex.Message, StringComparison.Ordinal);
         Assert.True(shell.StateReads >= 2, $"{shell.StateReads} state reads");

@@ -109,8 +109,12 @@ public static class HealthWaiter
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
-    /// <summary>The first read of the service manager's state while nothing answers, and the time between reads.</summary>
-    private static readonly TimeSpan StateReadAfter = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// The first read of the service manager's state while nothing answers, and the time between reads. A read runs
+    /// between two polls (a pm2 jlist takes a few hundred ms): not in the first 3 s, where a normal start comes up and
+    /// each poll counts for the downtime.
+    /// </summary>
+    private static readonly TimeSpan StateReadAfter = TimeSpan.FromSeconds(3);
 
     private static readonly TimeSpan StateReadInterval = TimeSpan.FromSeconds(2);
 
