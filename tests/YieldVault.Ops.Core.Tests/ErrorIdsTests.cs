@@ -17,7 +17,12 @@ namespace YieldVault.Ops.Core.Tests;
 public sealed class ErrorIdsTests
 {
     private const string AboutTopic = "docs/en-US/about_YieldVault.Ops_Errors.md";
-    private const string ErrorIdsSource = "src/YieldVault.Ops.Core/Errors/ErrorIds.cs";
+    // ErrorIds is a partial class: ErrorIds.cs and ErrorIds.<Area>.cs, all in this folder.
+    private const string ErrorIdsFolder = "src/YieldVault.Ops.Core/Errors";
+
+    private static IReadOnlyList<string> ErrorIdsSources() =>
+        Directory.EnumerateFiles(Path.Combine(RepositoryRoot(), ErrorIdsFolder), "ErrorIds*.cs")
+            .Select(path => ErrorIdsFolder + "/" + Path.GetFileName(path)).OrderBy(p => p, StringComparer.Ordinal).ToList();
 
     // "- HostKeyMismatch (SecurityError): ..." at the start of a line: one entry of the about topic.
     private static readonly Regex DocumentedId = new(@"^- (?<id>[A-Z][A-Za-z]+) \((?<category>[^)]+)\): ", RegexOptions.Multiline);
@@ -53,18 +58,25 @@ public sealed class ErrorIdsTests
         Assert.NotEmpty(ids);
         Assert.All(ids, id => Assert.Equal(id.Name, id.Value));
 
-        var lines = File.ReadAllLines(Path.Combine(RepositoryRoot(), ErrorIdsSource));
         var undocumented = new List<string>();
-        for (var i = 0; i < lines.Length; i++)
+        var declared = 0;
+        foreach (var source in ErrorIdsSources())
         {
-            var constant = Regex.Match(lines[i], @"public const string (\w+) ");
-            if (constant.Success && (i == 0 || !Regex.IsMatch(lines[i - 1], @"^\s*/// <summary>.+</summary>\s*$")))
+            var lines = File.ReadAllLines(Path.Combine(RepositoryRoot(), source));
+            for (var i = 0; i < lines.Length; i++)
             {
-                undocumented.Add(constant.Groups[1].Value);
+                var constant = Regex.Match(lines[i], @"public const string (\w+) ");
+                declared += constant.Success ? 1 : 0;
+                if (constant.Success && (i == 0 || !Regex.IsMatch(lines[i - 1], @"^\s*/// <summary>.+</summary>\s*$")))
+                {
+                    undocumented.Add(source + ": " + constant.Groups[1].Value);
+                }
             }
         }
 
-        Assert.True(undocumented.Count == 0, $"{ErrorIdsSource}: constants without a one-line /// <summary> above them: {string.Join(", ", undocumented)}");
+        Assert.True(undocumented.Count == 0, $"constants without a one-line /// <summary> above them: {string.Join(", ", undocumented)}");
+        // Every id is declared in those files (a part of ErrorIds elsewhere would escape the check above).
+        Assert.Equal(ids.Count, declared);
     }
 
     [Fact]
@@ -96,10 +108,11 @@ public sealed class ErrorIdsTests
         var root = RepositoryRoot();
         var known = new HashSet<string>(Constants().Select(c => c.Name), StringComparer.Ordinal);
         var found = new SortedSet<string>(StringComparer.Ordinal);
+        var sources = ErrorIdsSources();
         foreach (var path in Directory.EnumerateFiles(Path.Combine(root, "src"), "*.cs", SearchOption.AllDirectories))
         {
             var relative = Path.GetRelativePath(root, path).Replace('\\', '/');
-            if (relative == ErrorIdsSource || relative.Split('/').Any(part => part is "obj" or "bin"))
+            if (sources.Contains(relative) || relative.Split('/').Any(part => part is "obj" or "bin"))
             {
                 continue;
             }
