@@ -64,11 +64,7 @@ public static class HealthWaiter
 
                 if (watch.Elapsed >= timeout)
                 {
-                    var process = last.StatusCode is null && await ReadStateAsync(target, shell, cancellationToken).ConfigureAwait(false) is { } now
-                        ? " " + Describe(target, now) + (now.Status is ServiceStatus.CrashLooping or ServiceStatus.Failed or ServiceStatus.Stopped or ServiceStatus.NotFound
-                            ? ": it does not run (Get-VaultBackendLog -Level Error says why)."
-                            : ".")
-                        : "";
+                    var process = last.StatusCode is null && await ReadStateAsync(target, shell, cancellationToken).ConfigureAwait(false) is { } now ? " " + Note(target, now) : "";
                     throw new VaultException(ErrorIds.HealthCheckTimeout, VaultErrorKind.OperationTimeout,
                         $"{target.DisplayName} was not healthy after {timeout.TotalSeconds:0.#} s ({attempts} checks). Last answer: {Describe(last)}.{process}",
                         "Read the backend's log (Get-VaultBackendLog -Level Error) and its dependencies (Test-VaultDependency).");
@@ -135,6 +131,14 @@ public static class HealthWaiter
             return null;
         }
     }
+
+    /// <summary>What the manager says, at a timeout with no answer: a process that does not run (or keeps exiting) is named so.</summary>
+    private static string Note(VaultTarget target, ServiceState state) => Describe(target, state) + state.Status switch
+    {
+        ServiceStatus.CrashLooping => ": it keeps exiting (Get-VaultBackendLog -Level Error says why).",
+        ServiceStatus.Failed or ServiceStatus.Stopped or ServiceStatus.NotFound => ": it does not run (Get-VaultBackendLog -Level Error says why).",
+        _ => ".",
+    };
 
     /// <summary>"Pm2 says yieldvault-backend is Failed (errored), 15 restarts".</summary>
     private static string Describe(VaultTarget target, ServiceState state) =>

@@ -78,6 +78,9 @@ public sealed partial class BlueGreenRunner
 
     private void Detail(string text) => _run.Detail(text);
 
+    /// <summary>"1.2.3 serves on in the Green slot": what serves after a Ctrl+C before the switch.</summary>
+    private string ServesOn => $"{_result.VersionBefore ?? "the previous version"} serves on in the {_live} slot";
+
     private TrafficSlot Idle => VaultTarget.Other(_live);
 
     private async Task StepsAsync(CancellationToken cancellationToken)
@@ -293,7 +296,7 @@ public sealed partial class BlueGreenRunner
                     await _record.With(Idle, _started with { Failed = true }).WriteAsync(_target, _shell, CancellationToken.None).ConfigureAwait(false);
                     if (failure.ErrorId == ErrorIds.Cancelled)
                     {
-                        _result.CancelOutcome = $"the new version in the {Idle} slot ({_started.Instance}) was stopped before any traffic reached it; {_result.VersionBefore ?? "the previous version"} serves on in the {_live} slot";
+                        _result.CancelOutcome = $"the new version in the {Idle} slot ({_started.Instance}) was stopped before any traffic reached it; {ServesOn}";
                     }
                 }
                 catch (VaultException ex)
@@ -301,7 +304,7 @@ public sealed partial class BlueGreenRunner
                     Reporting.Current.Warning($"{_target.Name}: the new version in the {Idle} slot ({_started.Instance}) could not be stopped: {ex.Message} It gets no traffic.");
                     if (failure.ErrorId == ErrorIds.Cancelled)
                     {
-                        _result.CancelOutcome = $"the new version in the {Idle} slot ({_started.Instance}) could not be stopped, but it gets no traffic; {_result.VersionBefore ?? "the previous version"} serves on in the {_live} slot";
+                        _result.CancelOutcome = $"the new version in the {Idle} slot ({_started.Instance}) could not be stopped, but it gets no traffic; {ServesOn}";
                     }
                 }
             }
@@ -351,9 +354,7 @@ public sealed partial class BlueGreenRunner
 
             await _record.WriteAsync(_target, _shell, cancellationToken).ConfigureAwait(false);
             _result.Status = DeploymentStatus.RolledBack;
-            _result.ReleaseAfter = _result.ReleaseBefore;
-            _result.VersionAfter = _result.VersionBefore;
-            _result.CommitAfter = _result.CommitBefore;
+            _result.ServesAsBefore();
             await _run.JournalAsync("rollback", "end", "Succeeded", $"nginx serves the {back} slot ({backRecord.Instance}) again", watch.Elapsed.TotalMilliseconds).ConfigureAwait(false);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)

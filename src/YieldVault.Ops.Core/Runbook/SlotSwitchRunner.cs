@@ -124,9 +124,7 @@ public sealed class SlotSwitchRunner
 
             if (to == live)
             {
-                result.VersionAfter = result.VersionBefore;
-                result.CommitAfter = result.CommitBefore;
-                result.ReleaseAfter = result.ReleaseBefore;
+                result.ServesAsBefore();
                 result.Status = DeploymentStatus.Succeeded;
                 Reporting.Current.Warning($"{_target.Name}: the {to} slot is already live; nothing to switch.");
                 return;
@@ -193,9 +191,7 @@ public sealed class SlotSwitchRunner
 
                     // Verified through nginx: the slot that served before serves again (as a blue-green deployment's switch back).
                     result.Status = DeploymentStatus.RolledBack;
-                    result.VersionAfter = result.VersionBefore;
-                    result.CommitAfter = result.CommitBefore;
-                    result.ReleaseAfter = result.ReleaseBefore;
+                    result.ServesAsBefore();
                 }
                 catch (VaultException ex)
                 {

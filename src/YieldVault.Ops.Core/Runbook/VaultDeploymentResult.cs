@@ -133,6 +133,14 @@ public sealed class VaultDeploymentResult
     /// </summary>
     internal string? CancelOutcome { get; set; }
 
+    /// <summary>What serves after the run is what served before it: its version, commit and release.</summary>
+    internal void ServesAsBefore()
+    {
+        VersionAfter = VersionBefore;
+        CommitAfter = CommitBefore;
+        ReleaseAfter = ReleaseBefore;
+    }
+
     /// <summary>Runbook "Total RTO": from the start of the run until it ended, target 30 min.</summary>
     public static readonly TimeSpan RtoTarget = TimeSpan.FromMinutes(30);
 }
